@@ -1,0 +1,129 @@
+using ConvKit.Tensors;
+
+namespace ConvKit.Autograd;
+
+/// <summary>
+/// Records the operations run while it is active, then computes gradients by walking them backwards
+/// (reverse-mode automatic differentiation), as <c>tf.GradientTape</c> does.
+/// </summary>
+/// <remarks>
+/// Trainable variables (layer weights) are watched automatically; other tensors are watched with
+/// <see cref="Watch"/>. Only operations that depend on a watched tensor are recorded.
+/// A tape belongs to the thread that created it.
+/// </remarks>
+/// <example>
+/// <code>
+/// using var tape = new GradientTape();
+/// tape.Watch(x);
+/// var loss = Ops.Sum(Ops.Relu(x));
+/// var grad = tape.Gradient(loss, [x])[0];
+/// </code>
+/// </example>
+public sealed class GradientTape : IDisposable
+{
+    [ThreadStatic] private static GradientTape? current;
+
+    private readonly GradientTape? outer;
+    private readonly List<Node> nodes = [];
+    private readonly HashSet<Tensor> tracked = new(ReferenceEqualityComparer.Instance);
+    private bool disposed;
+
+    private sealed record Node(Op Op, Tensor[] Inputs, Tensor Output, bool[] NeedsGradient);
+
+    public GradientTape()
+    {
+        outer = current;
+        current = this;
+    }
+
+    /// <summary>Makes gradients with respect to <paramref name="tensor"/> available.</summary>
+    public void Watch(Tensor tensor) => tracked.Add(tensor);
+
+    /// <summary>Records an op's result on every active tape that watches one of its inputs.</summary>
+    internal static void Record(Op op, Tensor[] inputs, Tensor output)
+    {
+        for (var tape = current; tape is not null; tape = tape.outer)
+        {
+            if (tape.disposed) continue;
+            var needs = new bool[inputs.Length];
+            bool any = false;
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                needs[i] = inputs[i].IsTrainableVariable || tape.tracked.Contains(inputs[i]);
+                any |= needs[i];
+            }
+            if (!any) continue;
+            tape.tracked.Add(output);
+            tape.nodes.Add(new Node(op, inputs, output, needs));
+        }
+    }
+
+
+    /// <summary>
+    /// d target / d source for each source, as tensors of the sources' shapes (zeros where the target does not depend on a source).
+    /// <paramref name="outputGradient"/> seeds the walk (default: ones, i.e. the gradient of the sum of <paramref name="target"/>).
+    /// </summary>
+    public Tensor[] Gradient(Tensor target, IReadOnlyList<Tensor> sources, Tensor? outputGradient = null)
+    {
+        if (outputGradient is not null && outputGradient.Shape != target.Shape)
+            throw new ArgumentException($"Output gradient has shape {outputGradient.Shape}; the target has shape {target.Shape}.");
+        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance)
+        {
+            [target] = outputGradient ?? Tensor.Ones(target.Shape),
+        };
+        for (int i = nodes.Count - 1; i >= 0; i--)
+        {
+            var node = nodes[i];
+            if (!grads.Remove(node.Output, out var gradOutput)) continue;
+            var inputGrads = node.Op.Backward(gradOutput, node.NeedsGradient);
+            for (int j = 0; j < node.Inputs.Length; j++)
+            {
+                if (!node.NeedsGradient[j] || inputGrads[j] is not { } g) continue;
+                var input = node.Inputs[j];
+                if (g.Shape != input.Shape)
+                    throw new InvalidOperationException(
+                        $"{node.Op.Name} backward gave a gradient of shape {g.Shape} for an input of shape {input.Shape}.");
+                Accumulate(grads, input, g);
+            }
+            // Keep a source's gradient when the source is also an op output (e.g. a watched intermediate).
+            if (ContainsReference(sources, node.Output)) grads[node.Output] = gradOutput;
+        }
+        return sources.Select(s => grads.TryGetValue(s, out var g) ? g : Tensor.Zeros(s.Shape)).ToArray();
+    }
+
+    private static bool ContainsReference(IReadOnlyList<Tensor> list, Tensor t)
+    {
+        foreach (var item in list) if (ReferenceEquals(item, t)) return true;
+        return false;
+    }
+
+    /// <summary>Gradients add up when a tensor feeds several ops.</summary>
+    private static void Accumulate(Dictionary<Tensor, Tensor> grads, Tensor input, Tensor g)
+    {
+        if (grads.TryGetValue(input, out var existing))
+        {
+            var sum = existing.Clone();
+            System.Numerics.Tensors.TensorPrimitives.Add(sum.Span, g.Span, sum.Span);
+            grads[input] = sum;
+        }
+        else grads[input] = g;
+    }
+
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        if (ReferenceEquals(current, this)) current = outer;
+    }
+
+    /// <summary>Stops recording on this thread within a using block (for optimizer updates, metrics, inference).</summary>
+    public static IDisposable Pause() => new Paused();
+
+    private sealed class Paused : IDisposable
+    {
+        private readonly GradientTape? saved = current;
+        public Paused() => current = null;
+        public void Dispose() => current = saved;
+    }
+
+}

@@ -1,0 +1,33 @@
+namespace ConvKit.Kernels;
+
+/// <summary>The entry points that ops call for convolution; each picks the kernel for the case.</summary>
+internal static class ConvolutionKernels
+{
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output) =>
+        ConvolutionReference.Forward(input, kernel, bias, g, output);
+
+    public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput) =>
+        ConvolutionReference.BackwardInput(gradOutput, kernel, g, gradInput);
+
+    public static void BackwardKernel(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, ConvGeometry g, Span<float> gradKernel) =>
+        ConvolutionReference.BackwardKernel(gradOutput, input, g, gradKernel);
+}
+
+/// <summary>The entry points that ops call for pooling.</summary>
+internal static class PoolingKernels
+{
+    public static void MaxForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output) => PoolingReference.MaxForward(input, g, output);
+    public static void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, PoolGeometry g, Span<float> gradInput) =>
+        PoolingReference.MaxBackward(gradOutput, input, g, gradInput);
+    public static void AverageForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output) => PoolingReference.AverageForward(input, g, output);
+    public static void AverageBackward(ReadOnlySpan<float> gradOutput, PoolGeometry g, Span<float> gradInput) =>
+        PoolingReference.AverageBackward(gradOutput, g, gradInput);
+}
+
+/// <summary>The entry point that ops call for matrix multiplication.</summary>
+internal static class GemmKernels
+{
+    public static void Multiply(bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate) =>
+        GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}

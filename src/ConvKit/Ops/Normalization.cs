@@ -1,0 +1,120 @@
+using ConvKit.Autograd;
+using ConvKit.Tensors;
+
+namespace ConvKit.Operations;
+
+/// <summary>
+/// Batch normalization over the last (channel) axis:
+/// y = γ · (x − μ) / √(σ² + ε) + β, where μ and σ² are either this batch's mean and biased variance
+/// (training) or the given moving statistics (inference).
+/// Training: dx = γ/√(σ²+ε) · (dy − mean(dy) − x̂ · mean(dy · x̂)); inference: dx = dy · γ/√(σ²+ε).
+/// dγ = Σ dy · x̂, dβ = Σ dy.
+/// </summary>
+internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gamma, bool training, bool hasBeta) : Op
+{
+    public override string Name => "BatchNormalization";
+
+    /// <summary>Normalizes <paramref name="x"/>; in training also returns the batch mean and variance (for the moving averages).</summary>
+    public static (Tensor Output, float[] Mean, float[] Variance) Forward(
+        Tensor x, Tensor? gamma, Tensor? beta, Tensor movingMean, Tensor movingVariance, float epsilon, bool training)
+    {
+        int c = x.Shape[-1], rows = x.Size / Math.Max(1, c);
+        float[] mean, variance;
+        if (training)
+        {
+            // Two passes in double: the one-pass E[x²] − E[x]² loses digits on large activations.
+            var sum = new double[c];
+            var (xv, squares) = (x.Data, new double[c]);
+            for (int i = 0; i < rows; i++) for (int j = 0; j < c; j++) sum[j] += xv[i * c + j];
+            mean = sum.Select(s => (float)(s / rows)).ToArray();
+            for (int i = 0; i < rows; i++) for (int j = 0; j < c; j++) { double d = xv[i * c + j] - mean[j]; squares[j] += d * d; }
+            variance = squares.Select(s => (float)(s / rows)).ToArray();
+        }
+        else
+        {
+            mean = movingMean.ToArray();
+            variance = movingVariance.ToArray();
+        }
+        var invStd = variance.Select(v => 1f / MathF.Sqrt(v + epsilon)).ToArray();
+        var normalized = Tensor.Zeros(x.Shape);
+        var y = Tensor.Zeros(x.Shape);
+        var (src, xhat, dst) = (x.Data, normalized.Data, y.Data);
+        var g = gamma?.Data;
+        var b = beta?.Data;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < c; j++)
+            {
+                int at = i * c + j;
+                xhat[at] = (src[at] - mean[j]) * invStd[j];
+                dst[at] = xhat[at] * (g is null ? 1f : g[j]) + (b is null ? 0f : b[j]);
+            }
+        var inputs = new List<Tensor> { x };
+        if (gamma is not null) inputs.Add(gamma);
+        if (beta is not null) inputs.Add(beta);
+        GradientTape.Record(new BatchNormOp(normalized, invStd, gamma, training, beta is not null), inputs.ToArray(), y);
+        return (y, mean, variance);
+    }
+
+    public override Tensor?[] Backward(Tensor dy, bool[] needs)
+    {
+        int c = normalized.Shape[-1], rows = normalized.Size / Math.Max(1, c);
+        var (g, xhat, gv) = (dy.Data, normalized.Data, gamma?.Data);
+        var sumDy = new double[c];
+        var sumDyXhat = new double[c];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < c; j++) { sumDy[j] += g[i * c + j]; sumDyXhat[j] += g[i * c + j] * xhat[i * c + j]; }
+
+        var grads = new Tensor?[needs.Length];
+        if (needs[0])
+        {
+            var dx = Tensor.Zeros(normalized.Shape);
+            var d = dx.Data;
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < c; j++)
+                {
+                    int at = i * c + j;
+                    float scale = (gv is null ? 1f : gv[j]) * invStd[j];
+                    d[at] = training
+                        ? scale * (float)(g[at] - sumDy[j] / rows - xhat[at] * sumDyXhat[j] / rows)
+                        : scale * g[at];
+                }
+            grads[0] = dx;
+        }
+        int next = 1;
+        if (gamma is not null)
+        {
+            if (needs[next]) grads[next] = Tensor.FromArray(sumDyXhat.Select(v => (float)v).ToArray());
+            next++;
+        }
+        if (hasBeta && needs[next]) grads[next] = Tensor.FromArray(sumDy.Select(v => (float)v).ToArray());
+        return grads;
+    }
+}
+
+/// <summary>
+/// Inverted dropout: y = x · m / (1 − rate) with m ~ Bernoulli(1 − rate) per element, as Keras does in training.
+/// dx = dy · m / (1 − rate).
+/// </summary>
+internal sealed class DropoutOp(float[] scaledMask) : Op
+{
+    public override string Name => "Dropout";
+
+    public static Tensor Forward(Tensor x, float rate, RandomSource random)
+    {
+        if (rate is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(rate), $"Dropout rate must be in [0, 1); received {rate}.");
+        var mask = new float[x.Size];
+        float keep = 1f / (1f - rate);
+        for (int i = 0; i < mask.Length; i++) mask[i] = random.NextFloat() >= rate ? keep : 0f;
+        var y = Tensor.Zeros(x.Shape);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, mask, y.Span);
+        GradientTape.Record(new DropoutOp(mask), [x], y);
+        return y;
+    }
+
+    public override Tensor?[] Backward(Tensor dy, bool[] needs)
+    {
+        var dx = Tensor.Zeros(dy.Shape);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Span, scaledMask, dx.Span);
+        return [dx];
+    }
+}

@@ -1,0 +1,68 @@
+namespace ConvKit.Tensors;
+
+/// <summary>
+/// A seeded stream of random numbers (xoshiro128**): the same seed gives the same values on every
+/// machine and .NET version, which <see cref="System.Random"/> does not promise.
+/// </summary>
+public sealed class RandomSource
+{
+    private uint s0, s1, s2, s3;
+
+    public RandomSource(int seed)
+    {
+        // SplitMix32 spreads the seed over the four words of state, so nearby seeds give unrelated streams.
+        uint x = unchecked((uint)seed);
+        s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
+    }
+
+    private static uint SplitMix(ref uint x)
+    {
+        uint z = x += 0x9E3779B9u;
+        z = (z ^ (z >> 16)) * 0x85EBCA6Bu;
+        z = (z ^ (z >> 13)) * 0xC2B2AE35u;
+        return z ^ (z >> 16);
+    }
+
+    public uint NextUInt()
+    {
+        uint result = uint.RotateLeft(s1 * 5, 7) * 9;
+        uint t = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+        s2 ^= t;
+        s3 = uint.RotateLeft(s3, 11);
+        return result;
+    }
+
+    /// <summary>A float in [0, 1) with 24 random bits.</summary>
+    public float NextFloat() => (NextUInt() >> 8) * (1f / (1 << 24));
+
+    /// <summary>An integer in [0, n).</summary>
+    public int NextInt(int n) => (int)((ulong)NextUInt() * (uint)n >> 32);
+
+    /// <summary>A sample of N(0, 1) by the Box–Muller transform.</summary>
+    public float NextNormal()
+    {
+        double u1 = 1.0 - (NextUInt() >> 8) * (1.0 / (1 << 24)), u2 = (NextUInt() >> 8) * (1.0 / (1 << 24));
+        return (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2));
+    }
+
+    public void FillUniform(Span<float> values, float min, float max)
+    {
+        for (int i = 0; i < values.Length; i++) values[i] = min + (max - min) * NextFloat();
+    }
+
+    public void FillNormal(Span<float> values, float mean, float stddev)
+    {
+        for (int i = 0; i < values.Length; i++) values[i] = mean + stddev * NextNormal();
+    }
+
+    /// <summary>Shuffles <paramref name="items"/> in place (Fisher–Yates).</summary>
+    public void Shuffle<T>(Span<T> items)
+    {
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+}

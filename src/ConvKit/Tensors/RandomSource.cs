@@ -8,6 +8,24 @@ public sealed class RandomSource
 {
     private uint s0, s1, s2, s3;
 
+    private static RandomSource global = new(Environment.TickCount);
+    private static readonly Lock GlobalGate = new();
+
+    /// <summary>
+    /// Seeds the stream that unseeded initializers and dropout layers draw their seeds from,
+    /// so a program that calls this first is reproducible (Keras's <c>set_random_seed</c>).
+    /// </summary>
+    public static void SetGlobalSeed(int seed)
+    {
+        lock (GlobalGate) global = new RandomSource(seed);
+    }
+
+    /// <summary>A seed from the global stream.</summary>
+    public static int NextGlobalSeed()
+    {
+        lock (GlobalGate) return (int)global.NextUInt();
+    }
+
     public RandomSource(int seed)
     {
         // SplitMix32 spreads the seed over the four words of state, so nearby seeds give unrelated streams.

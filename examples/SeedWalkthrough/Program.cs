@@ -1,0 +1,1 @@
+SeedWalkthrough.Walkthrough.Run(Console.Out);

@@ -1,0 +1,80 @@
+using ConvKit.Operations;
+using ConvKit.Tensors;
+
+namespace ConvKit.Layers;
+
+/// <summary>
+/// Normalizes each channel (the last axis): y = γ · (x − μ) / √(σ² + ε) + β.
+/// In training μ, σ² are the batch's mean and (biased) variance and the moving statistics follow them:
+/// moving = moving · momentum + batch · (1 − momentum). At inference the moving statistics are used.
+/// </summary>
+/// <remarks>
+/// Weights, in Keras's order: gamma (C,), beta (C,) trainable; moving_mean (C,), moving_variance (C,) not trainable,
+/// so a layer on C channels has 4·C parameters of which 2·C are trainable. Defaults: momentum 0.99, epsilon 1e-3.
+/// </remarks>
+public sealed class BatchNormalization : Layer
+{
+    public BatchNormalization(float momentum = 0.99f, float epsilon = 1e-3f, bool center = true, bool scale = true, string? name = null)
+        : base(name)
+    {
+        if (momentum is < 0 or > 1) throw new ArgumentException($"BatchNormalization: momentum must be in [0, 1]. Received: momentum={momentum}");
+        if (epsilon <= 0) throw new ArgumentException($"BatchNormalization: epsilon must be positive. Received: epsilon={epsilon}");
+        Momentum = momentum;
+        Epsilon = epsilon;
+        Center = center;
+        Scale = scale;
+    }
+
+    public float Momentum { get; }
+    public float Epsilon { get; }
+    public bool Center { get; }
+    public bool Scale { get; }
+    public Variable? Gamma { get; private set; }
+    public Variable? Beta { get; private set; }
+    public Variable? MovingMean { get; private set; }
+    public Variable? MovingVariance { get; private set; }
+
+    protected override void ValidateInput(Shape inputShape)
+    {
+        if (inputShape.Rank < 2 || inputShape[-1] == Shape.Unknown)
+            throw new ArgumentException($"BatchNormalization '{Name}' needs input (batch, ..., channels) with known channels; received {inputShape}.");
+    }
+
+    protected override void BuildCore(Shape inputShape)
+    {
+        var shape = new Shape(inputShape[-1]);
+        if (Scale) Gamma = AddWeight("gamma", shape, Initializer.Ones);
+        if (Center) Beta = AddWeight("beta", shape, Initializer.Zeros);
+        MovingMean = AddWeight("moving_mean", shape, Initializer.Zeros, trainable: false);
+        MovingVariance = AddWeight("moving_variance", shape, Initializer.Ones, trainable: false);
+    }
+
+    public override Shape ComputeOutputShape(Shape inputShape) => inputShape;
+
+    protected override Tensor CallCore(Tensor input, bool training)
+    {
+        if (input.Shape[-1] != MovingMean!.Shape[0])
+            throw new ArgumentException($"BatchNormalization '{Name}' expects {MovingMean.Shape[0]} channels; received input {input.Shape}.");
+        var (output, mean, variance) = Ops.BatchNorm(input, Gamma?.Value, Beta?.Value, MovingMean.Value, MovingVariance!.Value, Epsilon, training);
+        if (training)
+        {
+            var mm = MovingMean.Value.Span;
+            var mv = MovingVariance.Value.Span;
+            for (int c = 0; c < mm.Length; c++)
+            {
+                mm[c] = mm[c] * Momentum + mean[c] * (1 - Momentum);
+                mv[c] = mv[c] * Momentum + variance[c] * (1 - Momentum);
+            }
+        }
+        return output;
+    }
+
+    public override IReadOnlyDictionary<string, object?> GetConfig() => new Dictionary<string, object?>(base.GetConfig())
+    {
+        ["axis"] = -1,
+        ["momentum"] = Momentum,
+        ["epsilon"] = Epsilon,
+        ["center"] = Center,
+        ["scale"] = Scale,
+    };
+}

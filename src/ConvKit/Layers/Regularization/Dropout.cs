@@ -1,0 +1,37 @@
+using ConvKit.Operations;
+using ConvKit.Tensors;
+
+namespace ConvKit.Layers;
+
+/// <summary>
+/// In training, zeroes each value with probability <c>rate</c> and scales the others by 1/(1 − rate);
+/// at inference it passes the input through unchanged. Shape unchanged.
+/// </summary>
+public sealed class Dropout : Layer
+{
+    private readonly RandomSource random;
+
+    public Dropout(float rate, int? seed = null, string? name = null) : base(name)
+    {
+        if (rate is < 0 or > 1 || float.IsNaN(rate))
+            throw new ArgumentException($"Dropout: the rate must be a number in [0, 1]. Received: rate={rate}");
+        Rate = rate;
+        Seed = seed;
+        random = new RandomSource(seed ?? RandomSource.NextGlobalSeed());
+    }
+
+    public float Rate { get; }
+    public int? Seed { get; }
+
+    public override Shape ComputeOutputShape(Shape inputShape) => inputShape;
+
+    protected override Tensor CallCore(Tensor input, bool training)
+    {
+        if (!training || Rate == 0) return input;
+        if (Rate == 1) return Ops.Scale(input, 0f);
+        lock (random) return Ops.Dropout(input, Rate, random);
+    }
+
+    public override IReadOnlyDictionary<string, object?> GetConfig() =>
+        new Dictionary<string, object?>(base.GetConfig()) { ["rate"] = Rate, ["seed"] = Seed };
+}

@@ -1,0 +1,138 @@
+using ConvKit.Autograd;
+using ConvKit.Layers;
+using ConvKit.Operations;
+using ConvKit.Tensors;
+
+namespace ConvKit.Models;
+
+/// <summary>
+/// A graph of layers from inputs to outputs (Keras's functional <c>Model</c>): wire layers by calling them on
+/// <see cref="Input"/>s and symbolic tensors, then hand the inputs and outputs to the constructor. Branches join
+/// with <see cref="Add"/> or <see cref="Concatenate"/>; any layer's <see cref="Layer.Output"/> can be a model output,
+/// which is how features are extracted.
+/// </summary>
+/// <example>
+/// <code>
+/// var input = new Input(28, 28, 1);
+/// var x = new Conv2D(8, 3, padding: Padding.Same, activation: Activation.Relu).Call(input);
+/// var y = new Add().Call(x, new Conv2D(8, 1).Call(input));
+/// var model = new Model(input, new Dense(10).Call(new Flatten().Call(y)));
+/// </code>
+/// </example>
+public partial class Model
+{
+    private List<SymbolicTensor> nodes = [];
+
+    public Model(SymbolicTensor input, SymbolicTensor output, string? name = null) : this([input], [output], name) { }
+
+    public Model(IReadOnlyList<SymbolicTensor> inputs, IReadOnlyList<SymbolicTensor> outputs, string? name = null)
+    {
+        Name = name ?? Names.Unique("functional");
+        SetGraph(inputs, outputs);
+    }
+
+    /// <summary>For subclasses that wire their graph later (Sequential without an Input).</summary>
+    private protected Model(string name) => Name = name;
+
+    public string Name { get; }
+
+    public IReadOnlyList<SymbolicTensor> Inputs { get; private set; } = [];
+    public IReadOnlyList<SymbolicTensor> Outputs { get; private set; } = [];
+
+    /// <summary>True once the graph, and so every layer's weights, exist.</summary>
+    public bool Built => Outputs.Count > 0;
+
+    /// <summary>The layers in the order data flows through them (functional models include their InputLayers, as in Keras).</summary>
+    public virtual IReadOnlyList<Layer> Layers => nodes.Select(n => n.Layer).Distinct().ToList();
+
+    /// <summary>Every weight of every layer, each once.</summary>
+    public IReadOnlyList<Variable> Weights => Layers.SelectMany(l => l.Weights).Distinct().ToList();
+    public IReadOnlyList<Variable> TrainableWeights => Layers.SelectMany(l => l.TrainableWeights).Distinct().ToList();
+    public IReadOnlyList<Variable> NonTrainableWeights => Layers.SelectMany(l => l.NonTrainableWeights).Distinct().ToList();
+
+    public long CountParams() => Weights.Sum(w => (long)w.Shape.Size);
+
+    /// <summary>The layer called <paramref name="name"/>.</summary>
+    public Layer GetLayer(string name) =>
+        Layers.FirstOrDefault(l => l.Name == name)
+        ?? throw new ArgumentException($"Model '{Name}' has no layer '{name}'; its layers are {string.Join(", ", Layers.Select(l => l.Name))}.");
+
+    /// <summary>The layer at <paramref name="index"/> of <see cref="Layers"/>.</summary>
+    public Layer GetLayer(int index) => Layers[index];
+
+    private protected void SetGraph(IReadOnlyList<SymbolicTensor> inputs, IReadOnlyList<SymbolicTensor> outputs)
+    {
+        if (inputs.Count == 0 || outputs.Count == 0) throw new ArgumentException($"Model '{Name}' needs at least one input and one output.");
+        var order = new List<SymbolicTensor>();
+        var visited = new HashSet<SymbolicTensor>(ReferenceEqualityComparer.Instance);
+        var inputSet = new HashSet<SymbolicTensor>(inputs, ReferenceEqualityComparer.Instance);
+        void Visit(SymbolicTensor t)
+        {
+            if (!visited.Add(t)) return;
+            if (!inputSet.Contains(t))
+            {
+                if (t.Parents.Count == 0)
+                    throw new ArgumentException($"Model '{Name}': an output depends on input '{t.Layer.Name}' {t.Shape}, which is not among the model's inputs.");
+                foreach (var p in t.Parents) Visit(p);
+            }
+            order.Add(t);
+        }
+        foreach (var o in outputs) Visit(o);
+        foreach (var i in inputs) if (!visited.Contains(i)) order.Insert(0, i);
+        nodes = order;
+        Inputs = inputs;
+        Outputs = outputs;
+    }
+
+    /// <summary>Runs the model on one input batch and returns its first output.</summary>
+    public Tensor Call(Tensor input, bool training = false) => CallAll([input], training)[0];
+
+    /// <summary>Runs the model on its input batches (one per model input) and returns every output.</summary>
+    public virtual Tensor[] CallAll(IReadOnlyList<Tensor> inputs, bool training = false)
+    {
+        if (inputs.Count != Inputs.Count)
+            throw new ArgumentException($"Model '{Name}' takes {Inputs.Count} input(s); received {inputs.Count}.");
+        var values = new Dictionary<SymbolicTensor, Tensor>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            if (!inputs[i].Shape.IsCompatibleWith(Inputs[i].Shape))
+                throw new ArgumentException($"Model '{Name}' input {i} ('{Inputs[i].Layer.Name}') expects shape {Inputs[i].Shape}; received {inputs[i].Shape}.");
+            values[Inputs[i]] = inputs[i];
+        }
+        foreach (var node in nodes)
+        {
+            if (values.ContainsKey(node)) continue;
+            var args = node.Parents.Select(p => values[p]).ToList();
+            values[node] = node.Layer.Invoke(args, training);
+        }
+        return Outputs.Select(o => values[o]).ToArray();
+    }
+
+    /// <summary>
+    /// Inference on a whole data set in batches of <paramref name="batchSize"/> (dropout off, batch norm on its
+    /// moving statistics, nothing recorded). Safe to call from several threads at once.
+    /// </summary>
+    public Tensor Predict(Tensor input, int batchSize = 32)
+    {
+        if (batchSize <= 0) throw new ArgumentException($"batchSize must be positive; received {batchSize}.");
+        using var _ = GradientTape.Pause();
+        int n = input.Shape[0];
+        if (n <= batchSize) return Call(input);
+        var parts = new List<Tensor>();
+        for (int start = 0; start < n; start += batchSize)
+            parts.Add(Call(input.Slice(0, start, Math.Min(batchSize, n - start))));
+        return Ops.Concatenate(parts, 0);
+    }
+
+    /// <summary>The outputs of the named layers for <paramref name="input"/> (feature maps of any layer), in one pass.</summary>
+    public IReadOnlyDictionary<string, Tensor> Extract(Tensor input, params string[] layerNames)
+    {
+        var outputs = layerNames.Select(n => GetLayer(n).Output
+            ?? throw new ArgumentException($"Layer '{n}' has not been called in a graph yet.")).ToList();
+        using var _ = GradientTape.Pause();
+        var values = new Model(Inputs, outputs, Name + "_features").CallAll([input]);
+        return layerNames.Zip(values).ToDictionary(p => p.First, p => p.Second);
+    }
+
+    public override string ToString() => $"<{GetType().Name} '{Name}', {Layers.Count} layers, {CountParams():N0} params>";
+}

@@ -1,0 +1,162 @@
+using ConvKit.Kernels;
+using ConvKit.Operations;
+using ConvKit.Tensors;
+using static ConvKit.Tests.GradientCheck;
+
+namespace ConvKit.Tests.Operations;
+
+/// <summary>Every op's backward against central finite differences.</summary>
+public class GradientTests
+{
+    public static TheoryData<int, int, int, int, string, int> ConvCases => new()
+    {
+        // stride h, stride w, dilation h, dilation w, padding, groups
+        { 1, 1, 1, 1, "valid", 1 },
+        { 1, 1, 1, 1, "same", 1 },
+        { 2, 2, 1, 1, "valid", 1 },
+        { 2, 3, 1, 1, "same", 1 },
+        { 1, 1, 2, 2, "valid", 1 },
+        { 1, 1, 2, 1, "same", 1 },
+        { 1, 1, 1, 1, "same", 2 },
+        { 2, 1, 1, 1, "valid", 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void Conv2D(int sh, int sw, int dh, int dw, string padding, int groups)
+    {
+        var x = Random(1, 2, 7, 6, 4);
+        var w = Random(2, 3, 2, 4 / groups, 6);
+        var b = Random(3, 6);
+        var pad = padding == "same" ? Padding.Same : Padding.Valid;
+        Check(t => Ops.Conv2D(t[0], t[1], t[2], (sh, sw), pad, (dh, dw), groups), [x, w, b]);
+    }
+
+    [Theory]
+    [InlineData(1, 1, "valid")]
+    [InlineData(2, 1, "same")]
+    [InlineData(1, 2, "causal")]
+    [InlineData(3, 1, "valid")]
+    public void Conv1D(int stride, int dilation, string padding)
+    {
+        var x = Random(4, 2, 11, 3);
+        var w = Random(5, 3, 3, 5);
+        var b = Random(6, 5);
+        var pad = Enum.Parse<Padding>(padding, ignoreCase: true);
+        Check(t => Ops.Conv1D(t[0], t[1], t[2], stride, pad, dilation), [x, w, b]);
+    }
+
+    [Theory]
+    [InlineData(2, 2, 2, 2, "valid")]
+    [InlineData(3, 3, 2, 2, "valid")] // overlapping windows
+    [InlineData(3, 3, 1, 1, "same")]
+    [InlineData(2, 3, 2, 1, "same")]
+    public void MaxPool2D(int ph, int pw, int sh, int sw, string padding)
+    {
+        var x = Distinct(new Shape(2, 7, 6, 3), 11);
+        Check(t => Ops.MaxPool2D(t[0], (ph, pw), (sh, sw), Enum.Parse<Padding>(padding, true)), [x], epsilon: 1e-3);
+    }
+
+    [Theory]
+    [InlineData(2, 2, 2, 2, "valid")]
+    [InlineData(3, 3, 2, 2, "valid")]
+    [InlineData(3, 3, 1, 1, "same")]
+    [InlineData(2, 3, 2, 1, "same")]
+    public void AveragePool2D(int ph, int pw, int sh, int sw, string padding)
+    {
+        var x = Random(12, 2, 7, 6, 3);
+        Check(t => Ops.AveragePool2D(t[0], (ph, pw), (sh, sw), Enum.Parse<Padding>(padding, true)), [x]);
+    }
+
+    [Fact]
+    public void GlobalPools()
+    {
+        Check(t => Ops.GlobalMaxPool(t[0]), [Distinct(new Shape(2, 4, 3, 5), 13)], epsilon: 1e-3);
+        Check(t => Ops.GlobalAveragePool(t[0]), [Random(14, 2, 4, 3, 5)]);
+    }
+
+    [Fact]
+    public void DenseAndShapes()
+    {
+        Check(t => Ops.Dense(t[0], t[1], t[2]), [Random(15, 4, 6), Random(16, 6, 3), Random(17, 3)]);
+        Check(t => Ops.MatMul(t[0], t[1]), [Random(18, 2, 3, 5), Random(19, 5, 4)]);
+        Check(t => Ops.Flatten(t[0]), [Random(20, 2, 3, 4, 2)]);
+        Check(t => Ops.Reshape(t[0], 4, -1), [Random(21, 2, 3, 4)]);
+        Check(t => Ops.Transpose(t[0], 0, 3, 1, 2), [Random(22, 2, 3, 4, 5)]);
+        Check(t => Ops.Concatenate([t[0], t[1]], -1), [Random(23, 2, 3, 2), Random(24, 2, 3, 4)]);
+        Check(t => Ops.Concatenate([t[0], t[1]], 1), [Random(25, 2, 3, 2), Random(26, 2, 1, 2)]);
+    }
+
+    [Fact]
+    public void Arithmetic()
+    {
+        Check(t => Ops.Add(t[0], t[1]), [Random(30, 3, 4), Random(31, 3, 4)]);
+        Check(t => Ops.Add(t[0], t[1]), [Random(32, 2, 3, 4), Random(33, 4)]); // broadcast
+        Check(t => Ops.Subtract(t[0], t[1]), [Random(34, 3, 1), Random(35, 1, 4)]);
+        Check(t => Ops.Multiply(t[0], t[1]), [Random(36, 3, 4), Random(37, 3, 4)]);
+        Check(t => Ops.Multiply(t[0], t[1]), [Random(38, 2, 3, 4), Random(39, 3, 1)]);
+        var positive = Tensor.RandomUniform(new Shape(3, 4), 0.5f, 2f, 40);
+        Check(t => Ops.Divide(t[0], t[1]), [Random(41, 3, 4), positive], epsilon: 1e-3);
+        Check(t => Ops.Log(t[0]), [Tensor.RandomUniform(new Shape(3, 4), 0.5f, 2f, 42)], epsilon: 1e-3);
+        Check(t => Ops.Square(t[0]), [Random(43, 3, 4)]);
+        Check(t => Ops.Scale(t[0], -2.5f), [Random(44, 3, 4)]);
+        Check(t => Ops.Clip(t[0], -0.5f, 0.5f), [Distinct(new Shape(3, 4), 45, 0.13f)], epsilon: 1e-3);
+    }
+
+    [Fact]
+    public void Activations()
+    {
+        var x = Distinct(new Shape(3, 5), 50, 0.21f);
+        Check(t => Ops.Relu(t[0]), [x]);
+        Check(t => Ops.LeakyRelu(t[0], 0.1f), [x]);
+        Check(t => Ops.Elu(t[0]), [x]);
+        Check(t => Ops.Sigmoid(t[0]), [Random(51, 3, 5)]);
+        Check(t => Ops.Tanh(t[0]), [Random(52, 3, 5)]);
+        Check(t => Ops.Softmax(t[0]), [Random(53, 3, 5)]);
+        Check(t => Ops.Softmax(t[0], 0), [Random(54, 3, 5)]);
+        Check(t => Ops.LogSoftmax(t[0]), [Random(55, 3, 5)]);
+        Check(t => Ops.LogSoftmax(t[0], 1), [Random(56, 2, 3, 5)]);
+    }
+
+    [Fact]
+    public void Reductions()
+    {
+        Check(t => Ops.Sum(t[0]), [Random(60, 3, 4)]);
+        Check(t => Ops.Mean(t[0], [1]), [Random(61, 3, 4, 2)]);
+        Check(t => Ops.Sum(t[0], [0, 2], keepDims: true), [Random(62, 3, 4, 2)]);
+        Check(t => Ops.GramMatrix(t[0]), [Random(63, 2, 3, 4, 5)]);
+    }
+
+    [Fact]
+    public void Dropout()
+    {
+        // The mask is drawn afresh each call, so the check replays the same random stream each time.
+        Check(t => Ops.Dropout(t[0], 0.3f, new RandomSource(5)), [Random(70, 4, 6)]);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BatchNorm(bool training)
+    {
+        var x = Random(80, 4, 3, 2, 5);
+        var gamma = Random(81, 5);
+        var beta = Random(82, 5);
+        var mean = Random(83, 5);
+        var variance = Tensor.RandomUniform(new Shape(5), 0.5f, 2f, 84);
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], mean, variance, 1e-3f, training).Output, [x, gamma, beta], epsilon: 1e-3, atol: 5e-3);
+    }
+
+    [Fact]
+    public void Losses()
+    {
+        var labels = Tensor.FromArray([2, 0, 1, 2], 4);
+        var oneHot = Tensor.FromArray([0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1], 4, 3);
+        Check(t => ConvKit.Training.Losses.SparseCategoricalCrossentropy(fromLogits: true).Compute(labels, t[0]), [Random(90, 4, 3)]);
+        var probabilities = Ops.Softmax(Random(91, 4, 3));
+        Check(t => ConvKit.Training.Losses.SparseCategoricalCrossentropy().Compute(labels, t[0]), [probabilities], epsilon: 1e-3);
+        Check(t => ConvKit.Training.Losses.CategoricalCrossentropy(fromLogits: true).Compute(oneHot, t[0]), [Random(92, 4, 3)]);
+        Check(t => ConvKit.Training.Losses.CategoricalCrossentropy().Compute(oneHot, t[0]), [probabilities], epsilon: 1e-3);
+        Check(t => ConvKit.Training.Losses.MeanSquaredError().Compute(t[1], t[0]), [Random(93, 4, 3), Random(94, 4, 3)]);
+    }
+}

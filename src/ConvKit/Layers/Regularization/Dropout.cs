@@ -9,7 +9,14 @@ namespace ConvKit.Layers;
 /// </summary>
 public sealed class Dropout : Layer
 {
-    private readonly RandomSource random;
+    private readonly int streamSeed;
+    private long calls;
+
+    /// <summary>
+    /// Set by <c>TrainOnBatch</c> to the optimizer's step count, so each step's masks depend only on the seed and the
+    /// step — a resumed run draws the same masks as an uninterrupted one.
+    /// </summary>
+    [ThreadStatic] internal static long? TrainingStep;
 
     public Dropout(float rate, int? seed = null, string? name = null) : base(name)
     {
@@ -17,7 +24,7 @@ public sealed class Dropout : Layer
             throw new ArgumentException($"Dropout: the rate must be a number in [0, 1]. Received: rate={rate}");
         Rate = rate;
         Seed = seed;
-        random = new RandomSource(seed ?? RandomSource.NextGlobalSeed());
+        streamSeed = seed ?? RandomSource.NextGlobalSeed();
     }
 
     public float Rate { get; }
@@ -29,7 +36,8 @@ public sealed class Dropout : Layer
     {
         if (!training || Rate == 0) return input;
         if (Rate == 1) return Ops.Scale(input, 0f);
-        lock (random) return Ops.Dropout(input, Rate, random);
+        long step = TrainingStep ?? Interlocked.Increment(ref calls);
+        return Ops.Dropout(input, Rate, new RandomSource(HashCode.Combine(streamSeed, step)));
     }
 
     public override IReadOnlyDictionary<string, object?> GetConfig() =>

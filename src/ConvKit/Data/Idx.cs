@@ -54,7 +54,9 @@ public static class Idx
             {
                 if (declared > fileLength * MaxDeflateRatio)
                     throw new ConvKitFormatException(path, $"{what}, but a gzip file of {Bytes(fileLength)} cannot hold that much (deflate expands at most {MaxDeflateRatio}:1).");
-                return new IdxArray(dimensions, ReadGrowing(path, source, (int)declared, what));
+                var inflated = ReadGrowing(path, source, (int)declared, what);
+                VerifyGzipTrailer(path, file, EncodeHeader(dimensions), inflated);
+                return new IdxArray(dimensions, inflated);
             }
             long available = fileLength - headerLength;
             if (available != declared)
@@ -122,12 +124,7 @@ public static class Idx
         if (size != idx.Values.Length)
             throw new ArgumentException($"Dimensions {DescribeDimensions(idx.Dimensions)} need {size} values; received {idx.Values.Length}.", nameof(idx));
 
-        var header = new byte[4 + 4 * idx.Dimensions.Length];
-        header[2] = UnsignedByteType;
-        header[3] = (byte)idx.Dimensions.Length;
-        for (int i = 0; i < idx.Dimensions.Length; i++)
-            BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4 + 4 * i), idx.Dimensions[i]);
-
+        var header = EncodeHeader(idx.Dimensions);
         AtomicFile.Write(path, stream =>
         {
             using Stream target = compress ?? path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
@@ -171,6 +168,16 @@ public static class Idx
             values[i] = (byte)label;
         }
         Write(path, new IdxArray([values.Length], values), compress);
+    }
+
+    private static byte[] EncodeHeader(int[] dimensions)
+    {
+        var header = new byte[4 + 4 * dimensions.Length];
+        header[2] = UnsignedByteType;
+        header[3] = (byte)dimensions.Length;
+        for (int i = 0; i < dimensions.Length; i++)
+            BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4 + 4 * i), dimensions[i]);
+        return header;
     }
 
     private static int[] ReadHeader(string path, Stream source)
@@ -232,6 +239,27 @@ public static class Idx
         if (source.Read(probe) != 0)
             throw new ConvKitFormatException(path, $"{what}, but the gzip stream holds more data after them.");
         return buffer;
+    }
+
+    /// <summary>
+    /// Checks the gzip trailer (CRC-32 and length mod 2^32 of the inflated bytes, the file's last 8 bytes) against
+    /// what was inflated. .NET's GZipStream reports a stream cut inside its last block or trailer as a clean end,
+    /// so without this check a truncated download would load silently. Files are expected as one gzip member, as
+    /// gzip, Python and .NET write them.
+    /// </summary>
+    private static void VerifyGzipTrailer(string path, FileStream file, byte[] header, byte[] values)
+    {
+        uint crc = Crc32.Append(Crc32.Compute(header), values);
+        uint length = unchecked((uint)(header.Length + (long)values.Length));
+        Span<byte> trailer = stackalloc byte[8];
+        file.Seek(-8, SeekOrigin.End);
+        file.ReadExactly(trailer);
+        uint recordedCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        uint recordedLength = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+        if (recordedCrc != crc || recordedLength != length)
+            throw new ConvKitFormatException(path,
+                $"the gzip stream is truncated or corrupt: its trailer records {Bytes(recordedLength)} with CRC-32 {recordedCrc:X8}, " +
+                $"but it inflates to {Bytes(length)} with CRC-32 {crc:X8}.");
     }
 
     /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; returns the count read.</summary>

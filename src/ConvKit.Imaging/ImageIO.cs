@@ -25,12 +25,12 @@ public static class ImageIO
         if (resizeTo is { } size && (size.Height <= 0 || size.Width <= 0))
             throw new ArgumentOutOfRangeException(nameof(resizeTo), $"Resize needs a positive height and width; received {size}.");
 
-        using var rgba = Decode(path);
-        using var resized = resizeTo is { } target && (target.Height != rgba.Height || target.Width != rgba.Width)
-            ? rgba.Resize(rgba.Info.WithSize(target.Width, target.Height), new SKSamplingOptions(SKFilterMode.Linear))
-              ?? throw new ConvKitFormatException(path, $"could not be resized to {target.Height}×{target.Width}.")
-            : null;
-        return ToTensor((resized ?? rgba).GetPixelSpan(), (resized ?? rgba).Height, (resized ?? rgba).Width, channels);
+        using var decoded = Decode(path);
+        if (resizeTo is not { } target || (target.Height == decoded.Height && target.Width == decoded.Width))
+            return ToTensor(decoded.GetPixelSpan(), decoded.Height, decoded.Width, channels);
+        using var resized = decoded.Resize(decoded.Info.WithSize(target.Width, target.Height), new SKSamplingOptions(SKFilterMode.Linear))
+            ?? throw new InvalidOperationException($"SkiaSharp could not resize '{path}' from {decoded.Height}×{decoded.Width} to {target.Height}×{target.Width}.");
+        return ToTensor(resized.GetPixelSpan(), target.Height, target.Width, channels);
     }
 
     /// <summary>

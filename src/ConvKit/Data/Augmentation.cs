@@ -1,3 +1,5 @@
+using ConvKit.Tensors;
+
 namespace ConvKit.Data;
 
 /// <summary>
@@ -13,7 +15,7 @@ namespace ConvKit.Data;
 public sealed record Augmentation(bool HorizontalFlip = false, int MaxShift = 0)
 {
     /// <summary>Applies one random draw to <paramref name="sample"/> <c>[H, W, C]</c> in place; <paramref name="scratch"/> holds H·W·C floats.</summary>
-    internal void Apply(Span<float> sample, Span<float> scratch, int height, int width, int channels, Tensors.RandomSource random)
+    internal void Apply(Span<float> sample, Span<float> scratch, int height, int width, int channels, RandomSource random)
     {
         bool flip = HorizontalFlip && random.NextFloat() < 0.5f;
         int shiftRows = MaxShift > 0 ? random.NextInt(2 * MaxShift + 1) - MaxShift : 0;

@@ -120,7 +120,7 @@ public static class Idx
         ArgumentNullException.ThrowIfNull(idx);
         if (idx.Dimensions.Length is 0 or > MaxRank || idx.Dimensions.Any(d => d < 0))
             throw new ArgumentException($"IDX needs 1 to {MaxRank} non-negative dimensions; received {DescribeDimensions(idx.Dimensions)}.", nameof(idx));
-        long size = idx.Dimensions.Aggregate(1L, (product, d) => product * d);
+        long size = idx.Dimensions.Aggregate(1L, (product, d) => checked(product * d));
         if (size != idx.Values.Length)
             throw new ArgumentException($"Dimensions {DescribeDimensions(idx.Dimensions)} need {size} values; received {idx.Values.Length}.", nameof(idx));
 

@@ -25,20 +25,23 @@ public sealed record Augmentation(bool HorizontalFlip = false, int MaxShift = 0)
         sample.CopyTo(scratch);
         sample.Clear();
         int rowLength = width * channels;
-        // out[y, x] = in[y + shiftRows, x' + shiftColumns], x' = W-1-x when flipped; zero where that falls outside.
+        // Shift: out[y, x] = in[y + shiftRows, x + shiftColumns], zero where that falls outside; then mirror each row.
         int firstColumn = Math.Max(0, -shiftColumns), lastColumn = Math.Min(width, width - shiftColumns);
         for (int y = Math.Max(0, -shiftRows); y < Math.Min(height, height - shiftRows); y++)
         {
             var source = scratch.Slice((y + shiftRows) * rowLength, rowLength);
             var target = sample.Slice(y * rowLength, rowLength);
-            if (!flip)
-            {
-                source.Slice((firstColumn + shiftColumns) * channels, (lastColumn - firstColumn) * channels)
-                      .CopyTo(target.Slice(firstColumn * channels));
-                continue;
-            }
-            for (int x = firstColumn; x < lastColumn; x++)
-                source.Slice((x + shiftColumns) * channels, channels).CopyTo(target.Slice((width - 1 - x) * channels));
+            source.Slice((firstColumn + shiftColumns) * channels, (lastColumn - firstColumn) * channels)
+                  .CopyTo(target.Slice(firstColumn * channels));
+            if (flip) MirrorRow(target, channels);
         }
+    }
+
+    /// <summary>Reverses the pixel order of a row <c>[W, C]</c>, keeping each pixel's channels in order.</summary>
+    private static void MirrorRow(Span<float> row, int channels)
+    {
+        row.Reverse();
+        if (channels == 1) return;
+        for (int start = 0; start < row.Length; start += channels) row.Slice(start, channels).Reverse();
     }
 }

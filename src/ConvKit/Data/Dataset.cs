@@ -90,12 +90,38 @@ public sealed class Dataset
         int channels = Images.Shape[-1];
         var sum = new double[channels];
         var sumOfSquares = new double[channels];
+        var chunkSum = new float[channels];
+        var chunkSumOfSquares = new float[channels];
         var values = Images.Span;
-        for (int i = 0; i < values.Length; i++)
+        // Float sums over short chunks (fast, SIMD for one channel), added up in double so millions of values keep their precision.
+        int chunkLength = 1024 * channels;
+        for (int start = 0; start < values.Length; start += chunkLength)
         {
-            double v = values[i];
-            sum[i % channels] += v;
-            sumOfSquares[i % channels] += v * v;
+            var chunk = values.Slice(start, Math.Min(chunkLength, values.Length - start));
+            if (channels == 1)
+            {
+                chunkSum[0] = TensorPrimitives.Sum(chunk);
+                chunkSumOfSquares[0] = TensorPrimitives.SumOfSquares(chunk);
+            }
+            else
+            {
+                Array.Clear(chunkSum);
+                Array.Clear(chunkSumOfSquares);
+                for (int i = 0; i < chunk.Length; i += channels)
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        float v = chunk[i + c];
+                        chunkSum[c] += v;
+                        chunkSumOfSquares[c] += v * v;
+                    }
+                }
+            }
+            for (int c = 0; c < channels; c++)
+            {
+                sum[c] += chunkSum[c];
+                sumOfSquares[c] += chunkSumOfSquares[c];
+            }
         }
         long perChannel = Math.Max(1, values.Length / channels);
         var mean = new float[channels];
@@ -120,12 +146,19 @@ public sealed class Dataset
             throw new ArgumentException($"Statistics for {statistics.ChannelCount} channels do not fit images {Images.Shape}.", nameof(statistics));
         const float epsilon = 1e-7f;
         var scale = statistics.StandardDeviation.Select(s => 1f / Math.Max(s, epsilon)).ToArray();
-        var normalized = Images.Clone();
-        var values = normalized.Span;
-        for (int i = 0; i < values.Length; i++)
+        var normalized = Tensor.Zeros(Images.Shape);
+        ReadOnlySpan<float> source = Images.Span;
+        var target = normalized.Span;
+        if (channels == 1)
         {
-            int c = i % channels;
-            values[i] = (values[i] - statistics.Mean[c]) * scale[c];
+            TensorPrimitives.Subtract(source, statistics.Mean[0], target);
+            TensorPrimitives.Multiply(target, scale[0], target);
+        }
+        else
+        {
+            for (int i = 0; i < source.Length; i += channels)
+                for (int c = 0; c < channels; c++)
+                    target[i + c] = (source[i + c] - statistics.Mean[c]) * scale[c];
         }
         return new Dataset(normalized, Labels, ClassNames);
     }

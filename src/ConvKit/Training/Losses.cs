@@ -4,10 +4,13 @@ using ConvKit.Tensors;
 namespace ConvKit.Training;
 
 /// <summary>A loss: turns (labels, predictions) into one scalar to minimise, differentiable in the predictions.</summary>
-public sealed class Loss(string name, Func<Tensor, Tensor, Tensor> compute)
+public sealed class Loss(string name, bool fromLogits, Func<Tensor, Tensor, Tensor> compute)
 {
     /// <summary>The Keras identifier, e.g. <c>sparse_categorical_crossentropy</c>.</summary>
     public string Name { get; } = name;
+
+    /// <summary>True when the predictions are logits (the loss applies the softmax itself).</summary>
+    public bool FromLogits { get; } = fromLogits;
 
     /// <summary>The mean loss over the batch (a scalar tensor).</summary>
     public Tensor Compute(Tensor labels, Tensor predictions) => compute(labels, predictions);
@@ -27,7 +30,7 @@ public static class Losses
     /// and renormalised, as Keras's TensorFlow backend does.
     /// </summary>
     public static Loss SparseCategoricalCrossentropy(bool fromLogits = false) =>
-        new("sparse_categorical_crossentropy", (labels, predictions) =>
+        new("sparse_categorical_crossentropy", fromLogits, (labels, predictions) =>
         {
             RequireBatch(labels, predictions, "SparseCategoricalCrossentropy");
             return Ops.NegativeLogLikelihood(LogProbabilities(predictions, fromLogits), labels);
@@ -35,7 +38,7 @@ public static class Losses
 
     /// <summary>One-hot (or soft) labels (N, C) against predictions (N, C): mean over the batch of −Σ_c y[i,c]·log p[i,c].</summary>
     public static Loss CategoricalCrossentropy(bool fromLogits = false) =>
-        new("categorical_crossentropy", (labels, predictions) =>
+        new("categorical_crossentropy", fromLogits, (labels, predictions) =>
         {
             if (labels.Shape != predictions.Shape)
                 throw new ArgumentException($"CategoricalCrossentropy needs labels and predictions of one shape; received labels {labels.Shape} and predictions {predictions.Shape}.");
@@ -45,7 +48,7 @@ public static class Losses
 
     /// <summary>Mean over every value of (y − ŷ)².</summary>
     public static Loss MeanSquaredError() =>
-        new("mean_squared_error", (labels, predictions) =>
+        new("mean_squared_error", false, (labels, predictions) =>
         {
             if (labels.Shape != predictions.Shape)
                 throw new ArgumentException($"MeanSquaredError needs labels and predictions of one shape; received labels {labels.Shape} and predictions {predictions.Shape}.");

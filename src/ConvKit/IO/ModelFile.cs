@@ -1,0 +1,200 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConvKit.Layers;
+using ConvKit.Models;
+using ConvKit.Tensors;
+using ConvKit.Training;
+
+namespace ConvKit.IO;
+
+/// <summary>
+/// Saves and loads a whole model in one safetensors file: the weights under their names (<c>conv2d/kernel</c>), the
+/// optimizer's state under <c>optimizer/…</c>, and in the file's metadata the architecture as Keras-like JSON
+/// (<c>convkit.model</c>), the compile settings (<c>convkit.compile</c>) and any caller's entries.
+/// One file written atomically means a checkpoint is always the old one or the new one, never half of each.
+/// </summary>
+public static class ModelFile
+{
+    private const string ModelKey = "convkit.model";
+    private const string CompileKey = "convkit.compile";
+    private const string OptimizerPrefix = "optimizer/";
+
+    /// <summary>The architecture as JSON (what <c>config.json</c> files hold).</summary>
+    public static string ArchitectureJson(Model model) => Architecture(model).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>Writes <paramref name="model"/> (and its optimizer state, when compiled) to <paramref name="path"/>.</summary>
+    public static void Save(Model model, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        if (!model.Built) throw new InvalidOperationException($"Model '{model.Name}' is not built yet; build it before saving.");
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var w in model.Weights)
+            if (!tensors.TryAdd(w.Name, w.Value))
+                throw new InvalidOperationException($"Two weights of model '{model.Name}' are named '{w.Name}'; give the layers unique names.");
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
+        {
+            [ModelKey] = Architecture(model).ToJsonString(),
+        };
+        if (model.Optimizer is { } optimizer && model.Loss is { } loss)
+        {
+            var (iterations, slots) = optimizer.GetState(model.TrainableWeights);
+            foreach (var (name, tensor) in slots) tensors[OptimizerPrefix + name] = tensor;
+            meta[CompileKey] = new JsonObject
+            {
+                ["optimizer"] = JsonSerializer.SerializeToNode(optimizer.GetConfig()),
+                ["iterations"] = iterations,
+                ["loss"] = loss.Name,
+                ["from_logits"] = loss.FromLogits,
+                ["metrics"] = new JsonArray(model.MetricNames.Select(m => (JsonNode)m!).ToArray()),
+            }.ToJsonString();
+        }
+        SafeTensors.Save(path, tensors, meta);
+    }
+
+    /// <summary>
+    /// Loads a model saved by <see cref="Save"/>: rebuilds the layers, fills the weights, and when the file holds compile
+    /// settings, compiles the model and restores the optimizer's state so training resumes exactly.
+    /// </summary>
+    /// <exception cref="ConvKitFormatException">The file is malformed, or its weights do not fit its architecture.</exception>
+    public static (Model Model, IReadOnlyDictionary<string, string> Metadata) Load(string path)
+    {
+        var (tensors, metadata) = SafeTensors.Load(path);
+        if (!metadata.TryGetValue(ModelKey, out var architecture))
+            throw new ConvKitFormatException(path, $"no '{ModelKey}' entry in the metadata: this safetensors file holds weights but no ConvKit model");
+        Model model;
+        try
+        {
+            model = FromArchitecture(JsonNode.Parse(architecture) as JsonObject ?? throw new FormatException("the architecture is not a JSON object"));
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or ArgumentException)
+        {
+            throw new ConvKitFormatException(path, $"bad architecture: {e.Message}", e);
+        }
+        LoadWeights(model, tensors, path);
+        if (metadata.TryGetValue(CompileKey, out var compile)) Restore(model, compile, tensors, path);
+        return (model, metadata);
+    }
+
+    private static void LoadWeights(Model model, Dictionary<string, Tensor> tensors, string path)
+    {
+        var expected = model.Weights;
+        var missing = expected.Where(w => !tensors.ContainsKey(w.Name)).Select(w => w.Name).ToList();
+        if (missing.Count > 0) throw new ConvKitFormatException(path, $"weights missing for {string.Join(", ", missing)}");
+        var names = expected.Select(w => w.Name).ToHashSet();
+        var extra = tensors.Keys.Where(k => !k.StartsWith(OptimizerPrefix, StringComparison.Ordinal) && !names.Contains(k)).ToList();
+        if (extra.Count > 0) throw new ConvKitFormatException(path, $"weights {string.Join(", ", extra)} belong to no layer of the model");
+        foreach (var w in expected)
+        {
+            var t = tensors[w.Name];
+            if (t.Shape != w.Shape) throw new ConvKitFormatException(path, $"weight '{w.Name}' has shape {t.Shape} in the file but the model needs {w.Shape}");
+            w.Assign(t);
+        }
+    }
+
+    private static void Restore(Model model, string compile, Dictionary<string, Tensor> tensors, string path)
+    {
+        try
+        {
+            var c = JsonNode.Parse(compile)!.AsObject();
+            var o = c["optimizer"]!.AsObject();
+            var optimizer = Optimizer.FromName(o["name"]!.GetValue<string>(), o["learning_rate"]!.GetValue<float>(), o["weight_decay"]?.GetValue<float>() ?? 0);
+            var loss = Losses.FromName(c["loss"]!.GetValue<string>(), c["from_logits"]?.GetValue<bool>() ?? false);
+            model.Compile(optimizer, loss, c["metrics"]!.AsArray().Select(m => m!.GetValue<string>()).ToList());
+            var slots = tensors.Where(p => p.Key.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
+                .ToDictionary(p => p.Key[OptimizerPrefix.Length..], p => p.Value);
+            optimizer.SetState(model.TrainableWeights, c["iterations"]!.GetValue<long>(), slots);
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or ArgumentException or NullReferenceException)
+        {
+            throw new ConvKitFormatException(path, $"bad compile settings or optimizer state: {e.Message}", e);
+        }
+    }
+
+    private static JsonObject Architecture(Model model)
+    {
+        if (model is Sequential sequential)
+            return new JsonObject
+            {
+                ["class_name"] = "Sequential",
+                ["config"] = new JsonObject
+                {
+                    ["name"] = model.Name,
+                    ["batch_shape"] = JsonSerializer.SerializeToNode(model.Inputs[0].Shape.Select(d => d < 0 ? (int?)null : d).ToArray()),
+                    ["layers"] = new JsonArray(sequential.Layers.Select(l => (JsonNode)LayerConfig.ToJson(l)).ToArray()),
+                },
+            };
+
+        var nodes = new List<SymbolicTensor>();
+        var seen = new HashSet<SymbolicTensor>(ReferenceEqualityComparer.Instance);
+        void Visit(SymbolicTensor t)
+        {
+            if (!seen.Add(t)) return;
+            foreach (var p in t.Parents) Visit(p);
+            nodes.Add(t);
+        }
+        foreach (var o in model.Outputs) Visit(o);
+        if (nodes.Select(n => n.Layer).Distinct().Count() != nodes.Count)
+            throw new InvalidOperationException($"Model '{model.Name}' calls a layer more than once; saving shared layers is not supported.");
+        var layers = new JsonArray();
+        foreach (var node in nodes)
+        {
+            var json = LayerConfig.ToJson(node.Layer);
+            json["inbound_nodes"] = new JsonArray(node.Parents.Select(p => (JsonNode)p.Layer.Name!).ToArray());
+            layers.Add(json);
+        }
+        return new JsonObject
+        {
+            ["class_name"] = "Functional",
+            ["config"] = new JsonObject
+            {
+                ["name"] = model.Name,
+                ["layers"] = layers,
+                ["input_layers"] = new JsonArray(model.Inputs.Select(i => (JsonNode)i.Layer.Name!).ToArray()),
+                ["output_layers"] = new JsonArray(model.Outputs.Select(o => (JsonNode)o.Layer.Name!).ToArray()),
+            },
+        };
+    }
+
+    private static Model FromArchitecture(JsonObject json)
+    {
+        string className = json["class_name"]?.GetValue<string>() ?? throw new FormatException("no class_name");
+        var config = json["config"] as JsonObject ?? throw new FormatException("no config");
+        string name = config["name"]?.GetValue<string>() ?? throw new FormatException("no model name");
+        var layers = config["layers"] as JsonArray ?? throw new FormatException("no layers");
+        if (className == "Sequential")
+        {
+            var batch = (config["batch_shape"] as JsonArray ?? throw new FormatException("no batch_shape")).Select(d => d is null ? Shape.Unknown : d.GetValue<int>()).ToArray();
+            var input = new Input(batch[1..], batch[0] < 0 ? null : batch[0]);
+            return new Sequential(input, layers.Select(l => LayerConfig.FromJson(l!.AsObject())), name);
+        }
+        if (className != "Functional") throw new FormatException($"unknown model class '{className}'");
+        var outputs = new Dictionary<string, SymbolicTensor>();
+        foreach (var item in layers)
+        {
+            var layerJson = item!.AsObject();
+            var inbound = (layerJson["inbound_nodes"] as JsonArray ?? []).Select(n => n!.GetValue<string>()).ToList();
+            var parents = inbound.Select(n => outputs.TryGetValue(n, out var t) ? t : throw new FormatException($"layer input '{n}' is not defined before its use")).ToArray();
+            SymbolicTensor output;
+            if (layerJson["class_name"]?.GetValue<string>() == "InputLayer")
+            {
+                var c = layerJson["config"]!.AsObject();
+                var batch = c["batch_shape"]!.AsArray().Select(d => d is null ? Shape.Unknown : d.GetValue<int>()).ToArray();
+                output = new Input(batch[1..], batch[0] < 0 ? null : batch[0], c["name"]!.GetValue<string>());
+            }
+            else
+            {
+                var layer = LayerConfig.FromJson(layerJson);
+                output = layer switch
+                {
+                    Merge merge => merge.Call(parents),
+                    _ when parents.Length == 1 => layer.Call(parents[0]),
+                    _ => throw new FormatException($"layer '{layer.Name}' needs one input; the file gives {parents.Length}"),
+                };
+            }
+            outputs[output.Layer.Name] = output;
+        }
+        SymbolicTensor Find(JsonNode? n) => outputs.TryGetValue(n!.GetValue<string>(), out var t) ? t : throw new FormatException($"unknown layer '{n}'");
+        return new Model(
+            (config["input_layers"] as JsonArray ?? throw new FormatException("no input_layers")).Select(Find).ToList(),
+            (config["output_layers"] as JsonArray ?? throw new FormatException("no output_layers")).Select(Find).ToList(), name);
+    }
+}

@@ -8,22 +8,21 @@ public sealed class RandomSource
 {
     private uint s0, s1, s2, s3;
 
-    private static RandomSource global = new(Environment.TickCount);
-    private static readonly Lock GlobalGate = new();
+    private static readonly RandomSource Unseeded = new(Environment.TickCount);
+    private static readonly AsyncLocal<RandomSource?> Seeded = new();
 
     /// <summary>
-    /// Seeds the stream that unseeded initializers and dropout layers draw their seeds from,
-    /// so a program that calls this first is reproducible (Keras's <c>set_random_seed</c>).
+    /// Seeds the stream that unseeded initializers and dropout layers draw their seeds from, so a program that
+    /// calls this first is reproducible (Keras's <c>set_random_seed</c>). The stream belongs to the calling flow of
+    /// execution (and the tasks it starts), so concurrent programs do not disturb each other's sequence.
     /// </summary>
-    public static void SetGlobalSeed(int seed)
-    {
-        lock (GlobalGate) global = new RandomSource(seed);
-    }
+    public static void SetGlobalSeed(int seed) => Seeded.Value = new RandomSource(seed);
 
     /// <summary>A seed from the global stream.</summary>
     public static int NextGlobalSeed()
     {
-        lock (GlobalGate) return (int)global.NextUInt();
+        var source = Seeded.Value ?? Unseeded;
+        lock (source) return (int)source.NextUInt();
     }
 
     public RandomSource(int seed)
@@ -31,6 +30,22 @@ public sealed class RandomSource
         // SplitMix32 spreads the seed over the four words of state, so nearby seeds give unrelated streams.
         uint x = unchecked((uint)seed);
         s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
+    }
+
+    /// <summary>
+    /// A seed derived from several numbers (a seed and an epoch, say), the same in every process —
+    /// unlike <see cref="HashCode.Combine{T1, T2}"/>, which .NET randomises per process.
+    /// </summary>
+    public static int Mix(int seed, long a, long b = 0)
+    {
+        uint x = unchecked((uint)seed);
+        uint h = SplitMix(ref x);
+        foreach (long v in new[] { a, b })
+        {
+            x = h ^ unchecked((uint)v) ^ unchecked((uint)(v >> 32)) * 0x27D4EB2Fu;
+            h = SplitMix(ref x);
+        }
+        return unchecked((int)h);
     }
 
     private static uint SplitMix(ref uint x)

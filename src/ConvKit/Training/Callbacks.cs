@@ -76,7 +76,7 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 0,
             if (restoreBestWeights) bestWeights = Model!.Weights.Select(w => w.Value.ToArray()).ToArray();
             return;
         }
-        if (++wait > patience)
+        if (++wait >= patience && epoch > 0)
         {
             StoppedEpoch = epoch;
             Model!.StopTraining = true;

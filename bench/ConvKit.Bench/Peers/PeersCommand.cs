@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace ConvKit.Bench.Peers;
@@ -153,7 +154,7 @@ internal static class PeersCommand
     private static string Json(PeersOptions options, MachineInfo machine, List<FmaPeak.Result> peaks, List<CaseResult> results)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false }))
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("benchmark", "convkit-peers");

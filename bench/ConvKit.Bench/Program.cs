@@ -30,9 +30,13 @@ internal static class Program
                 case "bdn":
                     return BdnCommand.Run(rest);
                 case "fix-torch":
-                    foreach (string line in TorchLoader.FixOutputFolder(rest.Length > 0 ? rest[0] : AppContext.BaseDirectory))
+                    bool failed = false;
+                    foreach (var (line, lineFailed) in TorchLoader.FixOutputFolder(rest.Length > 0 ? rest[0] : AppContext.BaseDirectory))
+                    {
                         Console.WriteLine("fix-torch: " + line);
-                    return 0;
+                        failed |= lineFailed;
+                    }
+                    return failed ? 1 : 0;
                 default:
                     Console.Error.WriteLine(Usage);
                     return command is "-h" or "--help" or "help" ? 0 : 2;

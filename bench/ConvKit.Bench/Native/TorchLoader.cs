@@ -19,49 +19,62 @@ internal static class TorchLoader
             Path.Combine(outputFolder, "libLibTorchSharp.so"),
         }.Where(File.Exists);
 
-    /// <summary>Weakens the requirement in every copy in <paramref name="outputFolder"/>; returns one line per file.</summary>
-    public static IEnumerable<string> FixOutputFolder(string outputFolder)
+    /// <summary>Weakens the requirement in every copy in <paramref name="outputFolder"/>; one line per file, and whether it went wrong.</summary>
+    public static IEnumerable<(string Line, bool Failed)> FixOutputFolder(string outputFolder)
     {
         foreach (string library in LibraryCopies(outputFolder))
         {
-            string line;
-            try { line = $"{ElfVersionWeakener.Weaken(library, MissingVersion)}: {library}"; }
+            (string, bool) result;
+            try
+            {
+                var outcome = ElfVersionWeakener.Weaken(library, MissingVersion);
+                result = outcome == WeakenOutcome.UsedByRelocation
+                    ? ($"left {library} alone: a relocated symbol needs {MissingVersion}", true)
+                    : ($"{outcome}: {library}", false);
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
-                line = $"Failed ({e.Message}): {library}";
+                result = ($"could not patch {library}: {e.Message}", true);
             }
-            yield return line;
+            yield return result;
         }
     }
 
     /// <summary>
-    /// Weakens the requirement next to this program (idempotent), then starts torch. Returns null when torch runs,
-    /// otherwise one line saying why not.
+    /// Weakens the requirement next to this program (idempotent), then starts torch with a tiny computation.
+    /// Returns null when torch runs, otherwise one line saying why not.
     /// </summary>
     public static string? TryStart()
     {
+        var problems = new List<string>();
         if (OperatingSystem.IsLinux())
-        {
-            foreach (string line in FixOutputFolder(AppContext.BaseDirectory))
-                if (line.StartsWith("Failed", StringComparison.Ordinal) || line.StartsWith(nameof(WeakenOutcome.UsedByRelocation), StringComparison.Ordinal))
-                    return $"torch unavailable: could not patch libLibTorchSharp.so ({line}).";
-        }
+            problems.AddRange(FixOutputFolder(AppContext.BaseDirectory).Where(r => r.Failed).Select(r => r.Line));
+        // TorchSharp prints its native-loading trace to stdout when loading fails; keep stdout for the report.
+        var stdout = Console.Out;
+        Console.SetOut(TextWriter.Null);
         try
         {
             using var probe = torch.ones(2, 2);
-            float sum = probe.sum().item<float>();
-            return sum == 4f ? null : $"torch unavailable: sanity check gave {sum}, expected 4.";
+            using var total = probe.sum();
+            float sum = total.item<float>();
+            if (sum == 4f) return null;
+            problems.Add($"sanity check gave {sum}, expected 4");
         }
         catch (Exception e)
         {
-            return "torch unavailable: " + FirstLine(e);
+            problems.Add(FirstLine(e));
         }
+        finally
+        {
+            Console.SetOut(stdout);
+        }
+        return string.Join("; ", problems);
     }
 
     private static string FirstLine(Exception e)
     {
         while (e.InnerException is not null && e is TypeInitializationException) e = e.InnerException;
-        string message = e.Message.ReplaceLineEndings(" ");
-        return $"{e.GetType().Name}: {(message.Length > 300 ? message[..300] + "…" : message)}";
+        string message = e.Message.Trim().ReplaceLineEndings("\n").Split('\n')[0];
+        return $"{e.GetType().Name}: {(message.Length > 240 ? message[..240] + "…" : message)}";
     }
 }

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 namespace ConvKit.Bench.Peers;
 
 /// <summary>What the figures were measured on.</summary>
-internal sealed record MachineInfo(string Cpu, int LogicalCores, string Isa, string DotNet, string Os, string Kernels)
+internal sealed record MachineInfo(string Cpu, int LogicalCores, string Isa, string DotNet, string Os, string Kernels, string Build)
 {
     public static MachineInfo Current()
     {
@@ -21,6 +21,11 @@ internal sealed record MachineInfo(string Cpu, int LogicalCores, string Isa, str
         if (Avx512F.IsSupported) isa.Add("avx512f");
         string kernels = ConvKit.Kernels.KernelOptions.UseReference ? "reference (CONVKIT_KERNELS=reference)" : "dispatched";
         return new MachineInfo(cpu, Environment.ProcessorCount, string.Join('+', isa), RuntimeInformation.FrameworkDescription,
-            RuntimeInformation.OSDescription, kernels);
+            RuntimeInformation.OSDescription, kernels, IsOptimized(typeof(MachineInfo).Assembly) && IsOptimized(typeof(ConvKit.Tensors.Tensor).Assembly) ? "Release" : "Debug");
     }
+
+    /// <summary>False for an assembly built without optimisation (Debug), whose figures mean nothing.</summary>
+    private static bool IsOptimized(System.Reflection.Assembly assembly) =>
+        assembly.GetCustomAttributes(typeof(System.Diagnostics.DebuggableAttribute), false)
+            .OfType<System.Diagnostics.DebuggableAttribute>().All(d => !d.IsJITOptimizerDisabled);
 }

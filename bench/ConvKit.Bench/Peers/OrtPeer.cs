@@ -29,7 +29,7 @@ internal static class OrtPeer
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or OnnxRuntimeException or EntryPointNotFoundException)
         {
-            Unavailable = "onnxruntime unavailable: " + e.Message.ReplaceLineEndings(" ");
+            Unavailable = $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}";
         }
     }
 

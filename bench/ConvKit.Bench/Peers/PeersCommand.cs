@@ -17,12 +17,14 @@ internal static class PeersCommand
         // ConvKit reads its thread count from the environment; set it before any kernel runs.
         Environment.SetEnvironmentVariable("CONVKIT_THREADS", options.Threads.ToString(CultureInfo.InvariantCulture));
         var machine = MachineInfo.Current();
+        if (machine.Build != "Release")
+            Console.Error.WriteLine("warning: ConvKit.Bench or ConvKit was built without optimisation; the figures mean nothing. Run with -c Release.");
         Progress($"machine: {machine.Cpu}, {machine.LogicalCores} logical cores, {machine.Isa}, {machine.DotNet}, kernels {machine.Kernels}");
 
         TorchPeer.Start(options.Threads);
-        if (TorchPeer.Unavailable is not null) Console.Error.WriteLine(TorchPeer.Unavailable);
+        if (TorchPeer.Unavailable is not null) Console.Error.WriteLine($"torch unavailable, going on without it: {TorchPeer.Unavailable}");
         OrtPeer.Start(options.Threads);
-        if (OrtPeer.Unavailable is not null) Console.Error.WriteLine(OrtPeer.Unavailable);
+        if (OrtPeer.Unavailable is not null) Console.Error.WriteLine($"onnxruntime unavailable, going on without it: {OrtPeer.Unavailable}");
 
         Progress("FMA peak…");
         var peaks = FmaPeak.Measure(options.Threads, options.Quick);
@@ -120,9 +122,9 @@ internal static class PeersCommand
     {
         var sb = new StringBuilder();
         sb.AppendLine(Inv($"ConvKit side by side — {machine.Cpu}, {machine.LogicalCores} logical cores, {options.Threads} threads, {machine.Isa}"));
-        sb.AppendLine(Inv($"{machine.DotNet}, {machine.Os}; ConvKit kernels: {machine.Kernels}; {(options.Quick ? "quick" : "full")} run"));
-        sb.AppendLine($"torch: {(TorchPeer.Unavailable ?? TorchPeer.Version)}");
-        sb.AppendLine($"onnxruntime: {(OrtPeer.Unavailable ?? OrtPeer.Version)}");
+        sb.AppendLine(Inv($"{machine.DotNet}, {machine.Os}; ConvKit kernels: {machine.Kernels}; {machine.Build} build; {(options.Quick ? "quick" : "full")} run"));
+        sb.AppendLine($"torch: {(TorchPeer.Unavailable is { } t ? "unavailable (" + t + ")" : TorchPeer.Version)}");
+        sb.AppendLine($"onnxruntime: {(OrtPeer.Unavailable is { } o ? "unavailable (" + o + ")" : OrtPeer.Version)}");
         foreach (var p in peaks)
             sb.AppendLine(Inv($"FMA peak {p.Isa}: {p.SingleThreadGflops:F1} GFLOP/s on 1 thread, {p.AllThreadsGflops:F1} GFLOP/s on {p.Threads}"));
         sb.AppendLine();
@@ -168,6 +170,7 @@ internal static class PeersCommand
             w.WriteString("dotnet", machine.DotNet);
             w.WriteString("os", machine.Os);
             w.WriteString("convkitKernels", machine.Kernels);
+            w.WriteString("build", machine.Build);
             w.WriteEndObject();
             w.WriteStartObject("peers");
             WritePeer(w, "torch", TorchPeer.Version, TorchPeer.Unavailable);

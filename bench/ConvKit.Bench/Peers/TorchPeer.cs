@@ -17,8 +17,15 @@ internal static class TorchPeer
     /// <summary>Null when torch runs, otherwise why not (set once by <see cref="Start"/>).</summary>
     public static string? Unavailable { get; private set; } = "torch not started";
 
-    public static string Version =>
-        $"TorchSharp {typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]}, libtorch {torch.__version__}";
+    /// <summary>TorchSharp's package version and, when torch has started, libtorch's.</summary>
+    public static string Version
+    {
+        get
+        {
+            string sharp = $"TorchSharp {typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]}";
+            return Unavailable is null ? $"{sharp}, libtorch {torch.__version__}" : sharp;
+        }
+    }
 
     public static void Start(int threads)
     {

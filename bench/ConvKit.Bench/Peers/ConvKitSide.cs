@@ -1,4 +1,7 @@
 using ConvKit.Kernels;
+using ConvKit.Layers;
+using ConvKit.Models;
+using ConvKit.Training;
 using ConvKit.Operations;
 using ConvKit.Tensors;
 
@@ -36,25 +39,51 @@ internal static class ConvKitSide
     }
 
     /// <summary>
-    /// One training step of the tutorial CNN (<see cref="TutorialCnn"/>): forward, sparse categorical
-    /// cross-entropy from logits, backward, Adam update. Null until ConvKit's Sequential/Compile/Fit land;
-    /// then build the model from <paramref name="setup"/>'s weights (Keras layout already) and return a
-    /// contender whose Run is one step and whose Output is <c>[loss of the first step]</c>, the first step
-    /// running without dropout (see <see cref="TutorialCnn.TorchTrainStep"/>).
+    /// One training step of the tutorial CNN (<see cref="TutorialCnn"/>) built from <paramref name="setup"/>'s weights:
+    /// forward, sparse categorical cross-entropy from logits, backward, Adam update. Output is <c>[loss of the first
+    /// step]</c>; the first step runs without dropout, as torch's side does, so the two losses are comparable.
     /// </summary>
     public static Contender? TutorialTrainStep(TutorialCnn.Setup setup)
     {
-        _ = setup;
-        return null;
+        var model = Build(setup);
+        model.Compile(new Adam(TutorialCnn.LearningRate, 0.9f, 0.999f, TutorialCnn.AdamEpsilon), Losses.SparseCategoricalCrossentropy(fromLogits: true));
+        var labels = Tensor.FromArray(setup.Labels.Select(l => (float)l).ToArray(), setup.Batch);
+        float? firstLoss = null;
+        return new Contender(Side, () =>
+        {
+            if (firstLoss is null)
+            {
+                // The loss before any update, without dropout, to compare with torch's first step.
+                firstLoss = (float)model.Evaluate(setup.Images, labels, setup.Batch)["loss"];
+            }
+            model.TrainOnBatch(setup.Images, labels);
+        }, () => [firstLoss ?? float.NaN]);
     }
 
-    /// <summary>
-    /// Inference of the tutorial CNN on a batch: logits [N, 10]. Null until ConvKit's models land; then
-    /// build the model from <paramref name="setup"/>'s weights and return Predict as Run and the logits as Output.
-    /// </summary>
+    /// <summary>Inference of the tutorial CNN on the batch: logits [N, 10] through <see cref="Model.Predict"/>.</summary>
     public static Contender? TutorialInference(TutorialCnn.Setup setup)
     {
-        _ = setup;
-        return null;
+        var model = Build(setup);
+        Tensor? logits = null;
+        return new Contender(Side, () => logits = model.Predict(setup.Images, setup.Batch), () => logits!.ToArray());
+    }
+
+    /// <summary>The tutorial CNN as a ConvKit Sequential holding <paramref name="setup"/>'s Keras-layout weights.</summary>
+    private static Sequential Build(TutorialCnn.Setup setup)
+    {
+        var model = new Sequential(
+            new Input(28, 28, 1),
+            new Conv2D(32, 5, padding: Padding.Same, activation: Activation.Relu),
+            new MaxPool2D(2),
+            new Conv2D(64, 5, padding: Padding.Same, activation: Activation.Relu),
+            new MaxPool2D(2),
+            new Flatten(),
+            new Dense(1024, activation: Activation.Relu),
+            new Dropout(0.4f),
+            new Dense(10));
+        Tensor[] values = [setup.Conv1Kernel, setup.Conv1Bias, setup.Conv2Kernel, setup.Conv2Bias,
+            setup.Dense1Kernel, setup.Dense1Bias, setup.Dense2Kernel, setup.Dense2Bias];
+        foreach (var (weight, value) in model.Weights.Zip(values)) weight.Assign(value);
+        return model;
     }
 }

@@ -26,6 +26,18 @@ public sealed class RandomSource
         lock (GlobalGate) return (int)global.NextUInt();
     }
 
+    /// <summary>
+    /// A seed for sub-stream <paramref name="stream"/> of <paramref name="seed"/> (epoch, batch, step…): a fixed
+    /// SplitMix64 mix, the same in every process — unlike <see cref="HashCode.Combine{T1, T2}"/>, which is salted per process.
+    /// </summary>
+    public static int DeriveSeed(int seed, long stream)
+    {
+        ulong z = unchecked((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)stream * 0xBF58476D1CE4E5B9UL + 0x94D049BB133111EBUL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return unchecked((int)(z ^ (z >> 31)));
+    }
+
     public RandomSource(int seed)
     {
         // SplitMix32 spreads the seed over the four words of state, so nearby seeds give unrelated streams.

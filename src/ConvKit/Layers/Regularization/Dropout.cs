@@ -37,7 +37,7 @@ public sealed class Dropout : Layer
         if (!training || Rate == 0) return input;
         if (Rate == 1) return Ops.Scale(input, 0f);
         long step = TrainingStep ?? Interlocked.Increment(ref calls);
-        return Ops.Dropout(input, Rate, new RandomSource(HashCode.Combine(streamSeed, step)));
+        return Ops.Dropout(input, Rate, new RandomSource(RandomSource.DeriveSeed(streamSeed, step)));
     }
 
     public override IReadOnlyDictionary<string, object?> GetConfig() =>

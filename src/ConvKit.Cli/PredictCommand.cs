@@ -48,7 +48,7 @@ internal static class PredictCommand
             var probabilities = Probabilities(scores.Span.Slice(i * classes, classes), logits);
             context.Output.WriteLine(paths[i]);
             foreach (int c in Enumerable.Range(0, classes).OrderByDescending(c => probabilities[c]).ThenBy(c => c).Take(shown))
-                context.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {probabilities[c],7:P2}  {c}  {names[c]}"));
+                context.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {probabilities[c] * 100,6:F2}%  {c}  {names[c]}"));
         }
         return Cli.Success;
     }

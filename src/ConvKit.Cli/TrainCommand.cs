@@ -25,7 +25,7 @@ internal static class TrainCommand
     private static readonly Option<float?> LearningRate = new("--lr") { Description = "Learning rate (default: the model's recipe).", HelpName = "RATE" };
     private static readonly Option<string?> OptimizerOption = new("--optimizer") { Description = "sgd, momentum, nesterov, adam, adamw or rmsprop (default: the model's recipe).", HelpName = "NAME" };
     private static readonly Option<string?> Schedule = new("--schedule") { Description = "Learning rate schedule: constant or cosine (default: the model's recipe).", HelpName = "NAME" };
-    private static readonly Option<int> Seed = new("--seed") { Description = "Seed for weights, shuffles, dropout and augmentation.", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> Seed = new("--seed") { Description = "Seed for weights, shuffles, dropout and augmentation.", DefaultValueFactory = _ => 1, HelpName = "N" };
     private static readonly Option<int?> Threads = new("--threads") { Description = "Kernel threads (sets CONVKIT_THREADS; default: all cores).", HelpName = "N" };
     private static readonly Option<string> Out = new("--out") { Description = "Directory for model.safetensors, config.json and history.json.", DefaultValueFactory = _ => "out", HelpName = "DIR" };
     private static readonly Option<int?> Limit = new("--limit") { Description = "Train on the first N training images only.", HelpName = "N" };

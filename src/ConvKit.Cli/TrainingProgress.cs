@@ -51,7 +51,7 @@ internal sealed class TrainingProgress(IAnsiConsole console, TextWriter plain, b
         if (task is not null)
         {
             task.Value = batch + 1;
-            task.Description = $"{Label(epoch)}  {Markup.Escape(Format(logs))}  {rate:F0} img/s";
+            task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"{Label(epoch)} {Format(logs, compact: true)} {rate:F0} img/s"));
         }
         else if (elapsed - lastPlainLine >= PlainInterval && batch + 1 < batches)
         {
@@ -78,8 +78,9 @@ internal sealed class TrainingProgress(IAnsiConsole console, TextWriter plain, b
     private string Label(int epoch) => $"epoch {(epoch + 1).ToString().PadLeft(epochs.ToString().Length)}/{epochs}";
 
     /// <summary><c>loss 0.4321  accuracy 0.8456  val_loss …</c></summary>
-    internal static string Format(Logs logs) =>
-        string.Join("  ", logs.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F4}")));
+    internal static string Format(Logs logs, bool compact = false) =>
+        string.Join(compact ? " " : "  ", logs.Select(p => string.Create(CultureInfo.InvariantCulture,
+            $"{(compact ? p.Key.Replace("accuracy", "acc", StringComparison.Ordinal) : p.Key)} {p.Value:F4}")));
 
     private static string Seconds(double s) => s < 90 ? string.Create(CultureInfo.InvariantCulture, $"{s:F1}s") : TimeSpan.FromSeconds(Math.Round(s)).ToString("c", CultureInfo.InvariantCulture);
 }

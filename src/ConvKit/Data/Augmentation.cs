@@ -14,6 +14,21 @@ namespace ConvKit.Data;
 /// </param>
 public sealed record Augmentation(bool HorizontalFlip = false, int MaxShift = 0)
 {
+    /// <summary>
+    /// Applies a random draw to each image of <paramref name="batch"/> <c>(N, H, W, C)</c> in place and returns it: fits
+    /// <see cref="Training.FitOptions.Augment"/>, whose batches are copies.
+    /// </summary>
+    public Tensor Apply(Tensor batch, RandomSource random)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(random);
+        if (batch.Rank != 4) throw new ArgumentException($"Augmentation needs images (N, H, W, C); received {batch.Shape}.", nameof(batch));
+        int height = batch.Shape[1], width = batch.Shape[2], channels = batch.Shape[3], sampleSize = height * width * channels;
+        var scratch = new float[sampleSize];
+        for (int i = 0; i < batch.Shape[0]; i++) Apply(batch.Span.Slice(i * sampleSize, sampleSize), scratch, height, width, channels, random);
+        return batch;
+    }
+
     /// <summary>Applies one random draw to <paramref name="sample"/> <c>[H, W, C]</c> in place; <paramref name="scratch"/> holds H·W·C floats.</summary>
     internal void Apply(Span<float> sample, Span<float> scratch, int height, int width, int channels, RandomSource random)
     {

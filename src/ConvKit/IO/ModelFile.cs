@@ -96,7 +96,7 @@ public static class ModelFile
         {
             var c = JsonNode.Parse(compile)!.AsObject();
             var o = c["optimizer"]!.AsObject();
-            var optimizer = Optimizer.FromName(o["name"]!.GetValue<string>(), o["learning_rate"]!.GetValue<float>(), o["weight_decay"]?.GetValue<float>() ?? 0);
+            var optimizer = OptimizerFromConfig(o);
             var loss = Losses.FromName(c["loss"]!.GetValue<string>(), c["from_logits"]?.GetValue<bool>() ?? false);
             model.Compile(optimizer, loss, c["metrics"]!.AsArray().Select(m => m!.GetValue<string>()).ToList());
             var slots = tensors.Where(p => p.Key.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
@@ -107,6 +107,22 @@ public static class ModelFile
         {
             throw new ConvKitFormatException(path, $"bad compile settings or optimizer state: {e.Message}", e);
         }
+    }
+
+    /// <summary>The optimizer <see cref="Optimizer.GetConfig"/> described, with every argument it saved (momentum, betas, …).</summary>
+    private static Optimizer OptimizerFromConfig(JsonObject o)
+    {
+        string name = o["name"]!.GetValue<string>();
+        float learningRate = o["learning_rate"]!.GetValue<float>(), weightDecay = o["weight_decay"]?.GetValue<float>() ?? 0;
+        float F(string key, float fallback) => o[key]?.GetValue<float>() ?? fallback;
+        return name switch
+        {
+            "sgd" => new SGD(learningRate, F("momentum", 0), o["nesterov"]?.GetValue<bool>() ?? false, weightDecay),
+            "adam" => new Adam(learningRate, F("beta_1", 0.9f), F("beta_2", 0.999f), F("epsilon", 1e-7f), weightDecay),
+            "adamw" => new AdamW(learningRate, F("beta_1", 0.9f), F("beta_2", 0.999f), F("epsilon", 1e-7f), weightDecay),
+            "rmsprop" => new RMSprop(learningRate, F("rho", 0.9f), F("momentum", 0), F("epsilon", 1e-7f), weightDecay),
+            _ => Optimizer.FromName(name, learningRate, weightDecay),
+        };
     }
 
     private static JsonObject Architecture(Model model)

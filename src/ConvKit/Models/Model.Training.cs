@@ -97,7 +97,7 @@ public partial class Model
         {
             foreach (var c in options.Callbacks) c.OnEpochBegin(epoch);
             var order = Enumerable.Range(0, n).ToArray();
-            if (options.Shuffle) new RandomSource(RandomSource.Mix(options.Seed, epoch)).Shuffle(order.AsSpan());
+            if (options.Shuffle) new RandomSource(RandomSource.DeriveSeed(options.Seed, epoch)).Shuffle(order.AsSpan());
             var sums = new Logs();
             int seen = 0;
             for (int b = 0; b < batches; b++)
@@ -106,7 +106,7 @@ public partial class Model
                 var batchImages = Gather(images, order, start, count);
                 var batchLabels = Gather(labels, order, start, count);
                 if (options.Augment is { } augment)
-                    batchImages = augment(batchImages, new RandomSource(RandomSource.Mix(options.Seed, epoch, b + 1)));
+                    batchImages = augment(batchImages, new RandomSource(RandomSource.DeriveSeed(RandomSource.DeriveSeed(options.Seed, epoch), b)));
                 var logs = TrainOnBatch(batchImages, batchLabels);
                 seen += count;
                 foreach (var (key, value) in logs) sums[key] = sums.GetValueOrDefault(key) + value * count;

@@ -25,27 +25,23 @@ public sealed class RandomSource
         lock (source) return (int)source.NextUInt();
     }
 
+    /// <summary>
+    /// A seed for sub-stream <paramref name="stream"/> of <paramref name="seed"/> (epoch, batch, step…): a fixed
+    /// SplitMix64 mix, the same in every process — unlike <see cref="HashCode.Combine{T1, T2}"/>, which is salted per process.
+    /// </summary>
+    public static int DeriveSeed(int seed, long stream)
+    {
+        ulong z = unchecked((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)stream * 0xBF58476D1CE4E5B9UL + 0x94D049BB133111EBUL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return unchecked((int)(z ^ (z >> 31)));
+    }
+
     public RandomSource(int seed)
     {
         // SplitMix32 spreads the seed over the four words of state, so nearby seeds give unrelated streams.
         uint x = unchecked((uint)seed);
         s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
-    }
-
-    /// <summary>
-    /// A seed derived from several numbers (a seed and an epoch, say), the same in every process —
-    /// unlike <see cref="HashCode.Combine{T1, T2}"/>, which .NET randomises per process.
-    /// </summary>
-    public static int Mix(int seed, long a, long b = 0)
-    {
-        uint x = unchecked((uint)seed);
-        uint h = SplitMix(ref x);
-        foreach (long v in new[] { a, b })
-        {
-            x = h ^ unchecked((uint)v) ^ unchecked((uint)(v >> 32)) * 0x27D4EB2Fu;
-            h = SplitMix(ref x);
-        }
-        return unchecked((int)h);
     }
 
     private static uint SplitMix(ref uint x)

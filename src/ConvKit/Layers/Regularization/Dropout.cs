@@ -37,9 +37,9 @@ public sealed class Dropout : Layer
         if (!training || Rate == 0) return input;
         if (Rate == 1) return Ops.Scale(input, 0f);
         long step = TrainingStep ?? Interlocked.Increment(ref calls);
-        return Ops.Dropout(input, Rate, new RandomSource(RandomSource.Mix(streamSeed, step)));
+        return Ops.Dropout(input, Rate, new RandomSource(RandomSource.DeriveSeed(streamSeed, step)));
     }
 
     public override IReadOnlyDictionary<string, object?> GetConfig() =>
-        new Dictionary<string, object?>(base.GetConfig()) { ["rate"] = Rate, ["seed"] = streamSeed }; // the drawn seed, so a reloaded model drops the same units
+        new Dictionary<string, object?>(base.GetConfig()) { ["rate"] = Rate, ["seed"] = Seed };
 }

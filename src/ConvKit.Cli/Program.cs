@@ -1,0 +1,1 @@
+return ConvKit.Cli.Cli.Run(args, Console.Out, Console.Error);

@@ -41,5 +41,5 @@ public sealed class Dropout : Layer
     }
 
     public override IReadOnlyDictionary<string, object?> GetConfig() =>
-        new Dictionary<string, object?>(base.GetConfig()) { ["rate"] = Rate, ["seed"] = Seed };
+        new Dictionary<string, object?>(base.GetConfig()) { ["rate"] = Rate, ["seed"] = streamSeed }; // the drawn seed, so a reloaded model drops the same units
 }

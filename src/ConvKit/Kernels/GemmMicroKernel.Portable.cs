@@ -1,0 +1,36 @@
+using System.Numerics;
+
+namespace ConvKit.Kernels;
+
+internal static unsafe partial class GemmMicroKernel
+{
+    /// <summary>The portable micro-kernel (Vector&lt;float&gt; over NR): same contract as <see cref="Packed"/>.</summary>
+    internal static void PortablePacked(int kc, float* a, float* b, float* c, nint ldc, bool overwrite) =>
+        PortableStrided(kc, MR, a, 1, MR, b, c, ldc, overwrite);
+
+    /// <summary>The portable micro-kernel for A read in place: same contract as <see cref="Strided"/>.</summary>
+    internal static void PortableStrided(int kc, int rows, float* a, nint rowStep, nint columnStep, float* b, float* c, nint ldc, bool overwrite)
+    {
+        float* sums = stackalloc float[MR * NR];
+        new Span<float>(sums, MR * NR).Clear();
+        int width = Vector<float>.Count;
+        bool vector = Vector.IsHardwareAccelerated && NR % width == 0;
+        for (int p = 0; p < kc; p++)
+        {
+            float* bRow = b + p * NR;
+            for (int i = 0; i < MR; i++)
+            {
+                float x = a[Math.Min(i, rows - 1) * rowStep + p * columnStep];
+                float* sum = sums + i * NR;
+                if (vector)
+                    for (int j = 0; j < NR; j += width)
+                        Vector.Store(Vector.Load(sum + j) + new Vector<float>(x) * Vector.Load(bRow + j), sum + j);
+                else
+                    for (int j = 0; j < NR; j++) sum[j] += x * bRow[j];
+            }
+        }
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                c[i * ldc + j] = overwrite ? sums[i * NR + j] : c[i * ldc + j] + sums[i * NR + j];
+    }
+}

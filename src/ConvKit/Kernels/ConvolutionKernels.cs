@@ -3,14 +3,23 @@ namespace ConvKit.Kernels;
 /// <summary>The entry points that ops call for convolution; each picks the kernel for the case.</summary>
 internal static class ConvolutionKernels
 {
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output) =>
-        ConvolutionReference.Forward(input, kernel, bias, g, output);
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output)
+    {
+        if (KernelOptions.UseReference) ConvolutionReference.Forward(input, kernel, bias, g, output);
+        else ConvolutionFast.Forward(input, kernel, bias, g, output);
+    }
 
-    public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput) =>
-        ConvolutionReference.BackwardInput(gradOutput, kernel, g, gradInput);
+    public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput)
+    {
+        if (KernelOptions.UseReference) ConvolutionReference.BackwardInput(gradOutput, kernel, g, gradInput);
+        else ConvolutionFast.BackwardInput(gradOutput, kernel, g, gradInput);
+    }
 
-    public static void BackwardKernel(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, ConvGeometry g, Span<float> gradKernel) =>
-        ConvolutionReference.BackwardKernel(gradOutput, input, g, gradKernel);
+    public static void BackwardKernel(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, ConvGeometry g, Span<float> gradKernel)
+    {
+        if (KernelOptions.UseReference) ConvolutionReference.BackwardKernel(gradOutput, input, g, gradKernel);
+        else ConvolutionFast.BackwardKernel(gradOutput, input, g, gradKernel);
+    }
 }
 
 /// <summary>The entry points that ops call for pooling.</summary>

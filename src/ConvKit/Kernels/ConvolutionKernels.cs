@@ -25,12 +25,43 @@ internal static class ConvolutionKernels
 /// <summary>The entry points that ops call for pooling.</summary>
 internal static class PoolingKernels
 {
-    public static void MaxForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output) => PoolingReference.MaxForward(input, g, output);
-    public static void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, PoolGeometry g, Span<float> gradInput) =>
-        PoolingReference.MaxBackward(gradOutput, input, g, gradInput);
-    public static void AverageForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output) => PoolingReference.AverageForward(input, g, output);
-    public static void AverageBackward(ReadOnlySpan<float> gradOutput, PoolGeometry g, Span<float> gradInput) =>
-        PoolingReference.AverageBackward(gradOutput, g, gradInput);
+    public static void MaxForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.MaxForward(input, g, output);
+        else PoolingFast.MaxForward(input, g, output);
+    }
+
+    public static void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, PoolGeometry g, Span<float> gradInput)
+    {
+        if (KernelOptions.UseReference) PoolingReference.MaxBackward(gradOutput, input, g, gradInput);
+        else PoolingFast.MaxBackward(gradOutput, input, g, gradInput);
+    }
+
+    public static void AverageForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.AverageForward(input, g, output);
+        else PoolingFast.AverageForward(input, g, output);
+    }
+
+    public static void AverageBackward(ReadOnlySpan<float> gradOutput, PoolGeometry g, Span<float> gradInput)
+    {
+        if (KernelOptions.UseReference) PoolingReference.AverageBackward(gradOutput, g, gradInput);
+        else PoolingFast.AverageBackward(gradOutput, g, gradInput);
+    }
+
+    /// <summary>out[n,c] = max over the hw cells of in[n,·,c]; input [N, HW, C], output [N, C].</summary>
+    public static void GlobalMaxForward(ReadOnlySpan<float> input, int n, int hw, int c, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.GlobalMaxForward(input, n, hw, c, output);
+        else PoolingFast.GlobalMaxForward(input, n, hw, c, output);
+    }
+
+    /// <summary>out[n,c] = mean over the hw cells of in[n,·,c]; input [N, HW, C], output [N, C].</summary>
+    public static void GlobalAverageForward(ReadOnlySpan<float> input, int n, int hw, int c, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.GlobalAverageForward(input, n, hw, c, output);
+        else PoolingFast.GlobalAverageForward(input, n, hw, c, output);
+    }
 }
 
 /// <summary>The entry point that ops call for matrix multiplication.</summary>

@@ -42,6 +42,11 @@ internal static unsafe class ConvolutionFast
                 if (b != null) AddBias(y, (nint)g.N * g.P * g.Q, g.K, b);
                 return;
             }
+            if (IsRowContiguous(g))
+            {
+                ForwardDirect(x, w, b, g, y);
+                return;
+            }
             int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
             KernelThreads.For(g.N * tilesPerImage, tile =>
             {
@@ -52,7 +57,7 @@ internal static unsafe class ConvolutionFast
                 for (int group = 0; group < g.Groups; group++)
                 {
                     Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
-                    Gemm.Multiply(false, false, rows, kg, width, columns, width, w + group * kg, g.K, yTile + group * kg, g.K, false);
+                    Gemm.Multiply(false, false, rows, kg, width, columns, width, w + group * kg, g.K, yTile + group * kg, g.K, false, inPlaceA: true);
                 }
                 if (b != null) AddBias(yTile, rows, g.K, b);
             });
@@ -95,7 +100,7 @@ internal static unsafe class ConvolutionFast
                     float* dyTile = dy + ((nint)(n * g.P + p0) * g.Q) * g.K;
                     for (int group = 0; group < g.Groups; group++)
                     {
-                        Gemm.Multiply(false, true, rows, width, kg, dyTile + group * kg, g.K, w + group * kg, g.K, columns, width, false);
+                        Gemm.Multiply(false, true, rows, width, kg, dyTile + group * kg, g.K, w + group * kg, g.K, columns, width, false, inPlaceA: true);
                         Im2Col.Scatter(columns, g, n, p0, p1, group * cg, dx);
                     }
                 });
@@ -139,7 +144,7 @@ internal static unsafe class ConvolutionFast
                     for (int group = 0; group < g.Groups; group++)
                     {
                         Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
-                        Gemm.Multiply(true, false, width, kg, rows, columns, width, dyTile + group * kg, g.K, sum + group * kg, g.K, true);
+                        Gemm.Multiply(true, false, width, kg, rows, columns, width, dyTile + group * kg, g.K, sum + group * kg, g.K, true, inPlaceA: true);
                     }
                 }
             });
@@ -152,6 +157,64 @@ internal static unsafe class ConvolutionFast
             }
         }
     }
+
+    /// <summary>
+    /// Direct forward for <see cref="IsRowContiguous"/> shapes: pixel q's receptive field in kernel row r is the
+    /// contiguous run in[n, h(p,r), q·sw … q·sw + S − 1, 0 … C), so the micro-kernel reads the input in place,
+    /// one piece of the shared dimension per kernel row (rows in the padding are skipped), against the whole
+    /// kernel packed once. No im2col; one output row per task.
+    /// </summary>
+    private static void ForwardDirect(
+        float* x,       // [N, H, W, C]
+        float* w,       // [R, S, C, K]
+        float* b,       // [K] or null
+        ConvGeometry g,
+        float* y)       // [N, P, Q, K]
+    {
+        const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+        int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
+        float* packedB = KernelBuffers.PackB(panels * NR * depth);
+        GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);
+        nint rowStep = (nint)g.StrideW * g.C;
+        KernelThreads.For(g.N * g.P, outputRow =>
+        {
+            int n = outputRow / g.P, p = outputRow % g.P;
+            float** bases = stackalloc float*[g.R];
+            float** shifted = stackalloc float*[g.R];
+            float* tile = stackalloc float[MR * NR];
+            for (int r = 0; r < g.R; r++)
+            {
+                int h = p * g.StrideH - g.PadTop + r * g.DilationH;
+                bases[r] = (uint)h < (uint)g.H ? x + (nint)(n * g.H + h) * g.W * g.C : null;
+            }
+            float* yRow = y + (nint)outputRow * g.Q * g.K;
+            for (int q = 0; q < g.Q; q += MR)
+            {
+                int mr = Math.Min(MR, g.Q - q);
+                for (int r = 0; r < g.R; r++) shifted[r] = bases[r] == null ? null : bases[r] + q * rowStep;
+                for (int jr = 0; jr < g.K; jr += NR)
+                {
+                    int nr = Math.Min(NR, g.K - jr);
+                    float* cTile = yRow + (nint)q * g.K + jr;
+                    float* bPanel = packedB + (nint)jr * depth;
+                    if (mr == MR && nr == NR) GemmMicroKernel.Segments(g.R, shifted, length, rowStep, MR, bPanel, cTile, g.K, overwrite: true);
+                    else
+                    {
+                        GemmMicroKernel.Segments(g.R, shifted, length, rowStep, mr, bPanel, tile, NR, overwrite: true);
+                        for (int i = 0; i < mr; i++) new ReadOnlySpan<float>(tile + i * NR, nr).CopyTo(new Span<float>(cTile + (nint)i * g.K, nr));
+                    }
+                }
+            }
+            if (b != null) AddBias(yRow, g.Q, g.K, b);
+        });
+    }
+
+    /// <summary>
+    /// Shapes the direct forward handles: one group, no dilation or padding along W, and few filters (with many,
+    /// the blocked GEMM reuses each gathered column tile better than the direct kernel reuses the input).
+    /// </summary>
+    private static bool IsRowContiguous(ConvGeometry g) =>
+        g.Groups == 1 && g.DilationW == 1 && g.PadLeft == 0 && g.PadRight == 0 && g.K <= 2 * GemmMicroKernel.NR && g.R <= 64;
 
     /// <summary>A 1×1, stride-1, unpadded convolution: the input already is the column matrix.</summary>
     private static bool IsPointwise(ConvGeometry g) =>

@@ -64,10 +64,13 @@ internal static unsafe class Gemm
                 $"GEMM operand {name} needs {rows} rows of {columns} with stride {stride}; received stride {stride} and {length} elements.");
     }
 
-    /// <summary>The unchecked core on raw pointers; callers guarantee the extents.</summary>
+    /// <summary>
+    /// The unchecked core on raw pointers; callers guarantee the extents. <paramref name="inPlaceA"/> skips packing A
+    /// and reads it where it lies, for callers whose A is already a compact, cache-resident tile (im2col columns).
+    /// </summary>
     public static void Multiply(
         bool transposeA, bool transposeB, int m, int n, int k,
-        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, bool inPlaceA = false)
     {
         if (m == 0 || n == 0) return;
         if (k == 0)
@@ -79,7 +82,7 @@ internal static unsafe class Gemm
         var blocks = Blocks;
         int threads = (long)m * n * k >= ParallelThreshold ? KernelThreads.Available : 1;
         // A is read in place when a packed block would feed a single micro-panel of B (no reuse to pay for packing).
-        bool packA = n > NR;
+        bool packA = n > NR && !inPlaceA;
         nint aRowStep = transposeA ? 1 : lda, aColumnStep = transposeA ? lda : 1;
 
         for (int jc = 0; jc < n; jc += blocks.NC)                       // 5th loop around the micro-kernel

@@ -37,6 +37,18 @@ internal static unsafe partial class GemmMicroKernel
         else PortableStrided(kc, rows, a, rowStep, columnStep, b, c, ldc, overwrite);
     }
 
+    /// <summary>
+    /// C[MR, NR] (+)= Σ_t A_t[MR, length] · B_t[length, NR] over <paramref name="segments"/> pieces of the shared
+    /// dimension, A_t read in place as bases[t][i·rowStep + p] (a null base is an all-zero piece: skipped), and
+    /// B the packed panel of all pieces one after another. Direct convolution uses one piece per kernel row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Segments(int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        if (Fma.IsSupported && Avx2.IsSupported) Avx2Segments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite);
+        else PortableSegments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx2Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {
@@ -137,6 +149,73 @@ internal static unsafe partial class GemmMicroKernel
             c51 = Fma.MultiplyAdd(a5, b1, c51);
             offset += columnStep;
             b += NR;
+        }
+        if (overwrite)
+        {
+            Avx.Store(c + 0 * ldc, c00); Avx.Store(c + 0 * ldc + 8, c01);
+            Avx.Store(c + 1 * ldc, c10); Avx.Store(c + 1 * ldc + 8, c11);
+            Avx.Store(c + 2 * ldc, c20); Avx.Store(c + 2 * ldc + 8, c21);
+            Avx.Store(c + 3 * ldc, c30); Avx.Store(c + 3 * ldc + 8, c31);
+            Avx.Store(c + 4 * ldc, c40); Avx.Store(c + 4 * ldc + 8, c41);
+            Avx.Store(c + 5 * ldc, c50); Avx.Store(c + 5 * ldc + 8, c51);
+        }
+        else
+        {
+            Avx.Store(c + 0 * ldc, Avx.Add(Avx.LoadVector256(c + 0 * ldc), c00));
+            Avx.Store(c + 0 * ldc + 8, Avx.Add(Avx.LoadVector256(c + 0 * ldc + 8), c01));
+            Avx.Store(c + 1 * ldc, Avx.Add(Avx.LoadVector256(c + 1 * ldc), c10));
+            Avx.Store(c + 1 * ldc + 8, Avx.Add(Avx.LoadVector256(c + 1 * ldc + 8), c11));
+            Avx.Store(c + 2 * ldc, Avx.Add(Avx.LoadVector256(c + 2 * ldc), c20));
+            Avx.Store(c + 2 * ldc + 8, Avx.Add(Avx.LoadVector256(c + 2 * ldc + 8), c21));
+            Avx.Store(c + 3 * ldc, Avx.Add(Avx.LoadVector256(c + 3 * ldc), c30));
+            Avx.Store(c + 3 * ldc + 8, Avx.Add(Avx.LoadVector256(c + 3 * ldc + 8), c31));
+            Avx.Store(c + 4 * ldc, Avx.Add(Avx.LoadVector256(c + 4 * ldc), c40));
+            Avx.Store(c + 4 * ldc + 8, Avx.Add(Avx.LoadVector256(c + 4 * ldc + 8), c41));
+            Avx.Store(c + 5 * ldc, Avx.Add(Avx.LoadVector256(c + 5 * ldc), c50));
+            Avx.Store(c + 5 * ldc + 8, Avx.Add(Avx.LoadVector256(c + 5 * ldc + 8), c51));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Avx2Segments(int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        nint step1 = Math.Min(1, rows - 1) * rowStep, step2 = Math.Min(2, rows - 1) * rowStep, step3 = Math.Min(3, rows - 1) * rowStep;
+        nint step4 = Math.Min(4, rows - 1) * rowStep, step5 = Math.Min(5, rows - 1) * rowStep;
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        for (int t = 0; t < segments; t++)
+        {
+            float* r0 = bases[t];
+            if (r0 == null) { b += (nint)length * NR; continue; }
+            float* r1 = r0 + step1, r2 = r0 + step2, r3 = r0 + step3, r4 = r0 + step4, r5 = r0 + step5;
+            for (nint p = 0; p < length; p++)
+            {
+                var b0 = Avx.LoadVector256(b);
+                var b1 = Avx.LoadVector256(b + 8);
+                var a0 = Avx.BroadcastScalarToVector256(r0 + p);
+                c00 = Fma.MultiplyAdd(a0, b0, c00);
+                c01 = Fma.MultiplyAdd(a0, b1, c01);
+                var a1 = Avx.BroadcastScalarToVector256(r1 + p);
+                c10 = Fma.MultiplyAdd(a1, b0, c10);
+                c11 = Fma.MultiplyAdd(a1, b1, c11);
+                var a2 = Avx.BroadcastScalarToVector256(r2 + p);
+                c20 = Fma.MultiplyAdd(a2, b0, c20);
+                c21 = Fma.MultiplyAdd(a2, b1, c21);
+                var a3 = Avx.BroadcastScalarToVector256(r3 + p);
+                c30 = Fma.MultiplyAdd(a3, b0, c30);
+                c31 = Fma.MultiplyAdd(a3, b1, c31);
+                var a4 = Avx.BroadcastScalarToVector256(r4 + p);
+                c40 = Fma.MultiplyAdd(a4, b0, c40);
+                c41 = Fma.MultiplyAdd(a4, b1, c41);
+                var a5 = Avx.BroadcastScalarToVector256(r5 + p);
+                c50 = Fma.MultiplyAdd(a5, b0, c50);
+                c51 = Fma.MultiplyAdd(a5, b1, c51);
+                b += NR;
+            }
         }
         if (overwrite)
         {

@@ -33,4 +33,18 @@ internal static unsafe partial class GemmMicroKernel
             for (int j = 0; j < NR; j++)
                 c[i * ldc + j] = overwrite ? sums[i * NR + j] : c[i * ldc + j] + sums[i * NR + j];
     }
+
+    /// <summary>The portable micro-kernel over pieces of the shared dimension: same contract as <see cref="Segments"/>.</summary>
+    internal static void PortableSegments(int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        bool first = overwrite;
+        for (int t = 0; t < segments; t++, b += (nint)length * NR)
+        {
+            if (bases[t] == null) continue;
+            PortableStrided(length, rows, bases[t], rowStep, 1, b, c, ldc, first);
+            first = false;
+        }
+        if (first)
+            for (int i = 0; i < MR; i++) new Span<float>(c + i * ldc, NR).Clear();
+    }
 }

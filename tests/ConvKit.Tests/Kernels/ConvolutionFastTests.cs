@@ -81,6 +81,15 @@ public class ConvolutionFastTests
     }
 
     [Fact]
+    public void DirectRowsAgree()
+    {
+        // No padding or dilation along W: the forward reads input rows in place; pads along H skip kernel rows.
+        Check(new ConvGeometry(2, 7, 19, 3, 20, 3, 3, 2, 1, 2, 1, 2, 0, 1, 0), withBias: true, seed: 21);
+        Check(new ConvGeometry(1, 12, 40, 5, 32, 5, 4, 1, 3, 1, 1, 0, 0, 4, 0), withBias: false, seed: 22);
+        Check(ConvGeometry.Create(1, 30, 61, 3, 1, 5, 5, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 23);
+    }
+
+    [Fact]
     public void ManyTilesAndThreadsAgree()
     {
         // A row of columns exceeds the tile budget, so every output row is a tile: parallel tiles, both scatter phases.

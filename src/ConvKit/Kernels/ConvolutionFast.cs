@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace ConvKit.Kernels;
 
 // N batch, H/W height/width, C in channels, K filters, R/S kernel h/w, P/Q output h/w, G groups.
@@ -40,6 +43,11 @@ internal static unsafe class ConvolutionFast
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
                 if (b != null) AddBias(y, (nint)g.N * g.P * g.Q, g.K, b);
+                return;
+            }
+            if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)
+            {
+                ForwardDot(x, w, b, g, y);
                 return;
             }
             if (IsRowContiguous(g))
@@ -206,6 +214,89 @@ internal static unsafe class ConvolutionFast
                 }
             }
             if (b != null) AddBias(yRow, g.Q, g.K, b);
+        });
+    }
+
+    /// <summary>At most this many filters take the dot-product forward (a 16-wide register block would be mostly padding).</summary>
+    private const int DotFilterLimit = 4;
+
+    /// <summary>
+    /// Forward for very few filters on <see cref="IsRowContiguous"/> shapes: out[n,p,q,k] = Σ_r dot(the run of S·C
+    /// inputs under kernel row r, w[r,·,·,k]), the runs read in place 8 at a time (the last 8 masked, so nothing
+    /// past the run is read), four pixels at once for independent FMA chains.
+    /// </summary>
+    private static void ForwardDot(
+        float* x,       // [N, H, W, C]
+        float* w,       // [R, S, C, K]
+        float* b,       // [K] or null
+        ConvGeometry g,
+        float* y)       // [N, P, Q, K]
+    {
+        int length = g.S * g.C, vectors = (length + 7) / 8, full = vectors - 1, stride = vectors * 8;
+        // weights[(k·R + r)·stride + j] = w[r, j / C, j % C, k], zero past the run.
+        float* weights = KernelBuffers.PackB(g.K * g.R * stride);
+        for (int k = 0; k < g.K; k++)
+            for (int r = 0; r < g.R; r++)
+                for (int j = 0; j < stride; j++)
+                    weights[(k * g.R + r) * stride + j] = j < length ? w[((nint)r * length + j) * g.K + k] : 0f;
+        int tail = length - full * 8;
+        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(tail)).AsSingle();
+        nint rowStep = (nint)g.StrideW * g.C;
+        KernelThreads.For(g.N * g.P, outputRow =>
+        {
+            int n = outputRow / g.P, p = outputRow % g.P;
+            float** bases = stackalloc float*[g.R];
+            int* rows = stackalloc int[g.R];
+            int count = 0;
+            for (int r = 0; r < g.R; r++)
+            {
+                int h = p * g.StrideH - g.PadTop + r * g.DilationH;
+                if ((uint)h < (uint)g.H) { bases[count] = x + (nint)(n * g.H + h) * g.W * g.C; rows[count++] = r; }
+            }
+            float* yRow = y + (nint)outputRow * g.Q * g.K;
+            for (int k = 0; k < g.K; k++)
+            {
+                float bias = b == null ? 0f : b[k];
+                int q = 0;
+                for (; q <= g.Q - 4; q += 4)
+                {
+                    Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                    for (int t = 0; t < count; t++)
+                    {
+                        float* a = bases[t] + q * rowStep;
+                        float* wr = weights + (k * g.R + rows[t]) * stride;
+                        for (int v = 0; v < full; v++)
+                        {
+                            var wv = Avx.LoadVector256(wr + v * 8);
+                            s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + v * 8), wv, s0);
+                            s1 = Fma.MultiplyAdd(Avx.LoadVector256(a + rowStep + v * 8), wv, s1);
+                            s2 = Fma.MultiplyAdd(Avx.LoadVector256(a + 2 * rowStep + v * 8), wv, s2);
+                            s3 = Fma.MultiplyAdd(Avx.LoadVector256(a + 3 * rowStep + v * 8), wv, s3);
+                        }
+                        var wt = Avx.LoadVector256(wr + full * 8);
+                        s0 = Fma.MultiplyAdd(Avx.MaskLoad(a + full * 8, mask), wt, s0);
+                        s1 = Fma.MultiplyAdd(Avx.MaskLoad(a + rowStep + full * 8, mask), wt, s1);
+                        s2 = Fma.MultiplyAdd(Avx.MaskLoad(a + 2 * rowStep + full * 8, mask), wt, s2);
+                        s3 = Fma.MultiplyAdd(Avx.MaskLoad(a + 3 * rowStep + full * 8, mask), wt, s3);
+                    }
+                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) + bias;
+                    yRow[(nint)(q + 1) * g.K + k] = Vector256.Sum(s1) + bias;
+                    yRow[(nint)(q + 2) * g.K + k] = Vector256.Sum(s2) + bias;
+                    yRow[(nint)(q + 3) * g.K + k] = Vector256.Sum(s3) + bias;
+                }
+                for (; q < g.Q; q++)
+                {
+                    Vector256<float> s0 = default;
+                    for (int t = 0; t < count; t++)
+                    {
+                        float* a = bases[t] + q * rowStep;
+                        float* wr = weights + (k * g.R + rows[t]) * stride;
+                        for (int v = 0; v < full; v++) s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + v * 8), Avx.LoadVector256(wr + v * 8), s0);
+                        s0 = Fma.MultiplyAdd(Avx.MaskLoad(a + full * 8, mask), Avx.LoadVector256(wr + full * 8), s0);
+                    }
+                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) + bias;
+                }
+            }
         });
     }
 

@@ -86,7 +86,9 @@ public class ConvolutionFastTests
         // No padding or dilation along W: the forward reads input rows in place; pads along H skip kernel rows.
         Check(new ConvGeometry(2, 7, 19, 3, 20, 3, 3, 2, 1, 2, 1, 2, 0, 1, 0), withBias: true, seed: 21);
         Check(new ConvGeometry(1, 12, 40, 5, 32, 5, 4, 1, 3, 1, 1, 0, 0, 4, 0), withBias: false, seed: 22);
-        Check(ConvGeometry.Create(1, 30, 61, 3, 1, 5, 5, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 23);
+        Check(ConvGeometry.Create(1, 30, 61, 3, 1, 5, 5, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 23);   // one filter: dot products
+        Check(new ConvGeometry(2, 9, 31, 2, 3, 4, 3, 2, 2, 2, 1, 1, 0, 2, 0), withBias: true, seed: 24);         // three filters, strided
+        Check(new ConvGeometry(1, 6, 20, 8, 4, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), withBias: false, seed: 25);        // runs of exactly 16
     }
 
     [Fact]

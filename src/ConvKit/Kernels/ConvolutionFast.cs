@@ -90,7 +90,7 @@ internal static unsafe class ConvolutionFast
                     Gemm.Multiply(false, true, g.N * g.H * g.W, cg, kg, dy + group * kg, g.K, w + group * kg, g.K, dx + group * cg, g.C, false);
                 return;
             }
-            gradInput.Slice(0, g.InputSize).Clear();
+            KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
             if (g.OutputSize == 0) return;
             int minimumRows = (g.StrideH - 1 + (g.R - 1) * g.DilationH) / g.StrideH;
             int rowsPerTile = RowsPerTile(g, minimumRows), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;

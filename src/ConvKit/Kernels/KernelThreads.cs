@@ -42,6 +42,19 @@ internal static class KernelThreads
         });
     }
 
+    /// <summary>Zeroes <paramref name="values"/>, in parallel chunks when it is large.</summary>
+    public static unsafe void Clear(Span<float> values)
+    {
+        const int chunk = 1 << 20;
+        if (values.Length < 2 * chunk || Available == 1) { values.Clear(); return; }
+        fixed (float* start = values)
+        {
+            float* p = start;
+            int length = values.Length;
+            For((length + chunk - 1) / chunk, i => new Span<float>(p + (nint)i * chunk, Math.Min(chunk, length - i * chunk)).Clear());
+        }
+    }
+
     /// <summary>Splits <c>[0, length)</c> into <paramref name="parts"/> contiguous ranges, multiples of <paramref name="grain"/> except the last.</summary>
     public static (int Start, int End) Range(int length, int parts, int part, int grain = 1)
     {

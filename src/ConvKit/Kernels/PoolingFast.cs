@@ -28,6 +28,7 @@ internal static unsafe class PoolingFast
         Span<float> output)         // [N, P, Q, C]
     {
         CheckLengths(g, input.Length, output.Length);
+        nint rowStride = (nint)g.DilationH * g.W * g.C, cellStride = (nint)g.DilationW * g.C;
         fixed (float* px = input, py = output)
         {
             float* x = px, y = py;
@@ -39,25 +40,22 @@ internal static unsafe class PoolingFast
                     int w0 = q * g.StrideW - g.PadLeft;
                     var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
                     float* o = y + ((nint)(n * g.P + p) * g.Q + q) * g.C;
+                    float* corner = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + rLo * g.DilationH) * g.W + w0 + sLo * g.DilationW) * g.C;
                     int c = 0;
                     for (; c <= g.C - 8; c += 8)
                     {
                         var best = Vector256.Create(float.NegativeInfinity);
-                        for (int r = rLo; r < rHi; r++)
-                        {
-                            float* row = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0) * g.C + c;
-                            for (int s = sLo; s < sHi; s++) best = Vector256.Max(best, Vector256.Load(row + (nint)s * g.DilationW * g.C));
-                        }
+                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                                best = Vector256.Max(best, Vector256.Load(cell));
                         best.Store(o + c);
                     }
                     for (; c < g.C; c++)
                     {
                         float best = float.NegativeInfinity;
-                        for (int r = rLo; r < rHi; r++)
-                        {
-                            float* row = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0) * g.C + c;
-                            for (int s = sLo; s < sHi; s++) best = Math.Max(best, row[(nint)s * g.DilationW * g.C]);
-                        }
+                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                                best = Math.Max(best, *cell);
                         o[c] = best;
                     }
                 }
@@ -74,7 +72,7 @@ internal static unsafe class PoolingFast
     {
         CheckLengths(g, input.Length, gradOutput.Length);
         if (gradInput.Length < g.InputSize) throw new ArgumentException($"Pooling {g} needs {g.InputSize} input gradients; received {gradInput.Length}.");
-        gradInput.Slice(0, g.InputSize).Clear();
+        KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
         fixed (float* px = input, pdy = gradOutput, pdx = gradInput)
         {
             float* x = px, dy = pdy, dx = pdx;
@@ -128,6 +126,7 @@ internal static unsafe class PoolingFast
         Span<float> output)         // [N, P, Q, C]
     {
         CheckLengths(g, input.Length, output.Length);
+        nint rowStride = (nint)g.DilationH * g.W * g.C, cellStride = (nint)g.DilationW * g.C;
         fixed (float* px = input, py = output)
         {
             float* x = px, y = py;
@@ -142,25 +141,22 @@ internal static unsafe class PoolingFast
                     float* o = y + ((nint)(n * g.P + p) * g.Q + q) * g.C;
                     if (count == 0) { new Span<float>(o, g.C).Clear(); continue; }
                     float divisor = Divisor(g, p, q, count);
+                    float* corner = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + rLo * g.DilationH) * g.W + w0 + sLo * g.DilationW) * g.C;
                     int c = 0;
                     for (; c <= g.C - 8; c += 8)
                     {
                         var sum = Vector256<float>.Zero;
-                        for (int r = rLo; r < rHi; r++)
-                        {
-                            float* row = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0) * g.C + c;
-                            for (int s = sLo; s < sHi; s++) sum += Vector256.Load(row + (nint)s * g.DilationW * g.C);
-                        }
+                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                                sum += Vector256.Load(cell);
                         (sum / divisor).Store(o + c);
                     }
                     for (; c < g.C; c++)
                     {
                         float sum = 0;
-                        for (int r = rLo; r < rHi; r++)
-                        {
-                            float* row = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0) * g.C + c;
-                            for (int s = sLo; s < sHi; s++) sum += row[(nint)s * g.DilationW * g.C];
-                        }
+                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                                sum += *cell;
                         o[c] = sum / divisor;
                     }
                 }
@@ -175,7 +171,7 @@ internal static unsafe class PoolingFast
         Span<float> gradInput)          // [N, H, W, C], overwritten
     {
         CheckLengths(g, gradInput.Length, gradOutput.Length);
-        gradInput.Slice(0, g.InputSize).Clear();
+        KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
         fixed (float* pdy = gradOutput, pdx = gradInput)
         {
             float* dy = pdy, dx = pdx;

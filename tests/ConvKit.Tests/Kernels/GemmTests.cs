@@ -37,6 +37,7 @@ public class GemmTests
         Check(transposeA, transposeB, 7, 4100, 9, pad: 0, accumulate: true, seed: 2);     // columns over NC
         Check(transposeA, transposeB, 200, 200, 260, pad: 5, accumulate: true, seed: 3);  // threaded, odd edges
         Check(transposeA, transposeB, 1000, 13, 80, pad: 1, accumulate: false, seed: 4);  // one micro-panel of B: A read in place
+        Check(transposeA, transposeB, 10, 3000, 40, pad: 2, accumulate: true, seed: 5);   // few rows: threads split the columns
     }
 
     [Fact]

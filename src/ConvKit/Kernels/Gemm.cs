@@ -1,8 +1,7 @@
-using System.Runtime.CompilerServices;
-
 namespace ConvKit.Kernels;
 
-// M rows of op(A) and C, N columns of op(B) and C, K the shared dimension.
+// M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
+// MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
 
 /// <summary>
 /// Block sizes of the BLIS-shaped GEMM. <c>MR × NR</c> is the register block of the micro-kernel;

@@ -1,5 +1,8 @@
 namespace ConvKit.Kernels;
 
+// M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
+// MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
+
 /// <summary>
 /// The macro-kernel: the 2nd loop (NR columns) and 1st loop (MR rows) around the micro-kernel over one
 /// packed block. Edge tiles smaller than MR × NR go through a register-sized scratch tile.

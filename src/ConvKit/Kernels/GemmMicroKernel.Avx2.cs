@@ -4,6 +4,9 @@ using System.Runtime.Intrinsics.X86;
 
 namespace ConvKit.Kernels;
 
+// M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
+// MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
+
 /// <summary>
 /// The GEMM micro-kernel: <c>C += A_panel · B_panel</c> (or <c>C = A_panel · B_panel</c> with <c>overwrite</c>),
 /// where A_panel is MR × kc, B_panel is kc × NR and the MR × NR block of C lives in registers for the whole
@@ -52,6 +55,13 @@ internal static unsafe partial class GemmMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx2Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {
+        // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR - 1);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR - 1);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR - 1);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR - 1);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR - 1);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR - 1);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
@@ -118,6 +128,13 @@ internal static unsafe partial class GemmMicroKernel
         float* r3 = a + Math.Min(3, rows - 1) * rowStep;
         float* r4 = a + Math.Min(4, rows - 1) * rowStep;
         float* r5 = a + Math.Min(5, rows - 1) * rowStep;
+        // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR - 1);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR - 1);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR - 1);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR - 1);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR - 1);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR - 1);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
@@ -181,6 +198,13 @@ internal static unsafe partial class GemmMicroKernel
     {
         nint step1 = Math.Min(1, rows - 1) * rowStep, step2 = Math.Min(2, rows - 1) * rowStep, step3 = Math.Min(3, rows - 1) * rowStep;
         nint step4 = Math.Min(4, rows - 1) * rowStep, step5 = Math.Min(5, rows - 1) * rowStep;
+        // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR - 1);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR - 1);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR - 1);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR - 1);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR - 1);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR - 1);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;

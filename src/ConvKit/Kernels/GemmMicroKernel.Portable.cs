@@ -2,6 +2,9 @@ using System.Numerics;
 
 namespace ConvKit.Kernels;
 
+// M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
+// MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
+
 internal static unsafe partial class GemmMicroKernel
 {
     /// <summary>The portable micro-kernel (Vector&lt;float&gt; over NR): same contract as <see cref="Packed"/>.</summary>

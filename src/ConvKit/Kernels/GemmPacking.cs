@@ -2,6 +2,9 @@ using System.Runtime.Intrinsics;
 
 namespace ConvKit.Kernels;
 
+// M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
+// MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
+
 /// <summary>
 /// Packing for the GEMM: copies a block of op(A) into MR-row micro-panels and a block of op(B) into
 /// NR-column micro-panels, each laid out in the order the micro-kernel reads it, zero-padded to whole

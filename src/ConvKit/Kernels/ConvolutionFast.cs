@@ -8,9 +8,11 @@ namespace ConvKit.Kernels;
 /// <summary>
 /// Convolution forward and both gradients as GEMM, channels-last, with the semantics of
 /// <see cref="ConvolutionReference"/>. A 1×1, stride-1, unpadded convolution is one GEMM on the input as it
-/// lies ([N·H·W, C] · [C, K]). Otherwise the output is cut into tiles of whole output rows, each tile's
-/// receptive fields are gathered (im2col) into a pooled column buffer of about <see cref="ColumnBudget"/>
-/// floats, and the tile is one GEMM per group. Tiles run in parallel; each thread multiplies serially.
+/// lies ([N·H·W, C] · [C, K]). A forward with no padding or dilation along W and few filters reads the input
+/// rows in place (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to 32.
+/// Otherwise the output is cut into tiles of whole output rows, each tile's receptive fields are gathered
+/// (im2col) into a pooled column buffer of about <see cref="ColumnBudget"/> floats, and the tile is one GEMM
+/// per group. Tiles run in parallel; each thread multiplies serially.
 /// </summary>
 /// <remarks>
 /// Determinism: forward tiles write disjoint outputs. Backward-input tiles scatter into overlapping input

@@ -3,31 +3,74 @@ namespace ConvKit.Kernels;
 /// <summary>The entry points that ops call for convolution; each picks the kernel for the case.</summary>
 internal static class ConvolutionKernels
 {
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output) =>
-        ConvolutionReference.Forward(input, kernel, bias, g, output);
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output)
+    {
+        if (KernelOptions.UseReference) ConvolutionReference.Forward(input, kernel, bias, g, output);
+        else ConvolutionFast.Forward(input, kernel, bias, g, output);
+    }
 
-    public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput) =>
-        ConvolutionReference.BackwardInput(gradOutput, kernel, g, gradInput);
+    public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput)
+    {
+        if (KernelOptions.UseReference) ConvolutionReference.BackwardInput(gradOutput, kernel, g, gradInput);
+        else ConvolutionFast.BackwardInput(gradOutput, kernel, g, gradInput);
+    }
 
-    public static void BackwardKernel(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, ConvGeometry g, Span<float> gradKernel) =>
-        ConvolutionReference.BackwardKernel(gradOutput, input, g, gradKernel);
+    public static void BackwardKernel(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, ConvGeometry g, Span<float> gradKernel)
+    {
+        if (KernelOptions.UseReference) ConvolutionReference.BackwardKernel(gradOutput, input, g, gradKernel);
+        else ConvolutionFast.BackwardKernel(gradOutput, input, g, gradKernel);
+    }
 }
 
 /// <summary>The entry points that ops call for pooling.</summary>
 internal static class PoolingKernels
 {
-    public static void MaxForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output) => PoolingReference.MaxForward(input, g, output);
-    public static void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, PoolGeometry g, Span<float> gradInput) =>
-        PoolingReference.MaxBackward(gradOutput, input, g, gradInput);
-    public static void AverageForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output) => PoolingReference.AverageForward(input, g, output);
-    public static void AverageBackward(ReadOnlySpan<float> gradOutput, PoolGeometry g, Span<float> gradInput) =>
-        PoolingReference.AverageBackward(gradOutput, g, gradInput);
+    public static void MaxForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.MaxForward(input, g, output);
+        else PoolingFast.MaxForward(input, g, output);
+    }
+
+    public static void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input, PoolGeometry g, Span<float> gradInput)
+    {
+        if (KernelOptions.UseReference) PoolingReference.MaxBackward(gradOutput, input, g, gradInput);
+        else PoolingFast.MaxBackward(gradOutput, input, g, gradInput);
+    }
+
+    public static void AverageForward(ReadOnlySpan<float> input, PoolGeometry g, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.AverageForward(input, g, output);
+        else PoolingFast.AverageForward(input, g, output);
+    }
+
+    public static void AverageBackward(ReadOnlySpan<float> gradOutput, PoolGeometry g, Span<float> gradInput)
+    {
+        if (KernelOptions.UseReference) PoolingReference.AverageBackward(gradOutput, g, gradInput);
+        else PoolingFast.AverageBackward(gradOutput, g, gradInput);
+    }
+
+    /// <summary>out[n,c] = max over the hw cells of in[n,·,c]; input [N, HW, C], output [N, C].</summary>
+    public static void GlobalMaxForward(ReadOnlySpan<float> input, int n, int hw, int c, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.GlobalMaxForward(input, n, hw, c, output);
+        else PoolingFast.GlobalMaxForward(input, n, hw, c, output);
+    }
+
+    /// <summary>out[n,c] = mean over the hw cells of in[n,·,c]; input [N, HW, C], output [N, C].</summary>
+    public static void GlobalAverageForward(ReadOnlySpan<float> input, int n, int hw, int c, Span<float> output)
+    {
+        if (KernelOptions.UseReference) PoolingReference.GlobalAverageForward(input, n, hw, c, output);
+        else PoolingFast.GlobalAverageForward(input, n, hw, c, output);
+    }
 }
 
 /// <summary>The entry point that ops call for matrix multiplication.</summary>
 internal static class GemmKernels
 {
     public static void Multiply(bool transposeA, bool transposeB, int m, int n, int k,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate) =>
-        GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate)
+    {
+        if (KernelOptions.UseReference) GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else Gemm.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    }
 }

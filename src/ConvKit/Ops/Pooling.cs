@@ -55,7 +55,7 @@ internal sealed class GlobalMaxPoolOp(Tensor input) : Op
     {
         var (n, hw, c) = Dims(input);
         var output = Tensor.Zeros(n, c);
-        PoolingReference.GlobalMaxForward(input.Span, n, hw, c, output.Span);
+        PoolingKernels.GlobalMaxForward(input.Span, n, hw, c, output.Span);
         GradientTape.Record(new GlobalMaxPoolOp(input), [input], output);
         return output;
     }
@@ -99,7 +99,7 @@ internal sealed class GlobalAveragePoolOp(Shape inputShape) : Op
     {
         var (n, hw, c) = GlobalMaxPoolOp.Dims(input);
         var output = Tensor.Zeros(n, c);
-        PoolingReference.GlobalAverageForward(input.Span, n, hw, c, output.Span);
+        PoolingKernels.GlobalAverageForward(input.Span, n, hw, c, output.Span);
         GradientTape.Record(new GlobalAveragePoolOp(input.Shape), [input], output);
         return output;
     }

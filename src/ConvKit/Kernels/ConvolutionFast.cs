@@ -1,0 +1,341 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ConvKit.Kernels;
+
+// N batch, H/W height/width, C in channels, K filters, R/S kernel h/w, P/Q output h/w, G groups.
+
+/// <summary>
+/// Convolution forward and both gradients as GEMM, channels-last, with the semantics of
+/// <see cref="ConvolutionReference"/>. A 1×1, stride-1, unpadded convolution is one GEMM on the input as it
+/// lies ([N·H·W, C] · [C, K]). A forward with no padding or dilation along W and few filters reads the input
+/// rows in place (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to 32.
+/// Otherwise the output is cut into tiles of whole output rows, each tile's receptive fields are gathered
+/// (im2col) into a pooled column buffer of about <see cref="ColumnBudget"/> floats, and the tile is one GEMM
+/// per group. Tiles run in parallel; each thread multiplies serially.
+/// </summary>
+/// <remarks>
+/// Determinism: forward tiles write disjoint outputs. Backward-input tiles scatter into overlapping input
+/// rows, so even tiles run first and odd tiles second (tiles are at least ⌈(R−1)·dh/sh⌉ rows, so tiles of one
+/// parity never touch the same cell). Backward-kernel sums per-chunk partial gradients in chunk order,
+/// with chunks fixed by the thread count.
+/// </remarks>
+internal static unsafe class ConvolutionFast
+{
+    /// <summary>Target size of a column tile in floats (384 KB: stays in Zen 3's 512 KB L2).</summary>
+    private const int ColumnBudget = 96 * 1024;
+
+    /// <summary>out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k].</summary>
+    public static void Forward(
+        ReadOnlySpan<float> input,      // [N, H, W, C]
+        ReadOnlySpan<float> kernel,     // [R, S, C/G, K]
+        ReadOnlySpan<float> bias,       // [K] or empty
+        ConvGeometry g,
+        Span<float> output)             // [N, P, Q, K]
+    {
+        CheckLengths(g, input.Length, kernel.Length, output.Length, "output");
+        if (!bias.IsEmpty && bias.Length < g.K) throw new ArgumentException($"Convolution bias needs {g.K} values; received {bias.Length}.");
+        if (g.OutputSize == 0) return;
+        int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg;
+        fixed (float* pin = input, pw = kernel, pb = bias, pout = output)
+        {
+            float* x = pin, w = pw, b = pb, y = pout;
+            if (IsPointwise(g))
+            {
+                for (int group = 0; group < g.Groups; group++)
+                    Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
+                if (b != null) AddBias(y, (nint)g.N * g.P * g.Q, g.K, b);
+                return;
+            }
+            if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)
+            {
+                ForwardDot(x, w, b, g, y);
+                return;
+            }
+            if (IsRowContiguous(g))
+            {
+                ForwardDirect(x, w, b, g, y);
+                return;
+            }
+            int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
+            KernelThreads.For(g.N * tilesPerImage, tile =>
+            {
+                int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
+                int rows = (p1 - p0) * g.Q;
+                float* columns = KernelBuffers.Columns(rows * width);
+                float* yTile = y + ((nint)(n * g.P + p0) * g.Q) * g.K;
+                for (int group = 0; group < g.Groups; group++)
+                {
+                    Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
+                    Gemm.Multiply(false, false, rows, kg, width, columns, width, w + group * kg, g.K, yTile + group * kg, g.K, false, inPlaceA: true);
+                }
+                if (b != null) AddBias(yTile, rows, g.K, b);
+            });
+        }
+    }
+
+    /// <summary>dIn = col2im(dOut · Wᵀ): dIn[n,h,w,c] = Σ over the windows that read (h, w, c) of dOut[n,p,q,k] · w[r,s,c',k].</summary>
+    public static void BackwardInput(
+        ReadOnlySpan<float> gradOutput, // [N, P, Q, K]
+        ReadOnlySpan<float> kernel,     // [R, S, C/G, K]
+        ConvGeometry g,
+        Span<float> gradInput)          // [N, H, W, C], overwritten
+    {
+        CheckLengths(g, gradInput.Length, kernel.Length, gradOutput.Length, "gradOutput");
+        int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg;
+        fixed (float* pdy = gradOutput, pw = kernel, pdx = gradInput)
+        {
+            float* dy = pdy, w = pw, dx = pdx;
+            if (IsPointwise(g) && g.OutputSize > 0)
+            {
+                for (int group = 0; group < g.Groups; group++)
+                    Gemm.Multiply(false, true, g.N * g.H * g.W, cg, kg, dy + group * kg, g.K, w + group * kg, g.K, dx + group * cg, g.C, false);
+                return;
+            }
+            KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
+            if (g.OutputSize == 0) return;
+            int minimumRows = (g.StrideH - 1 + (g.R - 1) * g.DilationH) / g.StrideH;
+            int rowsPerTile = RowsPerTile(g, minimumRows), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
+            int evenTiles = (tilesPerImage + 1) / 2, oddTiles = tilesPerImage / 2;
+            for (int parity = 0; parity < 2; parity++)
+            {
+                int perImage = parity == 0 ? evenTiles : oddTiles;
+                int phase = parity;
+                KernelThreads.For(g.N * perImage, task =>
+                {
+                    int n = task / perImage, tile = task % perImage * 2 + phase;
+                    int p0 = tile * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
+                    int rows = (p1 - p0) * g.Q;
+                    float* columns = KernelBuffers.Columns(rows * width);
+                    float* dyTile = dy + ((nint)(n * g.P + p0) * g.Q) * g.K;
+                    for (int group = 0; group < g.Groups; group++)
+                    {
+                        Gemm.Multiply(false, true, rows, width, kg, dyTile + group * kg, g.K, w + group * kg, g.K, columns, width, false, inPlaceA: true);
+                        Im2Col.Scatter(columns, g, n, p0, p1, group * cg, dx);
+                    }
+                });
+            }
+        }
+    }
+
+    /// <summary>dW = im2col(in)ᵀ · dOut: dW[r,s,c',k] = Σ_{n,p,q} dOut[n,p,q,k] · in[n, h(p,r), w(q,s), g·C/G + c'].</summary>
+    public static void BackwardKernel(
+        ReadOnlySpan<float> gradOutput, // [N, P, Q, K]
+        ReadOnlySpan<float> input,      // [N, H, W, C]
+        ConvGeometry g,
+        Span<float> gradKernel)         // [R, S, C/G, K], overwritten
+    {
+        CheckLengths(g, input.Length, gradKernel.Length, gradOutput.Length, "gradOutput");
+        int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg, size = g.KernelSize;
+        fixed (float* pdy = gradOutput, pin = input, pdw = gradKernel)
+        {
+            float* dy = pdy, x = pin, dw = pdw;
+            if (g.OutputSize == 0) { gradKernel.Slice(0, size).Clear(); return; }
+            if (IsPointwise(g))
+            {
+                for (int group = 0; group < g.Groups; group++)
+                    Gemm.Multiply(true, false, cg, kg, g.N * g.H * g.W, x + group * cg, g.C, dy + group * kg, g.K, dw + group * kg, g.K, false);
+                return;
+            }
+            int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile, tiles = g.N * tilesPerImage;
+            int chunks = Math.Min(KernelThreads.Available, tiles);
+            float* partials = chunks > 1 ? KernelBuffers.Partials(chunks * size) : dw;
+            KernelThreads.For(chunks, chunk =>
+            {
+                float* sum = partials + (nint)chunk * size;
+                new Span<float>(sum, size).Clear();
+                var (first, last) = KernelThreads.Range(tiles, chunks, chunk);
+                for (int tile = first; tile < last; tile++)
+                {
+                    int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
+                    int rows = (p1 - p0) * g.Q;
+                    float* columns = KernelBuffers.Columns(rows * width);
+                    float* dyTile = dy + ((nint)(n * g.P + p0) * g.Q) * g.K;
+                    for (int group = 0; group < g.Groups; group++)
+                    {
+                        Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
+                        Gemm.Multiply(true, false, width, kg, rows, columns, width, dyTile + group * kg, g.K, sum + group * kg, g.K, true, inPlaceA: true);
+                    }
+                }
+            });
+            if (chunks > 1)
+            {
+                var result = new Span<float>(dw, size);
+                new ReadOnlySpan<float>(partials, size).CopyTo(result);
+                for (int chunk = 1; chunk < chunks; chunk++)
+                    TensorPrimitives.Add(result, new ReadOnlySpan<float>(partials + (nint)chunk * size, size), result);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Direct forward for <see cref="IsRowContiguous"/> shapes: pixel q's receptive field in kernel row r is the
+    /// contiguous run in[n, h(p,r), q·sw … q·sw + S − 1, 0 … C), so the micro-kernel reads the input in place,
+    /// one piece of the shared dimension per kernel row (rows in the padding are skipped), against the whole
+    /// kernel packed once. No im2col; one output row per task.
+    /// </summary>
+    private static void ForwardDirect(
+        float* x,       // [N, H, W, C]
+        float* w,       // [R, S, C, K]
+        float* b,       // [K] or null
+        ConvGeometry g,
+        float* y)       // [N, P, Q, K]
+    {
+        const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+        int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
+        float* packedB = KernelBuffers.PackB(panels * NR * depth);
+        GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);
+        nint rowStep = (nint)g.StrideW * g.C;
+        KernelThreads.For(g.N * g.P, outputRow =>
+        {
+            int n = outputRow / g.P, p = outputRow % g.P;
+            float** bases = stackalloc float*[g.R];
+            float** shifted = stackalloc float*[g.R];
+            float* tile = stackalloc float[MR * NR];
+            for (int r = 0; r < g.R; r++)
+            {
+                int h = p * g.StrideH - g.PadTop + r * g.DilationH;
+                bases[r] = (uint)h < (uint)g.H ? x + (nint)(n * g.H + h) * g.W * g.C : null;
+            }
+            float* yRow = y + (nint)outputRow * g.Q * g.K;
+            for (int q = 0; q < g.Q; q += MR)
+            {
+                int mr = Math.Min(MR, g.Q - q);
+                for (int r = 0; r < g.R; r++) shifted[r] = bases[r] == null ? null : bases[r] + q * rowStep;
+                for (int jr = 0; jr < g.K; jr += NR)
+                {
+                    int nr = Math.Min(NR, g.K - jr);
+                    float* cTile = yRow + (nint)q * g.K + jr;
+                    float* bPanel = packedB + (nint)jr * depth;
+                    if (mr == MR && nr == NR) GemmMicroKernel.Segments(g.R, shifted, length, rowStep, MR, bPanel, cTile, g.K, overwrite: true);
+                    else
+                    {
+                        GemmMicroKernel.Segments(g.R, shifted, length, rowStep, mr, bPanel, tile, NR, overwrite: true);
+                        for (int i = 0; i < mr; i++) new ReadOnlySpan<float>(tile + i * NR, nr).CopyTo(new Span<float>(cTile + (nint)i * g.K, nr));
+                    }
+                }
+            }
+            if (b != null) AddBias(yRow, g.Q, g.K, b);
+        });
+    }
+
+    /// <summary>At most this many filters take the dot-product forward (a 16-wide register block would be mostly padding).</summary>
+    private const int DotFilterLimit = 4;
+
+    /// <summary>
+    /// Forward for very few filters on <see cref="IsRowContiguous"/> shapes: out[n,p,q,k] = Σ_r dot(the run of S·C
+    /// inputs under kernel row r, w[r,·,·,k]), the runs read in place 8 at a time (the last 8 masked, so nothing
+    /// past the run is read), four pixels at once for independent FMA chains.
+    /// </summary>
+    private static void ForwardDot(
+        float* x,       // [N, H, W, C]
+        float* w,       // [R, S, C, K]
+        float* b,       // [K] or null
+        ConvGeometry g,
+        float* y)       // [N, P, Q, K]
+    {
+        int length = g.S * g.C, vectors = (length + 7) / 8, full = vectors - 1, stride = vectors * 8;
+        // weights[(k·R + r)·stride + j] = w[r, j / C, j % C, k], zero past the run.
+        float* weights = KernelBuffers.PackB(g.K * g.R * stride);
+        for (int k = 0; k < g.K; k++)
+            for (int r = 0; r < g.R; r++)
+                for (int j = 0; j < stride; j++)
+                    weights[(k * g.R + r) * stride + j] = j < length ? w[((nint)r * length + j) * g.K + k] : 0f;
+        int tail = length - full * 8;
+        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(tail)).AsSingle();
+        nint rowStep = (nint)g.StrideW * g.C;
+        KernelThreads.For(g.N * g.P, outputRow =>
+        {
+            int n = outputRow / g.P, p = outputRow % g.P;
+            float** bases = stackalloc float*[g.R];
+            int* rows = stackalloc int[g.R];
+            int count = 0;
+            for (int r = 0; r < g.R; r++)
+            {
+                int h = p * g.StrideH - g.PadTop + r * g.DilationH;
+                if ((uint)h < (uint)g.H) { bases[count] = x + (nint)(n * g.H + h) * g.W * g.C; rows[count++] = r; }
+            }
+            float* yRow = y + (nint)outputRow * g.Q * g.K;
+            for (int k = 0; k < g.K; k++)
+            {
+                float bias = b == null ? 0f : b[k];
+                int q = 0;
+                for (; q <= g.Q - 4; q += 4)
+                {
+                    Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                    for (int t = 0; t < count; t++)
+                    {
+                        float* a = bases[t] + q * rowStep;
+                        float* wr = weights + (k * g.R + rows[t]) * stride;
+                        for (int v = 0; v < full; v++)
+                        {
+                            var wv = Avx.LoadVector256(wr + v * 8);
+                            s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + v * 8), wv, s0);
+                            s1 = Fma.MultiplyAdd(Avx.LoadVector256(a + rowStep + v * 8), wv, s1);
+                            s2 = Fma.MultiplyAdd(Avx.LoadVector256(a + 2 * rowStep + v * 8), wv, s2);
+                            s3 = Fma.MultiplyAdd(Avx.LoadVector256(a + 3 * rowStep + v * 8), wv, s3);
+                        }
+                        var wt = Avx.LoadVector256(wr + full * 8);
+                        s0 = Fma.MultiplyAdd(Avx.MaskLoad(a + full * 8, mask), wt, s0);
+                        s1 = Fma.MultiplyAdd(Avx.MaskLoad(a + rowStep + full * 8, mask), wt, s1);
+                        s2 = Fma.MultiplyAdd(Avx.MaskLoad(a + 2 * rowStep + full * 8, mask), wt, s2);
+                        s3 = Fma.MultiplyAdd(Avx.MaskLoad(a + 3 * rowStep + full * 8, mask), wt, s3);
+                    }
+                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) + bias;
+                    yRow[(nint)(q + 1) * g.K + k] = Vector256.Sum(s1) + bias;
+                    yRow[(nint)(q + 2) * g.K + k] = Vector256.Sum(s2) + bias;
+                    yRow[(nint)(q + 3) * g.K + k] = Vector256.Sum(s3) + bias;
+                }
+                for (; q < g.Q; q++)
+                {
+                    Vector256<float> s0 = default;
+                    for (int t = 0; t < count; t++)
+                    {
+                        float* a = bases[t] + q * rowStep;
+                        float* wr = weights + (k * g.R + rows[t]) * stride;
+                        for (int v = 0; v < full; v++) s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + v * 8), Avx.LoadVector256(wr + v * 8), s0);
+                        s0 = Fma.MultiplyAdd(Avx.MaskLoad(a + full * 8, mask), Avx.LoadVector256(wr + full * 8), s0);
+                    }
+                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) + bias;
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Shapes the direct forward handles: one group, no dilation or padding along W, and few filters (with many,
+    /// the blocked GEMM reuses each gathered column tile better than the direct kernel reuses the input).
+    /// </summary>
+    private static bool IsRowContiguous(ConvGeometry g) =>
+        g.Groups == 1 && g.DilationW == 1 && g.PadLeft == 0 && g.PadRight == 0 && g.K <= 2 * GemmMicroKernel.NR && g.R <= 64;
+
+    /// <summary>A 1×1, stride-1, unpadded convolution: the input already is the column matrix.</summary>
+    private static bool IsPointwise(ConvGeometry g) =>
+        g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
+
+    /// <summary>Output rows per tile: as many as fit <see cref="ColumnBudget"/>, at least <paramref name="minimum"/> and 1.</summary>
+    private static int RowsPerTile(ConvGeometry g, int minimum)
+    {
+        long perRow = Math.Max(1L, (long)g.Q * g.R * g.S * g.ChannelsPerGroup);
+        int rows = (int)Math.Clamp(ColumnBudget / perRow, 1, Math.Max(1, g.P));
+        return Math.Max(rows, Math.Max(1, minimum));
+    }
+
+    private static void AddBias(float* y, nint rows, int k, float* bias)
+    {
+        var b = new ReadOnlySpan<float>(bias, k);
+        for (nint i = 0; i < rows; i++)
+        {
+            var row = new Span<float>(y + i * k, k);
+            TensorPrimitives.Add(row, b, row);
+        }
+    }
+
+    private static void CheckLengths(ConvGeometry g, int inputLength, int kernelLength, int outputLength, string outputName)
+    {
+        if (inputLength < g.InputSize || kernelLength < g.KernelSize || outputLength < g.OutputSize)
+            throw new ArgumentException(
+                $"Convolution {g} needs input {g.InputSize}, kernel {g.KernelSize} and {outputName} {g.OutputSize} values; " +
+                $"received {inputLength}, {kernelLength} and {outputLength}.");
+    }
+}

@@ -1,0 +1,42 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace ConvKit.Kernels;
+
+/// <summary>
+/// Pooled scratch memory for the kernels: one pinned, 64-byte-aligned buffer per purpose and thread.
+/// A buffer only grows, so in steady state no kernel call allocates.
+/// </summary>
+internal static unsafe class KernelBuffers
+{
+    [ThreadStatic] private static AlignedBuffer? packA, packB, columns, partials;
+
+    /// <summary>Packed A block of the GEMM (MC × KC), private to the thread that packs it.</summary>
+    public static float* PackA(int length) => (packA ??= new()).Get(length);
+
+    /// <summary>Packed B block of the GEMM (KC × NC), shared by the threads of one call.</summary>
+    public static float* PackB(int length) => (packB ??= new()).Get(length);
+
+    /// <summary>Im2col column tile of a convolution.</summary>
+    public static float* Columns(int length) => (columns ??= new()).Get(length);
+
+    /// <summary>Per-chunk partial results that are summed in a fixed order.</summary>
+    public static float* Partials(int length) => (partials ??= new()).Get(length);
+
+    private sealed class AlignedBuffer
+    {
+        private float[] array = [];
+        private float* aligned;
+
+        public float* Get(int length)
+        {
+            if (array.Length < length + 16)
+            {
+                array = GC.AllocateUninitializedArray<float>(Math.Max(length + 16, array.Length * 3 / 2), pinned: true);
+                nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+                aligned = (float*)((start + 63) & ~(nint)63);
+            }
+            return aligned;
+        }
+    }
+}

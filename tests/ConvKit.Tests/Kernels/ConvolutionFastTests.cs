@@ -1,0 +1,114 @@
+using ConvKit.Kernels;
+
+namespace ConvKit.Tests.Kernels;
+
+public class ConvolutionFastTests
+{
+    /// <summary>Forward, input gradient and kernel gradient of the fast kernels against <see cref="ConvolutionReference"/>.</summary>
+    private static void Check(ConvGeometry g, bool withBias, int seed)
+    {
+        var input = KernelAssert.Random(g.InputSize, seed);
+        var kernel = KernelAssert.Random(g.KernelSize, seed + 1);
+        var bias = withBias ? KernelAssert.Random(g.K, seed + 2) : [];
+        var gradOutput = KernelAssert.Random(g.OutputSize, seed + 3);
+        float tolerance = 2e-6f * (g.R * g.S * g.ChannelsPerGroup + g.K + 8);
+
+        var expected = new float[g.OutputSize];
+        var actual = KernelAssert.Random(g.OutputSize, seed + 4);
+        ConvolutionReference.Forward(input, kernel, bias, g, expected);
+        ConvolutionFast.Forward(input, kernel, bias, g, actual);
+        KernelAssert.Close(expected, actual, tolerance, $"forward {g}");
+
+        var expectedInput = new float[g.InputSize];
+        var actualInput = KernelAssert.Random(g.InputSize, seed + 5);
+        ConvolutionReference.BackwardInput(gradOutput, kernel, g, expectedInput);
+        ConvolutionFast.BackwardInput(gradOutput, kernel, g, actualInput);
+        KernelAssert.Close(expectedInput, actualInput, tolerance, $"backward input {g}");
+
+        var expectedKernel = new float[g.KernelSize];
+        var actualKernel = KernelAssert.Random(g.KernelSize, seed + 6);
+        ConvolutionReference.BackwardKernel(gradOutput, input, g, expectedKernel);
+        ConvolutionFast.BackwardKernel(gradOutput, input, g, actualKernel);
+        KernelAssert.Close(expectedKernel, actualKernel, 2e-6f * (g.N * g.P * g.Q + 8), $"backward kernel {g}");
+    }
+
+    public static TheoryData<int, int, int> Windows()
+    {
+        var data = new TheoryData<int, int, int>();
+        foreach (int kernelSize in new[] { 1, 2, 3, 5 })
+            foreach (int stride in new[] { 1, 2, 3 })
+                foreach (int dilation in new[] { 1, 2 })
+                    data.Add(kernelSize, stride, dilation);
+        return data;
+    }
+
+    [Theory, MemberData(nameof(Windows))]
+    public void EveryStrideDilationAndPaddingAgrees(int kernelSize, int stride, int dilation)
+    {
+        int seed = kernelSize * 100 + stride * 10 + dilation;
+        foreach (var padding in new[] { Padding.Valid, Padding.Same, Padding.Causal })
+            Check(ConvGeometry.Create(2, 7, 17, 3, 5, kernelSize, kernelSize, stride, stride, dilation, dilation, padding), withBias: true, seed++);
+        // Explicit asymmetric pads, different along each axis, non-square window.
+        Check(new ConvGeometry(1, 9, 8, 4, 17, kernelSize, Math.Max(1, kernelSize - 1), stride, 1, dilation, 1, 2, 0, 0, 1), withBias: false, seed++);
+        Check(new ConvGeometry(2, 6, 11, 2, 3, 1, kernelSize, 1, stride, 1, dilation, 0, 1, 3, 2), withBias: true, seed++);
+    }
+
+    [Fact]
+    public void OddShapesAgree()
+    {
+        int[] sizes = [1, 3, 7, 17, 33];
+        var random = new Random(11);
+        for (int i = 0; i < 60; i++)
+        {
+            int n = random.Next(1, 4), h = sizes[random.Next(sizes.Length)], w = sizes[random.Next(sizes.Length)];
+            int groups = random.Next(1, 4), c = groups * random.Next(1, 4), k = groups * random.Next(1, 7);
+            int r = random.Next(1, 5), s = random.Next(1, 5), sh = random.Next(1, 4), sw = random.Next(1, 4);
+            int dh = random.Next(1, 3), dw = random.Next(1, 3);
+            var padding = (Padding)random.Next(3);
+            var g = ConvGeometry.Create(n, h, w, c, k, r, s, sh, sw, dh, dw, padding, groups);
+            Check(g, withBias: i % 2 == 0, seed: 1000 + i);
+        }
+    }
+
+    [Fact]
+    public void GroupsAndPointwiseAgree()
+    {
+        Check(ConvGeometry.Create(2, 5, 6, 6, 9, 3, 3, 1, 1, 1, 1, Padding.Same, groups: 3), withBias: true, seed: 1);
+        Check(ConvGeometry.Create(2, 5, 6, 8, 8, 3, 3, 2, 1, 1, 1, Padding.Valid, groups: 8), withBias: false, seed: 2);  // depthwise
+        Check(ConvGeometry.Create(3, 5, 7, 8, 12, 1, 1, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 3);            // pointwise: plain GEMM
+        Check(ConvGeometry.Create(2, 5, 7, 6, 4, 1, 1, 1, 1, 1, 1, Padding.Valid, groups: 2), withBias: false, seed: 4);  // grouped pointwise
+        Check(ConvGeometry.Create(1, 9, 9, 3, 4, 1, 1, 2, 2, 1, 1, Padding.Valid), withBias: false, seed: 5);            // strided 1×1: im2col
+    }
+
+    [Fact]
+    public void DirectRowsAgree()
+    {
+        // No padding or dilation along W: the forward reads input rows in place; pads along H skip kernel rows.
+        Check(new ConvGeometry(2, 7, 19, 3, 20, 3, 3, 2, 1, 2, 1, 2, 0, 1, 0), withBias: true, seed: 21);
+        Check(new ConvGeometry(1, 12, 40, 5, 32, 5, 4, 1, 3, 1, 1, 0, 0, 4, 0), withBias: false, seed: 22);
+        Check(ConvGeometry.Create(1, 30, 61, 3, 1, 5, 5, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 23);   // one filter: dot products
+        Check(new ConvGeometry(2, 9, 31, 2, 3, 4, 3, 2, 2, 2, 1, 1, 0, 2, 0), withBias: true, seed: 24);         // three filters, strided
+        Check(new ConvGeometry(1, 6, 20, 8, 4, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), withBias: false, seed: 25);        // runs of exactly 16
+    }
+
+    [Fact]
+    public void ManyTilesAndThreadsAgree()
+    {
+        // A row of columns exceeds the tile budget, so every output row is a tile: parallel tiles, both scatter phases.
+        Check(ConvGeometry.Create(2, 12, 300, 16, 20, 5, 5, 1, 1, 1, 1, Padding.Same), withBias: true, seed: 7);
+        Check(ConvGeometry.Create(1, 13, 150, 8, 3, 3, 3, 2, 2, 2, 1, Padding.Same), withBias: false, seed: 8);
+    }
+
+    [Fact]
+    public void EmptyOutputClearsGradients()
+    {
+        var g = ConvGeometry.Create(1, 2, 2, 3, 4, 3, 3, 1, 1, 1, 1, Padding.Valid);
+        Assert.Equal(0, g.P);
+        var gradInput = KernelAssert.Random(g.InputSize, 1);
+        var gradKernel = KernelAssert.Random(g.KernelSize, 2);
+        ConvolutionFast.BackwardInput([], KernelAssert.Random(g.KernelSize, 3), g, gradInput);
+        ConvolutionFast.BackwardKernel([], KernelAssert.Random(g.InputSize, 4), g, gradKernel);
+        Assert.All(gradInput, v => Assert.Equal(0f, v));
+        Assert.All(gradKernel, v => Assert.Equal(0f, v));
+    }
+}

@@ -1,0 +1,103 @@
+using ConvKit.Kernels;
+
+namespace ConvKit.Tests.Kernels;
+
+public class PoolingFastTests
+{
+    /// <summary>
+    /// Fast pooling against <see cref="PoolingReference"/>: forwards bit for bit; backwards bit for bit when
+    /// windows of neighbouring rows do not overlap, else within rounding.
+    /// </summary>
+    private static void Check(PoolGeometry g, int seed, bool ties = false)
+    {
+        var input = KernelAssert.Random(g.InputSize, seed);
+        if (ties) for (int i = 0; i < input.Length; i++) input[i] = MathF.Round(input[i] * 2);   // few distinct values: many ties
+        var gradOutput = KernelAssert.Random(g.OutputSize, seed + 1);
+        bool exactBackward = (g.R - 1) * g.DilationH < g.StrideH || g.OutputSize < 1 << 15;
+
+        var expected = new float[g.OutputSize];
+        var actual = KernelAssert.Random(g.OutputSize, seed + 2);
+        PoolingReference.MaxForward(input, g, expected);
+        PoolingFast.MaxForward(input, g, actual);
+        KernelAssert.Exact(expected, actual, $"max forward {g}");
+
+        PoolingReference.AverageForward(input, g, expected);
+        PoolingFast.AverageForward(input, g, actual);
+        KernelAssert.Exact(expected, actual, $"average forward {g}");
+
+        var expectedGrad = new float[g.InputSize];
+        var actualGrad = KernelAssert.Random(g.InputSize, seed + 3);
+        PoolingReference.MaxBackward(gradOutput, input, g, expectedGrad);
+        PoolingFast.MaxBackward(gradOutput, input, g, actualGrad);
+        if (exactBackward) KernelAssert.Exact(expectedGrad, actualGrad, $"max backward {g}");
+        else KernelAssert.Close(expectedGrad, actualGrad, 1e-6f, $"max backward {g}");
+
+        PoolingReference.AverageBackward(gradOutput, g, expectedGrad);
+        PoolingFast.AverageBackward(gradOutput, g, actualGrad);
+        if (exactBackward) KernelAssert.Exact(expectedGrad, actualGrad, $"average backward {g}");
+        else KernelAssert.Close(expectedGrad, actualGrad, 1e-6f, $"average backward {g}");
+    }
+
+    public static TheoryData<int, int, int> Windows()
+    {
+        var data = new TheoryData<int, int, int>();
+        foreach (int size in new[] { 1, 2, 3, 5 })
+            foreach (int stride in new[] { 1, 2, 3 })
+                foreach (int dilation in new[] { 1, 2 })
+                    data.Add(size, stride, dilation);
+        return data;
+    }
+
+    [Theory, MemberData(nameof(Windows))]
+    public void EveryWindowStrideDilationAndPaddingAgrees(int size, int stride, int dilation)
+    {
+        int seed = size * 100 + stride * 10 + dilation;
+        foreach (int channels in new[] { 1, 3, 8, 17 })
+        {
+            Check(PoolGeometry.Create(2, 7, 17, channels, size, size, stride, stride, Padding.Valid) with { DilationH = dilation, DilationW = dilation }, seed++);
+            Check(PoolGeometry.Create(1, 9, 6, channels, size, size, stride, stride, Padding.Same), seed++, ties: true);
+            Check(new PoolGeometry(2, 8, 9, channels, size, Math.Max(1, size - 1), stride, 1, 1, 0, 2, 1, dilation, 1), seed++);
+            Check(new PoolGeometry(1, 7, 7, channels, size, size, stride, stride, 1, 1, 1, 1, 1, dilation, CeilMode: true, CountIncludePad: true), seed++);
+        }
+    }
+
+    [Fact]
+    public void OddShapesAgree()
+    {
+        int[] sizes = [1, 3, 7, 17, 33];
+        var random = new Random(5);
+        for (int i = 0; i < 80; i++)
+        {
+            int n = random.Next(1, 4), h = sizes[random.Next(sizes.Length)], w = sizes[random.Next(sizes.Length)], c = sizes[random.Next(sizes.Length)];
+            int r = random.Next(1, 4), s = random.Next(1, 4), sh = random.Next(1, 4), sw = random.Next(1, 4);
+            var g = PoolGeometry.Create(n, h, w, c, r, s, sh, sw, i % 2 == 0 ? Padding.Valid : Padding.Same);
+            Check(g, 100 + i, ties: i % 3 == 0);
+        }
+    }
+
+    [Fact]
+    public void LargeThreadedPoolsAgree()
+    {
+        Check(PoolGeometry.Create(2, 64, 70, 16, 2, 2, 2, 2, Padding.Valid), 1, ties: true);       // disjoint windows: parallel rows
+        Check(PoolGeometry.Create(1, 90, 60, 24, 3, 3, 1, 1, Padding.Same), 2);                   // overlapping: two phases
+        Check(PoolGeometry.Create(1, 91, 40, 11, 3, 3, 2, 2, Padding.Same), 3, ties: true);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(2, 5, 3)]
+    [InlineData(3, 49, 17)]
+    [InlineData(4, 3000, 20)]
+    public void GlobalPoolsAgree(int n, int hw, int c)
+    {
+        var input = KernelAssert.Random(n * hw * c, hw);
+        var expected = new float[n * c];
+        var actual = KernelAssert.Random(n * c, 1);
+        PoolingReference.GlobalMaxForward(input, n, hw, c, expected);
+        PoolingFast.GlobalMaxForward(input, n, hw, c, actual);
+        KernelAssert.Exact(expected, actual, "global max");
+        PoolingReference.GlobalAverageForward(input, n, hw, c, expected);
+        PoolingFast.GlobalAverageForward(input, n, hw, c, actual);
+        KernelAssert.Exact(expected, actual, "global average");
+    }
+}

@@ -404,6 +404,13 @@ public static partial class OnnxImporter
                 return;
             }
             var composed = x.Layout == TensorLayout.ChannelsLast ? perm.Select(p => Layouts.ChannelsLastAxis(p, rank)).ToArray() : perm;
+            // A transpose that only changes layout needs no layer: (N, H, W, C) → NCHW is this tensor, read channels-last.
+            if (composed.SequenceEqual(Enumerable.Range(0, rank))) { n.Output(0, x.Tensor!, TensorLayout.Onnx); return; }
+            if (rank >= 3 && Layouts.ToChannelsLast(rank).Select(i => composed[i]).SequenceEqual(Enumerable.Range(0, rank)))
+            {
+                n.Output(0, x.Tensor!, TensorLayout.ChannelsLast);
+                return;
+            }
             n.Output(0, new OnnxTranspose(composed, n.LayerName()).Call(x.Tensor!), TensorLayout.Onnx);
         }
 

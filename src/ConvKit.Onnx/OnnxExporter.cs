@@ -92,7 +92,12 @@ public static class OnnxExporter
             {
                 if (names.ContainsKey(node)) continue;
                 try { Export(node); }
-                catch (NotSupportedException e) { problems.Add($"layer '{node.Layer.Name}' ({node.Layer.TypeName}): {e.Message}"); }
+                catch (NotSupportedException e)
+                {
+                    problems.Add($"layer '{node.Layer.Name}' ({node.Layer.TypeName}): {e.Message}");
+                    // A stand-in name lets the layers below be checked too, so every problem is listed at once.
+                    names[node] = (node.Layer.Name + "<unsupported>", false);
+                }
             }
             if (problems.Count > 0)
                 throw new NotSupportedException($"Model '{model.Name}' cannot be exported to ONNX:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));

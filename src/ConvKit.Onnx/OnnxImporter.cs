@@ -73,6 +73,7 @@ public static partial class OnnxImporter
         private readonly Dictionary<string, Value> values = [];
         private readonly HashSet<string> layerNames = [];
         private readonly List<UnsupportedNode> problems = [];
+        private readonly HashSet<string> failed = [];
         private readonly string prefix = "";
         private long opset;
 
@@ -93,11 +94,11 @@ public static partial class OnnxImporter
                 if (values.ContainsKey(input.Name)) continue;
                 if (bound.TryGetValue(input.Name, out var constant)) { values[input.Name] = new Value { Constant = constant }; continue; }
                 var (shape, problem) = InputShape(input);
-                if (problem is not null) { problems.Add(new UnsupportedNode(input.Name, "graph input", problem)); continue; }
+                if (problem is not null) { problems.Add(new UnsupportedNode(input.Name, "graph input", problem)); failed.Add(input.Name); continue; }
                 var layout = shape.Length >= 3 && Consumers(graph, input.Name).All(n => SpatialOps.Contains(n.OpType)) && Consumers(graph, input.Name).Any()
                     ? TensorLayout.ChannelsLast : TensorLayout.Onnx;
                 var dims = layout == TensorLayout.ChannelsLast ? Layouts.Permute(shape, Layouts.ToChannelsLast(shape.Length)) : shape;
-                if (dims.Length == 0) { problems.Add(new UnsupportedNode(input.Name, "graph input", "scalar (rank-0) inputs are not supported")); continue; }
+                if (dims.Length == 0) { problems.Add(new UnsupportedNode(input.Name, "graph input", "scalar (rank-0) inputs are not supported")); failed.Add(input.Name); continue; }
                 var tensor = new Input(dims[1..], dims[0] < 0 ? null : dims[0], UniqueName(input.Name));
                 values[input.Name] = new Value { Tensor = tensor, Layout = layout };
                 inputs.Add((input.Name, tensor, layout));
@@ -110,7 +111,8 @@ public static partial class OnnxImporter
             {
                 if (!values.TryGetValue(output.Name, out var v))
                 {
-                    if (problems.Count == 0) problems.Add(new UnsupportedNode(output.Name, "graph output", "no node produces this output"));
+                    if (!failed.Contains(output.Name))
+                        throw new ConvKitFormatException(path, $"graph output '{output.Name}' is produced by no node, input or initializer");
                     continue;
                 }
                 if (v.Tensor is null) { problems.Add(new UnsupportedNode(output.Name, "graph output", "the output is a constant; ConvKit models compute their outputs from inputs")); continue; }
@@ -132,7 +134,7 @@ public static partial class OnnxImporter
             {
                 try { values[t.Name] = new Value { Constant = OnnxTensors.Read(t) }; }
                 catch (FormatException e) { throw new ConvKitFormatException(path, e.Message, e); }
-                catch (NotSupportedException e) { problems.Add(new UnsupportedNode(t.Name, "initializer", e.Message)); }
+                catch (NotSupportedException e) { problems.Add(new UnsupportedNode(t.Name, "initializer", e.Message)); failed.Add(t.Name); }
             }
         }
 
@@ -166,8 +168,14 @@ public static partial class OnnxImporter
         private void ImportNode(NodeProto node)
         {
             string name = string.IsNullOrEmpty(node.Name) ? (node.Output.FirstOrDefault(o => o != "") ?? node.OpType) : node.Name;
+            if (node.Input.FirstOrDefault(i => i != "" && !values.ContainsKey(i) && !failed.Contains(i)) is { } undefined)
+                throw new ConvKitFormatException(path, $"node '{name}' ({node.OpType}) reads '{undefined}', which no graph input, initializer or earlier node defines");
             // A node whose inputs failed is not reported again: the first failure explains it.
-            if (node.Input.Any(i => i != "" && !values.ContainsKey(i))) return;
+            if (node.Input.Any(i => i != "" && !values.ContainsKey(i)))
+            {
+                failed.UnionWith(node.Output);
+                return;
+            }
             try
             {
                 if (node.Domain is not ("" or "ai.onnx"))
@@ -179,9 +187,11 @@ public static partial class OnnxImporter
                     throw new UnsupportedException($"attribute{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)} not supported");
                 entry.Import(this, new Node(node, name, this));
             }
-            catch (UnsupportedException e) { problems.Add(new UnsupportedNode(name, node.OpType, e.Message)); }
-            catch (NotSupportedException e) { problems.Add(new UnsupportedNode(name, node.OpType, e.Message)); }
-            catch (ArgumentException e) { problems.Add(new UnsupportedNode(name, node.OpType, e.Message)); }
+            catch (Exception e) when (e is UnsupportedException or NotSupportedException or ArgumentException or FormatException)
+            {
+                problems.Add(new UnsupportedNode(name, node.OpType, e.Message));
+                failed.UnionWith(node.Output);
+            }
         }
 
         /// <summary>A layer name derived from an ONNX name, unique within the model.</summary>

@@ -17,7 +17,7 @@ namespace ConvKit.Onnx;
 /// <remarks>
 /// Layers: Input, Conv1D, Conv2D, MaxPooling1D/2D, AveragePooling1D/2D, GlobalAverage/MaxPooling1D/2D, Flatten, Reshape,
 /// Dense, Dropout, Activation, BatchNormalization, Add, Concatenate, and the layers an ONNX import creates
-/// (OnnxConv, OnnxPool, OnnxBinary, OnnxMatMul, OnnxTranspose, OnnxReshape, OnnxFlatten, OnnxSoftmax, OnnxClip, LeakyReLU).
+/// (OnnxConv, OnnxPool, OnnxBinary, OnnxMatMul, OnnxTranspose, OnnxReshape, OnnxFlatten, OnnxSoftmax, OnnxClip, OnnxPRelu, LeakyReLU).
 /// </remarks>
 public static class OnnxExporter
 {
@@ -291,6 +291,9 @@ public static class OnnxExporter
                     else Set(node, Node(op, [As(inputs[0], false), As(inputs[1], false)], output), false);
                     break;
                 }
+                case OnnxPRelu prelu:
+                    Set(node, Node("PRelu", [As(inputs[0], false), Initializer(output + "/slope", prelu.Slope.Value)], output), false);
+                    break;
                 case OnnxMatMul:
                     Set(node, Node("MatMul", [As(inputs[0], false), As(inputs[1], false)], output), false);
                     break;

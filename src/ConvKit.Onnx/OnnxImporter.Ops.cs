@@ -29,6 +29,7 @@ public static partial class OnnxImporter
             ["BatchNormalization"] = new((g, n) => g.BatchNormalization(n), ["epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode"], [1, 2, 3, 4]),
             ["Relu"] = new((g, n) => g.Relu(n), ["consumed_inputs"], []),
             ["LeakyRelu"] = new((g, n) => g.LeakyRelu(n), ["alpha", "consumed_inputs"], []),
+            ["PRelu"] = new((g, n) => g.PRelu(n), ["consumed_inputs"], [1]),
             ["Sigmoid"] = new((g, n) => g.Sigmoid(n), ["consumed_inputs"], []),
             ["Tanh"] = new((g, n) => g.Tanh(n), ["consumed_inputs"], []),
             ["Softmax"] = new((g, n) => g.Softmax(n), ["axis"], []),
@@ -178,6 +179,24 @@ public static partial class OnnxImporter
         private void Sigmoid(Node n) => Elementwise(n, new Activation(Activation.Sigmoid, n.LayerName()));
         private void Tanh(Node n) => Elementwise(n, new Activation(Activation.Tanh, n.LayerName()));
         private void LeakyRelu(Node n) => Elementwise(n, new LeakyReLU(n.Float("alpha", 0.01f), n.LayerName()));
+
+        /// <summary>PRelu: the constant slope becomes the layer's trainable weight, permuted into the input's layout.</summary>
+        private void PRelu(Node n)
+        {
+            var x = n.In(0);
+            if (x.Tensor is null) throw new UnsupportedException("the input is a constant");
+            var slope = n.Const(1, "slope").ToTensor();
+            // Opset 6 exporters give one slope per channel as [C]; from opset 7 on that would broadcast against the last axis.
+            if (n.Opset < 7 && slope.Rank == 1 && slope.Size > 1 && x.Rank >= 3 && slope.Size == x.OnnxShape[1])
+                slope = slope.Reshape([slope.Size, .. Enumerable.Repeat(1, x.Rank - 2)]);
+            var layout = x.Layout == TensorLayout.ChannelsLast && slope.Rank <= x.Rank ? TensorLayout.ChannelsLast : TensorLayout.Onnx;
+            if (layout == TensorLayout.ChannelsLast)
+                slope = Ops.Transpose(slope.Reshape([.. Enumerable.Repeat(1, x.Rank - slope.Rank), .. slope.Shape]), Layouts.ToChannelsLast(x.Rank));
+            var layer = new OnnxPRelu(slope.Shape.ToArray(), n.LayerName());
+            var y = layer.Call(n.Data(0, layout));
+            layer.Slope.Assign(slope);
+            n.Output(0, y, layout);
+        }
 
         /// <summary>Clip: min and max are attributes before opset 11 and optional constant inputs from 11 on.</summary>
         private void Clip(Node n)

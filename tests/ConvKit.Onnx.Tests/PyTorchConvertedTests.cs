@@ -19,12 +19,6 @@ public sealed class PyTorchConvertedTests
         ["test_Conv3d_no_bias"] = "3-D convolution",
         ["test_Conv3d_stride"] = "3-D convolution",
         ["test_Conv3d_stride_padding"] = "3-D convolution",
-        ["test_PReLU_1d"] = "op PRelu",
-        ["test_PReLU_1d_multiparam"] = "op PRelu",
-        ["test_PReLU_2d"] = "op PRelu",
-        ["test_PReLU_2d_multiparam"] = "op PRelu",
-        ["test_PReLU_3d"] = "op PRelu",
-        ["test_PReLU_3d_multiparam"] = "op PRelu",
     };
 
     [Theory]

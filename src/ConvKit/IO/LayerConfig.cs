@@ -63,6 +63,7 @@ public static class LayerConfig
                 "OnnxBinary" => new OnnxBinary(Enum.Parse<BinaryOperation>(Get(c, "operation").GetValue<string>(), ignoreCase: true),
                     c["constant_shape"] is JsonArray shape ? shape.Select(n => n!.GetValue<int>()).ToArray() : null, Bool(c, "constant_first", false), name),
                 "OnnxMatMul" => new OnnxMatMul(name),
+                "OnnxPRelu" => new OnnxPRelu(Ints(c, "slope_shape"), name),
                 _ => throw new FormatException($"Unknown layer class '{className}'."),
             };
         }

@@ -141,7 +141,12 @@ internal sealed class SoftmaxOp(Tensor y) : Op
         var y = Tensor.Zeros(x.Shape);
         int n = x.Shape[-1];
         for (int row = 0; row < x.Size; row += n)
-            TensorPrimitives.SoftMax(x.Span.Slice(row, n), y.Span.Slice(row, n));
+        {
+            // exp(x − max) / Σ exp(x − max): the same value, without overflow for large inputs (e.g. 10000).
+            var yr = y.Span.Slice(row, n);
+            TensorPrimitives.Subtract(x.Span.Slice(row, n), TensorPrimitives.Max(x.Span.Slice(row, n)), yr);
+            TensorPrimitives.SoftMax(yr, yr);
+        }
         GradientTape.Record(new SoftmaxOp(y), [x], y);
         return y;
     }

@@ -1,0 +1,79 @@
+namespace ConvKit.Onnx.Tests;
+
+/// <summary>ONNX's own backend node tests (../shared/onnx-node-tests), compared at ONNX's tolerance: rtol 1e-3, atol 1e-7.</summary>
+public sealed class NodeTests
+{
+    /// <summary>
+    /// The node tests ConvKit does not run, each with the reason: the one place they are listed. Each must be rejected
+    /// at import with <see cref="OnnxUnsupportedException"/> naming the node — never a wrong answer.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> Unsupported = new Dictionary<string, string>
+    {
+        ["test_add_int8"] = "int8 data: ConvKit computes in float32",
+        ["test_add_int16"] = "int16 data: ConvKit computes in float32",
+        ["test_add_uint8"] = "uint8 data: ConvKit computes in float32",
+        ["test_add_uint16"] = "uint16 data: ConvKit computes in float32",
+        ["test_add_uint32"] = "uint32 data: ConvKit computes in float32",
+        ["test_add_uint64"] = "uint64 data: ConvKit computes in float32",
+        ["test_maxpool_2d_uint8"] = "uint8 data: ConvKit computes in float32",
+        ["test_averagepool_3d_default"] = "3-D pooling (N, C, D, H, W): ConvKit's kernels are 1-D and 2-D",
+        ["test_averagepool_3d_dilations_small"] = "3-D pooling",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False"] = "3-D pooling",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True"] = "3-D pooling",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False"] = "3-D pooling",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True"] = "3-D pooling",
+        ["test_maxpool_3d_default"] = "3-D pooling",
+        ["test_maxpool_3d_dilations"] = "3-D pooling",
+        ["test_maxpool_3d_dilations_use_ref_impl"] = "3-D pooling",
+        ["test_maxpool_3d_dilations_use_ref_impl_large"] = "3-D pooling",
+        ["test_maxpool_with_argmax_2d_precomputed_pads"] = "MaxPool's second output (int64 Indices)",
+        ["test_maxpool_with_argmax_2d_precomputed_strides"] = "MaxPool's second output (int64 Indices)",
+        ["test_batchnorm_epsilon_training_mode"] = "BatchNormalization training_mode=1 (running statistics as outputs); import is for inference",
+        ["test_batchnorm_example_training_mode"] = "BatchNormalization training_mode=1",
+        ["test_dropout_default_mask"] = "Dropout's second output (bool mask)",
+        ["test_dropout_default_mask_ratio"] = "Dropout's second output (bool mask)",
+        ["test_logsoftmax_axis_0_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_axis_0_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_axis_1_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_axis_1_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_axis_2_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_axis_2_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_default_axis_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_default_axis_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_example_1_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_example_1_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_large_number_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_large_number_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_negative_axis_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_logsoftmax_negative_axis_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_relu_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_axis_0_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_axis_0_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_axis_1_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_axis_1_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_axis_2_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_axis_2_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_default_axis_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_default_axis_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_example_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_example_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_large_number_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_large_number_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_negative_axis_expanded"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+        ["test_softmax_negative_axis_expanded_ver18"] = "function body expanded into ReduceMax/Exp/ReduceSum/Log/CastLike/Max: reductions are not ConvKit layers",
+    };
+
+    [Theory]
+    [SuiteData("onnx-node-tests")]
+    public void NodeTest(string name)
+    {
+        string folder = Path.Combine(TestData.Shared, "onnx-node-tests", name);
+        if (Unsupported.TryGetValue(name, out var reason))
+        {
+            var e = Assert.Throws<OnnxUnsupportedException>(() => BackendTest.Run(folder, byPosition: false));
+            Assert.NotEmpty(e.Nodes);
+            return;
+        }
+        BackendTest.Run(folder, byPosition: false);
+    }
+}

@@ -1,0 +1,36 @@
+namespace ConvKit.Onnx.Tests;
+
+/// <summary>ONNX's PyTorch-converted tests (../shared/onnx-pytorch-converted-tests): inputs fed by position, rtol 1e-3, atol 1e-7.</summary>
+public sealed class PyTorchConvertedTests
+{
+    /// <summary>The converted tests ConvKit does not run, each with the reason; each must be rejected at import.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Unsupported = new Dictionary<string, string>
+    {
+        ["test_AvgPool3d"] = "3-D pooling (N, C, D, H, W)",
+        ["test_AvgPool3d_stride"] = "3-D pooling",
+        ["test_AvgPool3d_stride1_pad0_gpu_input"] = "3-D pooling",
+        ["test_MaxPool3d"] = "3-D pooling",
+        ["test_MaxPool3d_stride"] = "3-D pooling",
+        ["test_MaxPool3d_stride_padding"] = "3-D pooling",
+        ["test_Conv3d"] = "3-D convolution",
+        ["test_Conv3d_dilated"] = "3-D convolution",
+        ["test_Conv3d_dilated_strided"] = "3-D convolution",
+        ["test_Conv3d_groups"] = "3-D convolution",
+        ["test_Conv3d_no_bias"] = "3-D convolution",
+        ["test_Conv3d_stride"] = "3-D convolution",
+        ["test_Conv3d_stride_padding"] = "3-D convolution",
+    };
+
+    [Theory]
+    [SuiteData("onnx-pytorch-converted-tests")]
+    public void ConvertedTest(string name)
+    {
+        string folder = Path.Combine(TestData.Shared, "onnx-pytorch-converted-tests", name);
+        if (Unsupported.TryGetValue(name, out _))
+        {
+            Assert.Throws<OnnxUnsupportedException>(() => BackendTest.Run(folder, byPosition: true));
+            return;
+        }
+        BackendTest.Run(folder, byPosition: true);
+    }
+}

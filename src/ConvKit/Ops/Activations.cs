@@ -1,3 +1,4 @@
+using System.Numerics;
 using ConvKit.Autograd;
 using ConvKit.Tensors;
 
@@ -21,8 +22,14 @@ internal sealed class ReluOp(Tensor y) : Op
         var dx = Tensor.Zeros(y.Shape);
         var yv = y.Data;
         var g = dy.Data;
-        var d = dx.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = yv[i] > 0 ? g[i] : 0f;
+        var d = dx.Data;
+        int i = 0;
+        for (; i <= d.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var mask = Vector.GreaterThan(new Vector<float>(yv, i), Vector<float>.Zero);
+            Vector.ConditionalSelect(mask, new Vector<float>(g, i), Vector<float>.Zero).CopyTo(d, i);
+        }
+        for (; i < d.Length; i++) d[i] = yv[i] > 0 ? g[i] : 0f;
         return [dx];
     }
 }

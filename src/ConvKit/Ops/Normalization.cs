@@ -1,3 +1,4 @@
+using ConvKit.Kernels;
 using ConvKit.Autograd;
 using ConvKit.Tensors;
 
@@ -18,36 +19,18 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
     public static (Tensor Output, float[] Mean, float[] Variance) Forward(
         Tensor x, Tensor? gamma, Tensor? beta, Tensor movingMean, Tensor movingVariance, float epsilon, bool training)
     {
-        int c = x.Shape[-1], rows = x.Size / Math.Max(1, c);
-        float[] mean, variance;
-        if (training)
-        {
-            // Two passes in double: the one-pass E[x²] − E[x]² loses digits on large activations.
-            var sum = new double[c];
-            var (xv, squares) = (x.Data, new double[c]);
-            for (int i = 0; i < rows; i++) for (int j = 0; j < c; j++) sum[j] += xv[i * c + j];
-            mean = sum.Select(s => (float)(s / rows)).ToArray();
-            for (int i = 0; i < rows; i++) for (int j = 0; j < c; j++) { double d = xv[i * c + j] - mean[j]; squares[j] += d * d; }
-            variance = squares.Select(s => (float)(s / rows)).ToArray();
-        }
+        int c = x.Shape[-1];
+        float[] mean = new float[c], variance = new float[c];
+        if (training) BatchNormKernels.Moments(x.Data, c, mean, variance);
         else
         {
-            mean = movingMean.ToArray();
-            variance = movingVariance.ToArray();
+            movingMean.Span.CopyTo(mean);
+            movingVariance.Span.CopyTo(variance);
         }
         var invStd = variance.Select(v => 1f / MathF.Sqrt(v + epsilon)).ToArray();
         var normalized = Tensor.Zeros(x.Shape);
         var y = Tensor.Zeros(x.Shape);
-        var (src, xhat, dst) = (x.Data, normalized.Data, y.Data);
-        var g = gamma?.Data;
-        var b = beta?.Data;
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < c; j++)
-            {
-                int at = i * c + j;
-                xhat[at] = (src[at] - mean[j]) * invStd[j];
-                dst[at] = xhat[at] * (g is null ? 1f : g[j]) + (b is null ? 0f : b[j]);
-            }
+        BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, normalized.Data, y.Data);
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
@@ -57,29 +40,11 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        int c = normalized.Shape[-1], rows = normalized.Size / Math.Max(1, c);
-        var (g, xhat, gv) = (dy.Data, normalized.Data, gamma?.Data);
-        var sumDy = new double[c];
-        var sumDyXhat = new double[c];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < c; j++) { sumDy[j] += g[i * c + j]; sumDyXhat[j] += g[i * c + j] * xhat[i * c + j]; }
-
+        int c = normalized.Shape[-1];
+        var dx = needs[0] ? Tensor.Zeros(normalized.Shape) : null;
+        var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy.Data, normalized.Data, c, invStd, gamma?.Data, training, dx?.Data);
         var grads = new Tensor?[needs.Length];
-        if (needs[0])
-        {
-            var dx = Tensor.Zeros(normalized.Shape);
-            var d = dx.Data;
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < c; j++)
-                {
-                    int at = i * c + j;
-                    float scale = (gv is null ? 1f : gv[j]) * invStd[j];
-                    d[at] = training
-                        ? scale * (float)(g[at] - sumDy[j] / rows - xhat[at] * sumDyXhat[j] / rows)
-                        : scale * g[at];
-                }
-            grads[0] = dx;
-        }
+        grads[0] = dx;
         int next = 1;
         if (gamma is not null)
         {

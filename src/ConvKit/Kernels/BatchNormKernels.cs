@@ -1,0 +1,141 @@
+namespace ConvKit.Kernels;
+
+// R rows (every position of every sample), C channels: x is [R, C], channels-last.
+
+/// <summary>
+/// Batch normalization over the channel axis: per-channel moments, normalization and the training-mode backward.
+/// The scalar reference sums in double; the fast path sums float partials over fixed chunks of rows (vectorised
+/// across channels, threaded over chunks) and combines them in double in chunk order, so results do not depend on
+/// the thread count.
+/// </summary>
+internal static class BatchNormKernels
+{
+    private const int RowsPerChunk = 256;
+
+    /// <summary>mean[c] = Σ_r x[r,c] / R; variance[c] = Σ_r (x[r,c] − mean[c])² / R (biased, as Keras uses).</summary>
+    public static void Moments(float[] x, int channels, float[] mean, float[] variance)
+    {
+        if (KernelOptions.UseReference) { MomentsReference(x, channels, mean, variance); return; }
+        int rows = x.Length / channels;
+        var sums = ChunkSums(x, channels, rows, null);
+        for (int c = 0; c < channels; c++) mean[c] = (float)(sums[c] / Math.Max(1, rows));
+        var squares = ChunkSums(x, channels, rows, mean);
+        for (int c = 0; c < channels; c++) variance[c] = (float)(squares[c] / Math.Max(1, rows));
+    }
+
+    public static void MomentsReference(float[] x, int channels, float[] mean, float[] variance)
+    {
+        int rows = x.Length / channels;
+        var sum = new double[channels];
+        var squares = new double[channels];
+        for (int r = 0; r < rows; r++) for (int c = 0; c < channels; c++) sum[c] += x[r * channels + c];
+        for (int c = 0; c < channels; c++) mean[c] = (float)(sum[c] / Math.Max(1, rows));
+        for (int r = 0; r < rows; r++) for (int c = 0; c < channels; c++) { double d = x[r * channels + c] - mean[c]; squares[c] += d * d; }
+        for (int c = 0; c < channels; c++) variance[c] = (float)(squares[c] / Math.Max(1, rows));
+    }
+
+    /// <summary>Σ_r x[r,c] (or Σ_r (x[r,c] − center[c])²): float partials per chunk, added in double in chunk order.</summary>
+    private static double[] ChunkSums(float[] x, int channels, int rows, float[]? center)
+    {
+        int chunks = (rows + RowsPerChunk - 1) / RowsPerChunk;
+        var partials = new float[chunks * channels];
+        KernelThreads.For(chunks, k =>
+        {
+            var acc = partials.AsSpan(k * channels, channels);
+            Span<float> centered = channels <= 1024 ? stackalloc float[channels] : new float[channels];
+            int end = Math.Min(rows, (k + 1) * RowsPerChunk);
+            for (int r = k * RowsPerChunk; r < end; r++)
+            {
+                var row = x.AsSpan(r * channels, channels);
+                if (center is null) TensorPrimitives.Add(acc, row, acc);
+                else
+                {
+                    TensorPrimitives.Subtract(row, center, centered);
+                    TensorPrimitives.MultiplyAdd(centered, centered, acc, acc);
+                }
+            }
+        });
+        var total = new double[channels];
+        for (int k = 0; k < chunks; k++)
+            for (int c = 0; c < channels; c++) total[c] += partials[k * channels + c];
+        return total;
+    }
+
+    /// <summary>xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · gamma[c] + beta[c] (gamma 1, beta 0 when absent).</summary>
+    public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[] xhat, float[] y)
+    {
+        var scale = gamma ?? Enumerable.Repeat(1f, channels).ToArray();
+        var shift = beta ?? new float[channels];
+        int rows = x.Length / channels;
+        Rows(rows, channels, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+            {
+                var h = xhat.AsSpan(r * channels, channels);
+                TensorPrimitives.Subtract(x.AsSpan(r * channels, channels), mean, h);
+                TensorPrimitives.Multiply(h, invStd, h);
+                TensorPrimitives.MultiplyAdd(h, scale, shift, y.AsSpan(r * channels, channels));
+            }
+        });
+    }
+
+    /// <summary>
+    /// Training-mode backward: with s[c] = gamma[c]·invStd[c],
+    /// dx[r,c] = s[c] · (dy[r,c] − Σdy[c]/R − xhat[r,c] · Σ(dy·xhat)[c]/R); also returns Σdy (dβ) and Σ(dy·xhat) (dγ).
+    /// In inference mode dx = s · dy.
+    /// </summary>
+    public static (double[] SumDy, double[] SumDyXhat) Backward(float[] dy, float[] xhat, int channels, float[] invStd, float[]? gamma, bool training, float[]? dx)
+    {
+        int rows = dy.Length / channels;
+        int chunks = (rows + RowsPerChunk - 1) / RowsPerChunk;
+        var partialDy = new float[chunks * channels];
+        var partialDyXhat = new float[chunks * channels];
+        KernelThreads.For(chunks, k =>
+        {
+            var a = partialDy.AsSpan(k * channels, channels);
+            var b = partialDyXhat.AsSpan(k * channels, channels);
+            int end = Math.Min(rows, (k + 1) * RowsPerChunk);
+            for (int r = k * RowsPerChunk; r < end; r++)
+            {
+                var g = dy.AsSpan(r * channels, channels);
+                TensorPrimitives.Add(a, g, a);
+                TensorPrimitives.MultiplyAdd(g, xhat.AsSpan(r * channels, channels), b, b);
+            }
+        });
+        var sumDy = new double[channels];
+        var sumDyXhat = new double[channels];
+        for (int k = 0; k < chunks; k++)
+            for (int c = 0; c < channels; c++) { sumDy[c] += partialDy[k * channels + c]; sumDyXhat[c] += partialDyXhat[k * channels + c]; }
+        if (dx is null) return (sumDy, sumDyXhat);
+
+        var s = new float[channels];
+        var coefficientXhat = new float[channels];
+        var offset = new float[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            s[c] = (gamma?[c] ?? 1f) * invStd[c];
+            coefficientXhat[c] = training ? (float)(-s[c] * sumDyXhat[c] / rows) : 0f;
+            offset[c] = training ? (float)(-s[c] * sumDy[c] / rows) : 0f;
+        }
+        Rows(rows, channels, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+            {
+                var d = dx.AsSpan(r * channels, channels);
+                TensorPrimitives.MultiplyAdd(dy.AsSpan(r * channels, channels), s, offset, d);
+                TensorPrimitives.MultiplyAdd(xhat.AsSpan(r * channels, channels), coefficientXhat, d, d);
+            }
+        });
+        return (sumDy, sumDyXhat);
+    }
+
+    private static void Rows(int rows, int channels, Action<int, int> body)
+    {
+        int parts = rows * channels < 1 << 15 ? 1 : KernelThreads.Available;
+        KernelThreads.For(parts, p =>
+        {
+            var (start, end) = KernelThreads.Range(rows, parts, p);
+            body(start, end);
+        });
+    }
+}

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace ConvKit.Cli;
 
 /// <summary>
-/// The <c>convkit</c> command: <c>train</c>, <c>evaluate</c>, <c>predict</c> and <c>summary</c>. <see cref="Run"/> is the
+/// The <c>convkit</c> command: <c>train</c>, <c>evaluate</c>, <c>predict</c>, <c>summary</c>, <c>import</c> and <c>export</c>. <see cref="Run"/> is the
 /// whole program with its streams passed in, so tests run it in-process.
 /// </summary>
 /// <remarks>
@@ -30,6 +30,8 @@ public static class Cli
                 EvaluateCommand.Create(context),
                 PredictCommand.Create(context),
                 SummaryCommand.Create(context),
+                OnnxCommands.Import(context),
+                OnnxCommands.Export(context),
             };
             var parsed = root.Parse(args);
             if (parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction)

@@ -26,6 +26,7 @@ internal static class ModelSource
     /// <summary>True when <paramref name="value"/> names a file rather than a built-in model.</summary>
     public static bool IsFile(string value) =>
         !ModelZoo.Contains(value) && (File.Exists(value) || value.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
+            || value.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)
             || value.Contains('/') || value.Contains(Path.DirectorySeparatorChar));
 
     /// <summary>Loads a model file; a missing file or a malformed one is the user's to fix.</summary>
@@ -33,6 +34,8 @@ internal static class ModelSource
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "model.safetensors");
         if (!File.Exists(path)) throw new CliException($"Model file '{path}' not found.");
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            return (OnnxCommands.Load(path).Model, new Dictionary<string, string>());
         return ModelFile.Load(path);
     }
 

@@ -52,12 +52,13 @@ public static class ModelZoo
         return name switch
         {
             "default" => new Sequential(input, [
-                .. ConvBlock(32), .. ConvBlock(32), new MaxPool2D(2),
-                .. ConvBlock(64), .. ConvBlock(64), new MaxPool2D(2),
-                new Dropout(0.25f, seed),
+                .. ConvBlock(32), new MaxPool2D(2),
+                .. ConvBlock(64), new MaxPool2D(2),
+                .. ConvBlock(128), new MaxPool2D(2),
                 new Flatten(),
+                new Dropout(0.3f, seed),
                 new Dense(128, Activation.Relu),
-                new Dropout(0.5f, seed + 1),
+                new Dropout(0.3f, seed + 1),
                 new Dense(classes)], null),
             "tutorial" => new Sequential(input, [
                 new Conv2D(32, 5, padding: Padding.Same, activation: Activation.Relu),

@@ -1,19 +1,13 @@
 using ConvKit.Data;
 using ConvKit.Tensors;
-using Xunit.Abstractions;
 
 namespace ConvKit.Tests.Data;
 
-public class FashionMnistTests(ITestOutputHelper output)
+public class FashionMnistTests
 {
-    [Fact]
+    [FactWithFashionMnist]
     public void LoadTest_ReadsTheInstalledDataSet()
     {
-        if (!Directory.Exists(FashionMnist.DefaultDirectory))
-        {
-            output.WriteLine($"Skipped: {FashionMnist.DefaultDirectory} is absent (apt-get install dataset-fashion-mnist).");
-            return;
-        }
 
         var test = FashionMnist.LoadTest();
 
@@ -77,5 +71,15 @@ public class FashionMnistTests(ITestOutputHelper output)
         Idx.WriteLabels(dir.File("train-labels-idx1-ubyte.gz"), Tensor.FromArray([1, 12]));
         var error = Assert.Throws<ConvKit.IO.ConvKitFormatException>(() => FashionMnist.LoadTrain(dir.Path));
         Assert.Contains("label 1 is 12", error.Message);
+    }
+}
+
+/// <summary>A test that needs Fashion-MNIST in its default directory; skipped, saying how to get it, when it is not there.</summary>
+internal sealed class FactWithFashionMnistAttribute : FactAttribute
+{
+    public FactWithFashionMnistAttribute()
+    {
+        if (!Directory.Exists(FashionMnist.DefaultDirectory))
+            Skip = $"Fashion-MNIST is not in {FashionMnist.DefaultDirectory}; apt-get install dataset-fashion-mnist to run this test.";
     }
 }

@@ -71,16 +71,7 @@ internal static class ConvKitSide
     /// <summary>The tutorial CNN as a ConvKit Sequential holding <paramref name="setup"/>'s Keras-layout weights.</summary>
     private static Sequential Build(TutorialCnn.Setup setup)
     {
-        var model = new Sequential(
-            new Input(28, 28, 1),
-            new Conv2D(32, 5, padding: Padding.Same, activation: Activation.Relu),
-            new MaxPool2D(2),
-            new Conv2D(64, 5, padding: Padding.Same, activation: Activation.Relu),
-            new MaxPool2D(2),
-            new Flatten(),
-            new Dense(1024, activation: Activation.Relu),
-            new Dropout(0.4f),
-            new Dense(10));
+        var model = ModelZoo.Create("tutorial", (28, 28, 1), classes: 10);
         Tensor[] values = [setup.Conv1Kernel, setup.Conv1Bias, setup.Conv2Kernel, setup.Conv2Bias,
             setup.Dense1Kernel, setup.Dense1Bias, setup.Dense2Kernel, setup.Dense2Bias];
         foreach (var (weight, value) in model.Weights.Zip(values)) weight.Assign(value);

@@ -28,7 +28,34 @@ internal static class BenchCases
         MaxPool(),
         TrainStep(),
         Inference(),
+        ResNet18Load(),
+        ResNet18Inference(),
     ];
+
+    /// <summary>Where the ResNet18 package's ONNX file was restored (set by the project file).</summary>
+    private static string ResNet18Path => typeof(BenchCases).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>().First(a => a.Key == "ResNet18OnnxPath").Value!;
+
+    /// <summary>ResNet18 (224×224×3, 1.8 GFLOP) from its ONNX file: import (or session creation) plus the first inference.</summary>
+    private static BenchCase ResNet18Load() => new("resnet18-load", "ResNet18 import + first inference", null, null, 1e-4, () =>
+    {
+        var input = Tensor.RandomUniform(new Shape(1, 224, 224, 3), seed: 8);
+        float[] x = input.ToArray();
+        return new CaseSides(() => ConvKitSide.ResNet18(ResNet18Path, input, loadEachRun: true),
+            [() => OrtPeer.ResNet18(ResNet18Path, x, createEachRun: true)], [OrtPeer.Side]);
+    });
+
+    /// <summary>ResNet18 steady-state latency, batch 1 (the model loaded once).</summary>
+    private static BenchCase ResNet18Inference() => new("resnet18", "ResNet18 inference, batch 1", ResNet18Flops, null, 1e-4, () =>
+    {
+        var input = Tensor.RandomUniform(new Shape(1, 224, 224, 3), seed: 8);
+        float[] x = input.ToArray();
+        return new CaseSides(() => ConvKitSide.ResNet18(ResNet18Path, input, loadEachRun: false),
+            [() => OrtPeer.ResNet18(ResNet18Path, x, createEachRun: false)], [OrtPeer.Side]);
+    });
+
+    /// <summary>ResNet18's multiply-adds × 2 at 224×224 (1.82 G multiply-adds, the published figure).</summary>
+    private const double ResNet18Flops = 2 * 1.82e9;
 
     /// <summary>SGEMM C = A·B, all n×n, random normal.</summary>
     private static BenchCase Gemm(int size) => new($"gemm-{size}", $"SGEMM {size}³", 2.0 * size * size * size, null, 1e-4, () =>

@@ -68,6 +68,21 @@ internal static class ConvKitSide
         return new Contender(Side, () => logits = model.Predict(setup.Images, setup.Batch), () => logits!.ToArray());
     }
 
+    /// <summary>
+    /// ResNet18 imported from its ONNX file, run on a channels-last (1, 224, 224, 3) image; Output is the 512 features.
+    /// With <paramref name="loadEachRun"/> every run imports the file again before inferring (the first-use cost).
+    /// </summary>
+    public static Contender ResNet18(string path, Tensor image, bool loadEachRun)
+    {
+        Model? model = loadEachRun ? null : Onnx.OnnxImporter.Load(path).Model;
+        Tensor? features = null;
+        return new Contender(Side, () =>
+        {
+            var m = model ?? Onnx.OnnxImporter.Load(path).Model;
+            features = m.Predict(image);
+        }, () => features!.ToArray());
+    }
+
     /// <summary>The tutorial CNN as a ConvKit Sequential holding <paramref name="setup"/>'s Keras-layout weights.</summary>
     private static Sequential Build(TutorialCnn.Setup setup)
     {

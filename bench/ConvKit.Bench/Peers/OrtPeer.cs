@@ -60,6 +60,40 @@ internal static class OrtPeer
         return Create(model, Layouts.NhwcToNchw(input, n, h, w, c), [n, c, h, w], y => Layouts.NchwToNhwc(y, n, c, p, q));
     }
 
+    /// <summary>
+    /// ResNet18 from its ONNX file on the same image in NCHW; Output is the 512 features. With
+    /// <paramref name="createEachRun"/> every run creates the session again before the inference (the first-use cost).
+    /// </summary>
+    public static Contender ResNet18(string path, float[] nhwc, bool createEachRun)
+    {
+        if (Unavailable is not null) throw new PeerUnavailableException(Unavailable);
+        var resources = new NativeResources();
+        var options = resources.Add(new SessionOptions
+        {
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        });
+        var x = resources.Add(OrtValue.CreateTensorValueFromMemory(Layouts.NhwcToNchw(nhwc, 1, 224, 224, 3), [1, 3, 224, 224]));
+        var runOptions = resources.Add(new RunOptions());
+        InferenceSession? kept = createEachRun ? null : resources.Add(new InferenceSession(path, options));
+        float[]? features = null;
+        return new Contender(Side, () =>
+        {
+            var session = kept ?? new InferenceSession(path, options);
+            try
+            {
+                using var outputs = session.Run(runOptions, [session.InputNames[0]], [x], [session.OutputNames[0]]);
+                features = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+            }
+            finally
+            {
+                if (kept is null) session.Dispose();
+            }
+        }, () => features!, resources);
+    }
+
     private static Contender Create(byte[] model, float[] input, long[] inputShape, Func<ReadOnlySpan<float>, float[]> toCanonical)
     {
         if (Unavailable is not null) throw new PeerUnavailableException(Unavailable);

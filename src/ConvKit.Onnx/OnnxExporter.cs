@@ -17,7 +17,8 @@ namespace ConvKit.Onnx;
 /// <remarks>
 /// Layers: Input, Conv1D, Conv2D, MaxPooling1D/2D, AveragePooling1D/2D, GlobalAverage/MaxPooling1D/2D, Flatten, Reshape,
 /// Dense, Dropout, Activation, BatchNormalization, Add, Concatenate, and the layers an ONNX import creates
-/// (OnnxConv, OnnxPool, OnnxBinary, OnnxMatMul, OnnxTranspose, OnnxReshape, OnnxFlatten, OnnxSoftmax, OnnxClip, OnnxPRelu, LeakyReLU).
+/// (OnnxConv, OnnxPool, OnnxBinary, OnnxMatMul, OnnxTranspose, OnnxReshape, OnnxFlatten, OnnxSoftmax, OnnxClip, OnnxPRelu,
+/// OnnxUnary, OnnxReduce, LeakyReLU).
 /// </remarks>
 public static class OnnxExporter
 {
@@ -44,7 +45,7 @@ public static class OnnxExporter
     {
         if (opset < MinOpset) throw new ArgumentException($"OnnxExporter writes opset {MinOpset} or newer; received opset={opset}.");
         if (!model.Built) throw new InvalidOperationException($"Model '{model.Name}' is not built yet; build it (call it once, or give it an Input) before export.");
-        var export = new GraphExport(model);
+        var export = new GraphExport(model, opset);
         var graph = export.Run();
         var proto = new ModelProto
         {
@@ -61,7 +62,7 @@ public static class OnnxExporter
     /// One export: each ConvKit tensor gets an ONNX name, held either as ConvKit has it or channels-first
     /// (ConvKit's last axis moved to axis 1), whichever the ops around it need.
     /// </summary>
-    private sealed class GraphExport(Model model)
+    private sealed class GraphExport(Model model, int opset)
     {
         private readonly GraphProto graph = new() { Name = model.Name };
         private readonly Dictionary<SymbolicTensor, (string Name, bool ChannelsFirst)> names = new(ReferenceEqualityComparer.Instance);
@@ -289,6 +290,21 @@ public static class OnnxExporter
                         Set(node, Node(op, binary.ConstantFirst ? [c, x] : [x, c], output), false);
                     }
                     else Set(node, Node(op, [As(inputs[0], false), As(inputs[1], false)], output), false);
+                    break;
+                }
+                case OnnxUnary unary:
+                    Set(node, Node(unary.Operation.ToString(), [names[inputs[0]].Name], output), names[inputs[0]].ChannelsFirst);
+                    break;
+                case OnnxReduce reduce:
+                {
+                    // Axes became an input in opset 13 for ReduceSum and in 18 for the others.
+                    string op = "Reduce" + reduce.Operation;
+                    bool axesInput = reduce.Operation == ReduceOperation.Sum || opset >= 18;
+                    var x = As(inputs[0], false);
+                    var keep = Int("keepdims", reduce.KeepDims ? 1 : 0);
+                    Set(node, reduce.Axes.Length == 0 ? Node(op, [x], output, keep)
+                        : axesInput ? Node(op, [x, Longs(output + "/axes", reduce.Axes.Select(a => (long)a).ToArray())], output, keep)
+                        : Node(op, [x], output, keep, Ints("axes", reduce.Axes)), false);
                     break;
                 }
                 case OnnxPRelu prelu:

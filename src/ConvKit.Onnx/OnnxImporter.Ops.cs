@@ -17,6 +17,7 @@ public static partial class OnnxImporter
 
         private static readonly string[] ConvAttributes = ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"];
         private static readonly string[] PoolAttributes = ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides"];
+        private static readonly string[] ReduceAttributes = ["axes", "keepdims", "noop_with_empty_axes"];
 
         /// <summary>The ops ConvKit imports. Legacy attributes that do not change inference (spatial, is_test, consumed_inputs) are read and ignored.</summary>
         private static readonly Dictionary<string, OpEntry> Table = new()
@@ -50,6 +51,17 @@ public static partial class OnnxImporter
             ["Clip"] = new((g, n) => g.Clip(n), ["min", "max", "consumed_inputs"], [1, 2]),
             ["Unsqueeze"] = new((g, n) => g.Unsqueeze(n), ["axes"], [1]),
             ["Squeeze"] = new((g, n) => g.Squeeze(n), ["axes"], [1]),
+            ["Exp"] = new((g, n) => g.Exp(n), ["consumed_inputs"], []),
+            ["Log"] = new((g, n) => g.Log(n), ["consumed_inputs"], []),
+            ["Neg"] = new((g, n) => g.Neg(n), ["consumed_inputs"], []),
+            ["Sqrt"] = new((g, n) => g.Sqrt(n), ["consumed_inputs"], []),
+            ["Max"] = new((g, n) => g.Max(n), ["consumed_inputs"], []),
+            ["Min"] = new((g, n) => g.Min(n), ["consumed_inputs"], []),
+            ["CastLike"] = new((g, n) => g.CastLike(n), ["saturate"], []),
+            ["ReduceSum"] = new((g, n) => g.ReduceSum(n), ReduceAttributes, [1]),
+            ["ReduceMean"] = new((g, n) => g.ReduceMean(n), ReduceAttributes, [1]),
+            ["ReduceMax"] = new((g, n) => g.ReduceMax(n), ReduceAttributes, [1]),
+            ["ReduceMin"] = new((g, n) => g.ReduceMin(n), ReduceAttributes, [1]),
         };
 
         /// <summary>Ops that want their image input channels-last; a graph input read only by these is an NHWC model input.</summary>
@@ -234,11 +246,17 @@ public static partial class OnnxImporter
                 var bc = b.Constant ?? throw new UnsupportedException("opset-6 broadcasting with an axis needs a constant B");
                 b = new Value { Constant = bc with { Dims = [.. bc.Dims, .. Enumerable.Repeat(1, Math.Max(0, a.Rank - axis - bc.Dims.Length))] } };
             }
+            n.Output(0, Combine(operation, a, b, n.LayerName()));
+        }
+
+        /// <summary>
+        /// a ∘ b for two values: folded when both are constants; otherwise an <see cref="OnnxBinary"/> layer, a constant
+        /// operand permuted into the other operand's layout.
+        /// </summary>
+        private Value Combine(BinaryOperation operation, Value a, Value b, string layerName)
+        {
             if (a.Constant is not null && b.Constant is not null)
-            {
-                n.Output(0, ConstantTensor.FromTensor(Apply(operation, a.Constant.ToTensor(), b.Constant.ToTensor())));
-                return;
-            }
+                return new Value { Constant = ConstantTensor.FromTensor(Apply(operation, a.Constant.ToTensor(), b.Constant.ToTensor())) };
             if (a.Constant is not null || b.Constant is not null)
             {
                 bool constantFirst = a.Constant is not null;
@@ -250,15 +268,50 @@ public static partial class OnnxImporter
                     c = c.Reshape([.. Enumerable.Repeat(1, data.Rank - c.Rank), .. c.Shape]);
                     c = Ops.Transpose(c, Layouts.ToChannelsLast(data.Rank));
                 }
-                var layer = new OnnxBinary(operation, c.Shape.ToArray(), constantFirst, n.LayerName());
-                var y = layer.Call(new[] { n.Data(constantFirst ? 1 : 0, layout) });
+                var layer = new OnnxBinary(operation, c.Shape.ToArray(), constantFirst, layerName);
+                var y = layer.Call(new[] { InLayout(data, layout, layerName) });
                 layer.Constant!.Assign(c);
-                n.Output(0, y, layout);
-                return;
+                return new Value { Tensor = y, Layout = layout };
             }
             var shared = a.Layout == b.Layout && a.Rank == b.Rank ? a.Layout : TensorLayout.Onnx;
-            var sum = new OnnxBinary(operation, name: n.LayerName()).Call(n.Data(0, shared), n.Data(1, shared));
-            n.Output(0, sum, shared);
+            var z = new OnnxBinary(operation, name: layerName).Call(InLayout(a, shared, layerName), InLayout(b, shared, layerName));
+            return new Value { Tensor = z, Layout = shared };
+        }
+
+        private void Max(Node n) => Extremum(n, BinaryOperation.Max);
+        private void Min(Node n) => Extremum(n, BinaryOperation.Min);
+
+        /// <summary>Max and Min of one or more inputs with broadcasting, folded left into two-operand layers.</summary>
+        private void Extremum(Node n, BinaryOperation operation)
+        {
+            var operands = Enumerable.Range(0, n.InputCount).Where(n.Has).Select(n.In).ToList();
+            if (operands.Count == 0) throw new UnsupportedException($"{n.OpType} needs at least one input");
+            var result = operands[0];
+            for (int i = 1; i < operands.Count; i++)
+                result = Combine(operation, result, operands[i], operands.Count == 2 ? n.LayerName() : n.LayerName(i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            n.Output(0, result);
+        }
+
+        private void Exp(Node n) => Unary(n, UnaryOperation.Exp);
+        private void Log(Node n) => Unary(n, UnaryOperation.Log);
+        private void Neg(Node n) => Unary(n, UnaryOperation.Neg);
+        private void Sqrt(Node n) => Unary(n, UnaryOperation.Sqrt);
+
+        /// <summary>Exp, Log, Neg, Sqrt: an <see cref="OnnxUnary"/> layer in the input's layout, or folded on a constant.</summary>
+        private static void Unary(Node n, UnaryOperation operation)
+        {
+            if (n.In(0).Constant is { } c) { n.Output(0, ConstantTensor.FromTensor(OnnxUnary.Apply(operation, c.ToTensor()))); return; }
+            Elementwise(n, new OnnxUnary(operation, n.LayerName()));
+        }
+
+        /// <summary>CastLike: float32 to float32 is the identity, the only cast ConvKit can express (it computes in float32).</summary>
+        private void CastLike(Node n)
+        {
+            const int float32 = (int)Protobuf.TensorProto.Types.DataType.Float;
+            int from = n.In(0).Constant?.DataType ?? float32, to = n.In(1).Constant?.DataType ?? float32;
+            if (from != float32 || to != float32)
+                throw new UnsupportedException($"CastLike from {OnnxTensors.TypeName(from)} to {OnnxTensors.TypeName(to)} is not supported; ConvKit computes in float32");
+            n.Output(0, n.In(0));
         }
 
         private static Tensor Apply(BinaryOperation operation, Tensor a, Tensor b) => operation switch
@@ -266,7 +319,9 @@ public static partial class OnnxImporter
             BinaryOperation.Add => Ops.Add(a, b),
             BinaryOperation.Sub => Ops.Subtract(a, b),
             BinaryOperation.Mul => Ops.Multiply(a, b),
-            _ => Ops.Divide(a, b),
+            BinaryOperation.Div => Ops.Divide(a, b),
+            BinaryOperation.Max => Ops.Maximum(a, b),
+            _ => Ops.Minimum(a, b),
         };
 
         // ---- softmax ----------------------------------------------------------------------------------
@@ -294,6 +349,43 @@ public static partial class OnnxImporter
             }
             var y = new OnnxSoftmax(axis, log, coerce && axis != rank - 1, n.LayerName()).Call(n.Data(0, TensorLayout.Onnx));
             n.Output(0, y, TensorLayout.Onnx);
+        }
+
+        // ---- reductions -------------------------------------------------------------------------------
+
+        private void ReduceSum(Node n) => Reduce(n, ReduceOperation.Sum, axesInputFrom: 13);
+        private void ReduceMean(Node n) => Reduce(n, ReduceOperation.Mean, axesInputFrom: 18);
+        private void ReduceMax(Node n) => Reduce(n, ReduceOperation.Max, axesInputFrom: 18);
+        private void ReduceMin(Node n) => Reduce(n, ReduceOperation.Min, axesInputFrom: 18);
+
+        /// <summary>
+        /// ReduceSum/Mean/Max/Min: axes are an attribute before <paramref name="axesInputFrom"/> (13 for ReduceSum, 18 for
+        /// the others) and an optional constant input from then on; none means all axes, or the identity with
+        /// noop_with_empty_axes. keepdims (default 1) keeps reduced axes as 1, and then a channels-last input stays so.
+        /// </summary>
+        private static void Reduce(Node n, ReduceOperation operation, int axesInputFrom)
+        {
+            var x = n.In(0);
+            int rank = x.Rank;
+            var listed = n.Opset < axesInputFrom ? n.Ints("axes") : n.Has(1) ? n.Const(1, "axes").Longs.Select(v => checked((int)v)).ToArray() : null;
+            if (n.Opset >= axesInputFrom && n.Attribute("axes") is not null)
+                throw new UnsupportedException($"axes is an input from opset {axesInputFrom} on, not an attribute");
+            bool keepDims = n.Int("keepdims", 1) != 0;
+            if ((listed is null || listed.Length == 0) && n.Int("noop_with_empty_axes", 0) != 0) { n.Output(0, x); return; }
+            var axes = (listed ?? []).Select(a => a >= -rank && a < rank ? (a + rank) % rank
+                : throw new UnsupportedException($"axis {a} is out of range for input {Describe(x.OnnxShape)}")).ToArray();
+            if (x.Constant is { } c)
+            {
+                n.Output(0, ConstantTensor.FromTensor(new OnnxReduce(operation, axes, keepDims).Call(c.ToTensor())));
+                return;
+            }
+            if (x.Layout == TensorLayout.ChannelsLast && keepDims)
+            {
+                var mapped = axes.Select(a => Layouts.ChannelsLastAxis(a, rank)).ToArray();
+                n.Output(0, new OnnxReduce(operation, mapped, keepDims, n.LayerName()).Call(x.Tensor!), TensorLayout.ChannelsLast);
+                return;
+            }
+            n.Output(0, new OnnxReduce(operation, axes, keepDims, n.LayerName()).Call(n.Data(0, TensorLayout.Onnx)), TensorLayout.Onnx);
         }
 
         // ---- dense ------------------------------------------------------------------------------------

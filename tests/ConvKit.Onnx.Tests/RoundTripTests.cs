@@ -104,4 +104,47 @@ public sealed class RoundTripTests : IDisposable
         var (reloaded, _) = ModelFile.Load(saved);
         Assert.Equal(model.Call(x).ToArray(), reloaded.Call(x).ToArray());
     }
+    /// <summary>
+    /// Log-softmax written out as the layers ONNX's expanded function bodies import to (ReduceMax, Sub, Exp, ReduceSum,
+    /// Log), then Neg, Sqrt, ReduceMean/Min and a two-input Max: exported at opsets 17 and 18 (axes as attribute, then
+    /// input), run by ONNX Runtime, re-imported, differentiated, saved with ModelFile and reloaded.
+    /// </summary>
+    [Theory]
+    [InlineData(17)]
+    [InlineData(18)]
+    public void ReductionsAndElementwiseLayersRoundTrip(int opset)
+    {
+        var input = new Input(4, 5);
+        var shifted = new OnnxBinary(BinaryOperation.Sub).Call(input, new OnnxReduce(ReduceOperation.Max, [2]).Call(input));
+        var total = new OnnxReduce(ReduceOperation.Sum, [2]).Call(new OnnxUnary(UnaryOperation.Exp).Call(shifted));
+        var logSoftmax = new OnnxBinary(BinaryOperation.Sub).Call(shifted, new OnnxUnary(UnaryOperation.Log).Call(total));
+        var root = new OnnxUnary(UnaryOperation.Sqrt).Call(new OnnxUnary(UnaryOperation.Neg).Call(logSoftmax));
+        var spread = new OnnxBinary(BinaryOperation.Max).Call(root, new OnnxReduce(ReduceOperation.Mean, [1], keepDims: true).Call(root));
+        var output = new OnnxReduce(ReduceOperation.Min, [-1], keepDims: false).Call(spread);
+        var model = new Model(input, output);
+        var x = Tensor.RandomNormal(new Shape(3, 4, 5), seed: 5);
+        var expected = model.Predict(x);
+        Assert.Equal([3, 4], expected.Shape.ToArray());
+
+        string path = Path.Combine(dir, $"reductions{opset}.onnx");
+        OnnxExporter.Save(model, path, opset);
+        using (var session = new InferenceSession(path))
+        {
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(x.ToArray(), [3, 4, 5]))]);
+            double diff = TestData.MaxAbsDiff(expected.ToArray(), results.First().AsTensor<float>().ToArray());
+            Assert.True(diff <= 1e-5, $"ONNX Runtime differs from ConvKit by {diff:E3}");
+        }
+
+        var reimported = OnnxImporter.Load(path).Model;
+        Assert.Equal(expected.ToArray(), reimported.Predict(x).ToArray());
+        using (var tape = new Autograd.GradientTape())
+        {
+            tape.Watch(x);
+            var gradient = tape.Gradient(Operations.Ops.Sum(reimported.Call(x)), [x])[0];
+            Assert.Contains(gradient.ToArray(), v => v != 0);
+        }
+        string saved = Path.Combine(dir, $"reductions{opset}.safetensors");
+        ModelFile.Save(reimported, saved);
+        Assert.Equal(expected.ToArray(), ModelFile.Load(saved).Model.Predict(x).ToArray());
+    }
 }

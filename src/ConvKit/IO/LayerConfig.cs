@@ -64,6 +64,9 @@ public static class LayerConfig
                     c["constant_shape"] is JsonArray shape ? shape.Select(n => n!.GetValue<int>()).ToArray() : null, Bool(c, "constant_first", false), name),
                 "OnnxMatMul" => new OnnxMatMul(name),
                 "OnnxPRelu" => new OnnxPRelu(Ints(c, "slope_shape"), name),
+                "OnnxReduce" => new OnnxReduce(Enum.Parse<ReduceOperation>(Get(c, "operation").GetValue<string>(), ignoreCase: true),
+                    Ints(c, "axes"), Bool(c, "keepdims", true), name),
+                "OnnxUnary" => new OnnxUnary(Enum.Parse<UnaryOperation>(Get(c, "operation").GetValue<string>(), ignoreCase: true), name),
                 _ => throw new FormatException($"Unknown layer class '{className}'."),
             };
         }

@@ -127,3 +127,53 @@ internal sealed class SquareOp(Tensor x) : Op
         return [dx];
     }
 }
+
+/// <summary>z = max(a, b) (or min) elementwise, broadcasting.  da = Σ dz where a wins (ties go to a), db = Σ dz where b wins.</summary>
+internal sealed class MaximumOp(Tensor a, Tensor b, bool min) : Op
+{
+    public override string Name => min ? "Minimum" : "Maximum";
+
+    public static Tensor Forward(Tensor a, Tensor b, bool min) =>
+        AddOp.BinaryForward(a, b, min ? "Minimum" : "Maximum", new MaximumOp(a, b, min),
+            min ? (x, y, z) => TensorPrimitives.Min(x, y, z) : (x, y, z) => TensorPrimitives.Max(x, y, z),
+            min ? MathF.Min : MathF.Max);
+
+    public override Tensor?[] Backward(Tensor dz, bool[] needs)
+    {
+        var shape = dz.Shape;
+        var ia = Broadcast.SourceIndices(a.Shape, shape);
+        var ib = Broadcast.SourceIndices(b.Shape, shape);
+        var (g, av, bv) = (dz.Data, a.Data, b.Data);
+        var toA = Tensor.Zeros(shape);
+        var toB = Tensor.Zeros(shape);
+        for (int i = 0; i < g.Length; i++)
+        {
+            float x = av[ia[i]], y = bv[ib[i]];
+            bool aWins = min ? x <= y : x >= y;
+            (aWins ? toA : toB).Data[i] = g[i];
+        }
+        return [needs[0] ? Broadcast.ReduceTo(toA, a.Shape) : null, needs[1] ? Broadcast.ReduceTo(toB, b.Shape) : null];
+    }
+}
+
+/// <summary>y = √x.  dx = dy / (2·y).</summary>
+internal sealed class SqrtOp(Tensor y) : Op
+{
+    public override string Name => "Sqrt";
+
+    public static Tensor Forward(Tensor x)
+    {
+        var y = Tensor.Zeros(x.Shape);
+        TensorPrimitives.Sqrt(x.Span, y.Span);
+        GradientTape.Record(new SqrtOp(y), [x], y);
+        return y;
+    }
+
+    public override Tensor?[] Backward(Tensor dy, bool[] needs)
+    {
+        var dx = Tensor.Zeros(y.Shape);
+        TensorPrimitives.Divide(dy.Span, y.Span, dx.Span);
+        TensorPrimitives.Multiply(dx.Span, 0.5f, dx.Span);
+        return [dx];
+    }
+}

@@ -24,6 +24,27 @@ internal sealed class LogOp(Tensor x) : Op
     }
 }
 
+/// <summary>y = eˣ.  dx = dy · y.</summary>
+internal sealed class ExpOp(Tensor y) : Op
+{
+    public override string Name => "Exp";
+
+    public static Tensor Forward(Tensor x)
+    {
+        var y = Tensor.Zeros(x.Shape);
+        TensorPrimitives.Exp(x.Span, y.Span);
+        GradientTape.Record(new ExpOp(y), [x], y);
+        return y;
+    }
+
+    public override Tensor?[] Backward(Tensor dy, bool[] needs)
+    {
+        var dx = Tensor.Zeros(y.Shape);
+        TensorPrimitives.Multiply(dy.Span, y.Span, dx.Span);
+        return [dx];
+    }
+}
+
 /// <summary>y = min(max(x, lo), hi).  dx = dy where lo ≤ x ≤ hi, 0 outside.</summary>
 internal sealed class ClipOp(Tensor x, float min, float max) : Op
 {

@@ -131,6 +131,14 @@ public static class Ops
     public static Tensor Scale(Tensor x, float factor) => ScaleOp.Forward(x, factor);
     public static Tensor Square(Tensor x) => SquareOp.Forward(x);
     public static Tensor Log(Tensor x) => LogOp.Forward(x);
+    public static Tensor Exp(Tensor x) => ExpOp.Forward(x);
+    public static Tensor Sqrt(Tensor x) => SqrtOp.Forward(x);
+
+    /// <summary>max(a, b) elementwise with broadcasting; where they tie the gradient goes to <paramref name="a"/>.</summary>
+    public static Tensor Maximum(Tensor a, Tensor b) => MaximumOp.Forward(a, b, min: false);
+
+    /// <summary>min(a, b) elementwise with broadcasting; where they tie the gradient goes to <paramref name="a"/>.</summary>
+    public static Tensor Minimum(Tensor a, Tensor b) => MaximumOp.Forward(a, b, min: true);
     public static Tensor Clip(Tensor x, float min, float max) => ClipOp.Forward(x, min, max);
 
     public static Tensor Relu(Tensor x) => ReluOp.Forward(x);
@@ -166,6 +174,12 @@ public static class Ops
 
     /// <summary>Mean over <paramref name="axes"/> (all when none).</summary>
     public static Tensor Mean(Tensor x, int[]? axes = null, bool keepDims = false) => SumOp.Forward(x, axes, keepDims, mean: true);
+
+    /// <summary>Maximum over <paramref name="axes"/> (all when none); the gradient goes to the first maximum of each slice.</summary>
+    public static Tensor Max(Tensor x, int[]? axes = null, bool keepDims = false) => ExtremumOp.Forward(x, axes, keepDims, min: false);
+
+    /// <summary>Minimum over <paramref name="axes"/> (all when none); the gradient goes to the first minimum of each slice.</summary>
+    public static Tensor Min(Tensor x, int[]? axes = null, bool keepDims = false) => ExtremumOp.Forward(x, axes, keepDims, min: true);
 
     /// <summary>
     /// Gram matrix of feature maps (N, H, W, C): G[n] = F[n]ᵀ F[n] / (H·W) with F[n] the (H·W, C) matrix of positions × features.

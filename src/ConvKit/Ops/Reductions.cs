@@ -80,3 +80,52 @@ internal sealed class GramMatrixOp(Tensor features) : Op
         return [dx];
     }
 }
+
+/// <summary>
+/// y = max (or min) of x over <c>axes</c> (all axes when none are given).
+/// dx = dy at the first position that attains the extremum of each reduced slice, 0 elsewhere.
+/// </summary>
+internal sealed class ExtremumOp(Shape inputShape, int[] winners) : Op
+{
+    public override string Name => "Extremum";
+
+    public static Tensor Forward(Tensor x, int[]? axes, bool keepDims, bool min)
+    {
+        var reduce = new bool[x.Rank];
+        if (axes is null || axes.Length == 0) Array.Fill(reduce, true);
+        else foreach (int a in axes) reduce[x.Shape.NormalizeAxis(a)] = true;
+        var kept = x.Shape.Select((d, i) => reduce[i] ? 1 : d).ToArray();
+        var keptShape = new Shape(kept);
+        if (x.Size == 0 && keptShape.Size > 0)
+            throw new ArgumentException($"{(min ? "Min" : "Max")} over an empty axis of {x.Shape} has no value.");
+
+        var y = Tensor.Zeros(keptShape);
+        var winners = new int[keptShape.Size];
+        Array.Fill(winners, -1);
+        var target = Broadcast.SourceIndices(keptShape, x.Shape);
+        var xv = x.Data;
+        var yv = y.Span;
+        for (int i = 0; i < xv.Length; i++)
+        {
+            int o = target[i];
+            if (winners[o] < 0 || (min ? xv[i] < yv[o] : xv[i] > yv[o]) || (float.IsNaN(xv[i]) && !float.IsNaN(yv[o])))
+            {
+                yv[o] = xv[i];
+                winners[o] = i;
+            }
+        }
+        var outShape = keepDims ? keptShape : new Shape(kept.Where((_, i) => !reduce[i]).ToArray());
+        y = y.Reshape(outShape.ToArray());
+        GradientTape.Record(new ExtremumOp(x.Shape, winners), [x], y);
+        return y;
+    }
+
+    public override Tensor?[] Backward(Tensor dy, bool[] needs)
+    {
+        var dx = Tensor.Zeros(inputShape);
+        var g = dy.Data;
+        var d = dx.Span;
+        for (int o = 0; o < winners.Length; o++) d[winners[o]] += g[o];
+        return [dx];
+    }
+}

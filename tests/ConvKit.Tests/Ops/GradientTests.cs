@@ -101,6 +101,12 @@ public class GradientTests
         Check(t => Ops.Square(t[0]), [Random(43, 3, 4)]);
         Check(t => Ops.Scale(t[0], -2.5f), [Random(44, 3, 4)]);
         Check(t => Ops.Clip(t[0], -0.5f, 0.5f), [Distinct(new Shape(3, 4), 45, 0.13f)], epsilon: 1e-3);
+        Check(t => Ops.Exp(t[0]), [Random(46, 3, 4)], epsilon: 1e-3);
+        Check(t => Ops.Sqrt(t[0]), [Tensor.RandomUniform(new Shape(3, 4), 0.5f, 2f, 47)], epsilon: 1e-3);
+        // Interleaved values (a at even multiples of 0.05, b at odd) so no pair ties or crosses within epsilon.
+        var (a, b) = (Distinct(new Shape(2, 3, 4), 48, 0.1f), Tensor.FromArray(Distinct(new Shape(3, 1), 49, 0.1f).ToArray().Select(v => v + 0.05f).ToArray(), 3, 1));
+        Check(t => Ops.Maximum(t[0], t[1]), [a, b], epsilon: 1e-3);
+        Check(t => Ops.Minimum(t[0], t[1]), [a, b], epsilon: 1e-3);
     }
 
     [Fact]
@@ -124,6 +130,9 @@ public class GradientTests
         Check(t => Ops.Sum(t[0]), [Random(60, 3, 4)]);
         Check(t => Ops.Mean(t[0], [1]), [Random(61, 3, 4, 2)]);
         Check(t => Ops.Sum(t[0], [0, 2], keepDims: true), [Random(62, 3, 4, 2)]);
+        Check(t => Ops.Max(t[0], [1]), [Distinct(new Shape(3, 4, 2), 64)], epsilon: 1e-3);
+        Check(t => Ops.Min(t[0], [0, 2], keepDims: true), [Distinct(new Shape(3, 4, 2), 65)], epsilon: 1e-3);
+        Check(t => Ops.Max(t[0]), [Distinct(new Shape(3, 4), 66)], epsilon: 1e-3);
         Check(t => Ops.GramMatrix(t[0]), [Random(63, 2, 3, 4, 5)]);
     }
 

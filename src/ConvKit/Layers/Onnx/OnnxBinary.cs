@@ -4,10 +4,11 @@ using ConvKit.Tensors;
 namespace ConvKit.Layers;
 
 /// <summary>The elementwise operation of an <see cref="OnnxBinary"/> layer.</summary>
-public enum BinaryOperation { Add, Sub, Mul, Div }
+public enum BinaryOperation { Add, Sub, Mul, Div, Max, Min }
 
 /// <summary>
-/// ONNX's <c>Add</c>, <c>Sub</c>, <c>Mul</c> and <c>Div</c> with NumPy broadcasting: out = a ∘ b. Either both operands
+/// ONNX's <c>Add</c>, <c>Sub</c>, <c>Mul</c>, <c>Div</c> and two-operand <c>Max</c>, <c>Min</c> with NumPy broadcasting:
+/// out = a ∘ b (max and min send the gradient to the winning operand, to a on ties). Either both operands
 /// are inputs, or one is an input and the other a constant held as a non-trainable weight (<c>constant</c>),
 /// on the left when <see cref="ConstantFirst"/>. Shape: the broadcast of the two shapes.
 /// </summary>
@@ -77,6 +78,8 @@ public sealed class OnnxBinary : Merge
             BinaryOperation.Sub => Ops.Subtract(a, b),
             BinaryOperation.Mul => Ops.Multiply(a, b),
             BinaryOperation.Div => Ops.Divide(a, b),
+            BinaryOperation.Max => Ops.Maximum(a, b),
+            BinaryOperation.Min => Ops.Minimum(a, b),
             _ => throw new InvalidOperationException($"Unknown operation {Operation}."),
         };
     }

@@ -101,7 +101,7 @@ public static partial class OnnxImporter
         private void Pool(Node n, bool max)
         {
             int rank = n.In(0).Rank;
-            if (rank is not (3 or 4)) throw new UnsupportedException($"{rank - 2}-D pooling is not supported (1-D and 2-D are)");
+            if (rank is not (3 or 4 or 5)) throw new UnsupportedException($"{rank - 2}-D pooling is not supported (1-D, 2-D and 3-D are)");
             var kernel = n.Ints("kernel_shape") ?? throw new UnsupportedException("kernel_shape is required");
             if (kernel.Length != rank - 2) throw new UnsupportedException($"kernel_shape {Describe(kernel)} does not match input of rank {rank}");
             var (strides, dilations, pads) = Window(n, kernel);

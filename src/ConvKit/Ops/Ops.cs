@@ -78,6 +78,17 @@ public static class Ops
     /// <summary>Average pooling with an explicit window (pads, ceil mode, whether padding counts).</summary>
     public static Tensor AveragePool2D(Tensor input, PoolGeometry geometry) => AveragePoolOp.Forward(input, geometry);
 
+    /// <summary>
+    /// 3-D max pooling of (N, D, H, W, C) with an explicit window; <paramref name="pads"/> are ONNX's (front, top, left,
+    /// back, bottom, right). Shape: (N, A, P, Q, C), each as <see cref="ConvArithmetic.OutputLength(int, int, int, int, int, int, bool)"/>.
+    /// </summary>
+    public static Tensor MaxPool3D(Tensor input, int[] kernel, int[] strides, int[] dilations, int[] pads, bool ceilMode = false) =>
+        Pool3DOp.Forward(input, max: true, kernel, strides, dilations, pads, ceilMode, countIncludePad: false);
+
+    /// <summary>3-D average pooling of (N, D, H, W, C) with an explicit window (as <see cref="MaxPool3D"/>), padding counted or not.</summary>
+    public static Tensor AveragePool3D(Tensor input, int[] kernel, int[] strides, int[] dilations, int[] pads, bool ceilMode = false, bool countIncludePad = false) =>
+        Pool3DOp.Forward(input, max: false, kernel, strides, dilations, pads, ceilMode, countIncludePad);
+
     internal static PoolGeometry PoolGeometry(Shape input, (int H, int W) pool, (int H, int W) strides, Padding padding, string name)
     {
         if (input.Rank != 4) throw new ArgumentException($"{name} needs input (batch, height, width, channels); received {input}.");

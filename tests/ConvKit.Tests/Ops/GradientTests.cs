@@ -68,6 +68,18 @@ public class GradientTests
         Check(t => Ops.AveragePool2D(t[0], (ph, pw), (sh, sw), Enum.Parse<Padding>(padding, true)), [x]);
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Pools3D(bool ceilMode, bool countIncludePad)
+    {
+        // Kernel (2, 3, 2), strides (1, 2, 2), dilation 2 on depth, uneven pads: windows overlap, cross the padding and (in ceil mode) the end.
+        int[] kernel = [2, 3, 2], strides = [1, 2, 2], dilations = [2, 1, 1], pads = [1, 0, 1, 0, 1, 1];
+        Check(t => Ops.MaxPool3D(t[0], kernel, strides, dilations, pads, ceilMode), [Distinct(new Shape(2, 4, 5, 4, 2), 15)], epsilon: 1e-3);
+        Check(t => Ops.AveragePool3D(t[0], kernel, strides, dilations, pads, ceilMode, countIncludePad), [Random(16, 2, 4, 5, 4, 2)]);
+    }
+
     [Fact]
     public void GlobalPools()
     {

@@ -6,13 +6,14 @@ namespace ConvKit.Layers;
 
 /// <summary>
 /// Max or average pooling with ONNX's window: explicit pads on each side, dilations, <c>ceil_mode</c> and
-/// <c>count_include_pad</c>, over channels-last (N, L, C) or (N, H, W, C).
+/// <c>count_include_pad</c>, over channels-last (N, L, C), (N, H, W, C) or (N, D, H, W, C).
 /// out[n,p,q,c] = max (or mean) of in[n, p·sh − top + r·dh, q·sw − left + s·dw, c] over the window cells inside the input;
 /// average pooling divides by the whole window up to the end padding when <see cref="CountIncludePad"/> is set.
 /// </summary>
 /// <remarks>
 /// Shape: (N, H, W, C) → (N, P, Q, C) with P = ⌊(H + top + bottom − dh·(R−1) − 1)/sh⌋ + 1, rounded up in ceil mode
-/// (<see cref="ConvArithmetic.OutputLength(int, int, int, int, int, int, bool)"/>). Pads in ONNX order: begins, then ends.
+/// (<see cref="ConvArithmetic.OutputLength(int, int, int, int, int, int, bool)"/>), and alike for D in 3-D. Pads in ONNX order:
+/// begins, then ends. 1-D and 2-D run on the 2-D pooling kernels; 3-D on the scalar <see cref="Ops.MaxPool3D"/>.
 /// </remarks>
 public sealed class OnnxPool : Layer
 {
@@ -20,8 +21,8 @@ public sealed class OnnxPool : Layer
         : base(name)
     {
         int rank = kernelSize.Length;
-        if (rank is not (1 or 2) || strides.Length != rank || dilations.Length != rank || pads.Length != 2 * rank)
-            throw new ArgumentException($"OnnxPool: 1-D or 2-D windows with one stride and dilation per axis and two pads per axis. Received kernel_size={Describe.Tuple(kernelSize)}, strides={Describe.Tuple(strides)}, dilations={Describe.Tuple(dilations)}, pads={Describe.Tuple(pads)}.");
+        if (rank is not (1 or 2 or 3) || strides.Length != rank || dilations.Length != rank || pads.Length != 2 * rank)
+            throw new ArgumentException($"OnnxPool: 1-D, 2-D or 3-D windows with one stride and dilation per axis and two pads per axis. Received kernel_size={Describe.Tuple(kernelSize)}, strides={Describe.Tuple(strides)}, dilations={Describe.Tuple(dilations)}, pads={Describe.Tuple(pads)}.");
         if (kernelSize.Any(k => k <= 0) || strides.Any(s => s <= 0) || dilations.Any(d => d <= 0) || pads.Any(p => p < 0))
             throw new ArgumentException($"OnnxPool: kernel_size, strides and dilations must be positive and pads non-negative. Received kernel_size={Describe.Tuple(kernelSize)}, strides={Describe.Tuple(strides)}, dilations={Describe.Tuple(dilations)}, pads={Describe.Tuple(pads)}.");
         Max = max;
@@ -67,6 +68,9 @@ public sealed class OnnxPool : Layer
     {
         if (input.Rank != SpatialRank + 2)
             throw new ArgumentException($"OnnxPool '{Name}' expects input of rank {SpatialRank + 2}; received {input.Shape}.");
+        if (SpatialRank == 3)
+            return Max ? Ops.MaxPool3D(input, KernelSize, Strides, Dilations, Pads, CeilMode)
+                : Ops.AveragePool3D(input, KernelSize, Strides, Dilations, Pads, CeilMode, CountIncludePad);
         var s = input.Shape;
         var g = SpatialRank == 2
             ? new PoolGeometry(s[0], s[1], s[2], s[3], KernelSize[0], KernelSize[1], Strides[0], Strides[1],

@@ -349,7 +349,7 @@ public static class OnnxExporter
         {
             var layer = node.Layer;
             int rank = kernel.Rank;
-            int[] perm = rank == 4 ? [3, 2, 0, 1] : [2, 1, 0];
+            int[] perm = rank switch { 5 => [4, 3, 0, 1, 2], 4 => [3, 2, 0, 1], _ => [2, 1, 0] };
             var w = Ops.Transpose(kernel, perm);
             var inputs = new List<string> { As(node.Parents[0], true), Initializer(layer.Name + "/kernel", w) };
             if (bias is not null) inputs.Add(Initializer(layer.Name + "/bias", bias));

@@ -69,11 +69,11 @@ public static partial class OnnxImporter
 
         // ---- convolution and pooling ------------------------------------------------------------------
 
-        /// <summary>Conv: X [N, C, (H,) W], W [K, C/group, (R,) S], optional B [K] → channels-last <see cref="OnnxConv"/>.</summary>
+        /// <summary>Conv: X [N, C, (D, H,) W], W [K, C/group, (T, R,) S], optional B [K] → channels-last <see cref="OnnxConv"/>.</summary>
         private void Conv(Node n)
         {
             int rank = n.In(0).Rank;
-            if (rank is not (3 or 4)) throw new UnsupportedException($"{rank - 2}-D convolution is not supported (1-D and 2-D are)");
+            if (rank is not (3 or 4 or 5)) throw new UnsupportedException($"{rank - 2}-D convolution is not supported (1-D, 2-D and 3-D are)");
             var w = n.Const(1, "W");
             if (w.Dims.Length != rank) throw new UnsupportedException($"weights W of shape {Describe(w.Dims)} do not match input of rank {rank}");
             var kernel = w.Dims[2..];
@@ -84,7 +84,7 @@ public static partial class OnnxImporter
             int group = (int)n.Int("group", 1);
             var layer = new OnnxConv(w.Dims[0], kernel, strides, dilations, pads, group, bias is not null, n.LayerName());
             var y = layer.Call(n.Data(0, TensorLayout.ChannelsLast));
-            layer.Kernel!.Assign(Ops.Transpose(w.ToTensor(), rank == 4 ? [2, 3, 1, 0] : [2, 1, 0]));
+            layer.Kernel!.Assign(Ops.Transpose(w.ToTensor(), rank switch { 5 => [2, 3, 4, 1, 0], 4 => [2, 3, 1, 0], _ => [2, 1, 0] }));
             if (bias is not null) layer.Bias!.Assign(bias.ToTensor().Reshape(w.Dims[0]));
             n.Output(0, y, TensorLayout.ChannelsLast);
         }

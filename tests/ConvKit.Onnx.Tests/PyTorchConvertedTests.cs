@@ -6,13 +6,6 @@ public sealed class PyTorchConvertedTests
     /// <summary>The converted tests ConvKit does not run, each with the reason; each must be rejected at import.</summary>
     public static readonly IReadOnlyDictionary<string, string> Unsupported = new Dictionary<string, string>
     {
-        ["test_Conv3d"] = "3-D convolution",
-        ["test_Conv3d_dilated"] = "3-D convolution",
-        ["test_Conv3d_dilated_strided"] = "3-D convolution",
-        ["test_Conv3d_groups"] = "3-D convolution",
-        ["test_Conv3d_no_bias"] = "3-D convolution",
-        ["test_Conv3d_stride"] = "3-D convolution",
-        ["test_Conv3d_stride_padding"] = "3-D convolution",
     };
 
     [Theory]

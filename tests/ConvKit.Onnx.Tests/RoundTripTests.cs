@@ -147,4 +147,31 @@ public sealed class RoundTripTests : IDisposable
         ModelFile.Save(reimported, saved);
         Assert.Equal(expected.ToArray(), ModelFile.Load(saved).Model.Predict(x).ToArray());
     }
+    /// <summary>3-D convolution and pooling (channels-last (N, D, H, W, C)) exported, run by ONNX Runtime and re-imported.</summary>
+    [Fact]
+    public void Volumetric3DLayersRoundTrip()
+    {
+        var input = new Input(4, 6, 5, 2);
+        var conv = new OnnxConv(4, [2, 3, 2], [1, 2, 1], [1, 1, 2], [1, 0, 1, 0, 1, 0], groups: 2);
+        var features = conv.Call(input);
+        var pooled = new OnnxPool(true, [2, 2, 2], [1, 1, 1], [1, 1, 1], [0, 1, 0, 1, 0, 1], ceilMode: true).Call(features);
+        var output = new OnnxPool(false, [2, 1, 2], [2, 1, 1], [1, 1, 1], [1, 0, 0, 0, 0, 1], countIncludePad: true).Call(pooled);
+        var model = new Model(input, output);
+        conv.Kernel!.Assign(Tensor.RandomNormal(conv.Kernel.Shape, seed: 21));
+        conv.Bias!.Assign(Tensor.RandomNormal(conv.Bias.Shape, seed: 22));
+        var x = Tensor.RandomNormal(new Shape(2, 4, 6, 5, 2), seed: 23);
+        var expected = model.Predict(x);
+
+        string path = Path.Combine(dir, "volumetric.onnx");
+        OnnxExporter.Save(model, path);
+        using (var session = new InferenceSession(path))
+        {
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(x.ToArray(), [2, 4, 6, 5, 2]))]);
+            var ort = results.First().AsTensor<float>();
+            Assert.Equal(expected.Shape.ToArray(), ort.Dimensions.ToArray());
+            double diff = TestData.MaxAbsDiff(expected.ToArray(), ort.ToArray());
+            Assert.True(diff <= 1e-5, $"ONNX Runtime differs from ConvKit by {diff:E3}");
+        }
+        Assert.Equal(expected.ToArray(), OnnxImporter.Load(path).Model.Predict(x).ToArray());
+    }
 }

@@ -42,3 +42,99 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
         return grads;
     }
 }
+
+/// <summary>
+/// 3-D convolution (cross-correlation) channels-last, the plain scalar definition (N batch, D/H/W depth/height/width,
+/// C in channels, K filters, T/R/S kernel d/h/w, A/P/Q output d/h/w, G groups):
+/// out[n,a,p,q,k] = bias[k] + Σ_{t,r,s,c} in[n, a·sd − front + t·dd, p·sh − top + r·dh, q·sw − left + s·dw, g·C/G + c] · w[t,r,s,c,k]
+/// with g = k / (K/G); cells outside the input count as 0. dIn and dW accumulate the same products; dBias[k] = Σ dOut[…,k].
+/// </summary>
+internal sealed class Conv3DOp(Tensor input, Tensor kernel, bool hasBias, int[] strides, int[] dilations, int[] pads, int groups) : Op
+{
+    public override string Name => "Conv3D";
+
+    public static Tensor Forward(
+        Tensor input,           // [N, D, H, W, C]
+        Tensor kernel,          // [T, R, S, C/G, K]
+        Tensor? bias,           // [K]
+        int[] strides,          // (sd, sh, sw); dilations alike
+        int[] dilations,
+        int[] pads,             // ONNX order: front, top, left, back, bottom, right
+        int groups)             // → [N, A, P, Q, K]
+    {
+        var (x, w) = (input.Shape, kernel.Shape);
+        if (x.Rank != 5 || w.Rank != 5 || strides.Length != 3 || dilations.Length != 3 || pads.Length != 6 || groups <= 0
+            || x[4] != w[3] * groups || w[4] % groups != 0 || (bias is not null && bias.Size != w[4]))
+            throw new ArgumentException($"Conv3D needs input (N, D, H, W, C), kernel (T, R, S, C/groups, K) with K divisible by groups, bias (K,), three strides and dilations and six pads; received input {x}, kernel {w}, bias {bias?.Shape.ToString() ?? "none"}, groups {groups}.");
+        var output = Tensor.Zeros(OutputShape(x, w, strides, dilations, pads));
+        var op = new Conv3DOp(input, kernel, bias is not null, strides, dilations, pads, groups);
+        var (xv, wv, bv, yv) = (input.Data, kernel.Data, bias?.Data, output.Data);
+        op.Visit(output.Shape, (at, i, j, k) => yv[at] += xv[i] * wv[j]);
+        if (bv is not null)
+            for (int at = 0; at < yv.Length; at++) yv[at] += bv[at % w[4]];
+        GradientTape.Record(op, bias is null ? [input, kernel] : [input, kernel, bias], output);
+        return output;
+    }
+
+    private static Shape OutputShape(Shape x, Shape w, int[] strides, int[] dilations, int[] pads)
+    {
+        var dims = new int[5];
+        dims[0] = x[0];
+        for (int i = 0; i < 3; i++)
+            dims[i + 1] = ConvArithmetic.OutputLength(x[i + 1], w[i], strides[i], dilations[i], pads[i], pads[i + 3]);
+        dims[4] = w[4];
+        if (dims[1..4].Any(d => d <= 0))
+            throw new ArgumentException($"Conv3D kernel {w} does not fit input {x} (pads ({string.Join(", ", pads)}), dilations ({string.Join(", ", dilations)})).");
+        return new Shape(dims);
+    }
+
+    /// <summary>Calls <paramref name="product"/>(output index, input index, kernel index, filter) for every term of every sum.</summary>
+    private void Visit(Shape outShape, Action<int, int, int, int> product)
+    {
+        var (x, w) = (input.Shape, kernel.Shape);
+        int channelsPerGroup = w[3], filters = w[4], filtersPerGroup = filters / groups;
+        for (int n = 0; n < outShape[0]; n++)
+        for (int a = 0; a < outShape[1]; a++)
+        for (int p = 0; p < outShape[2]; p++)
+        for (int q = 0; q < outShape[3]; q++)
+        for (int k = 0; k < filters; k++)
+        {
+            int at = (((n * outShape[1] + a) * outShape[2] + p) * outShape[3] + q) * filters + k;
+            int firstChannel = k / filtersPerGroup * channelsPerGroup;
+            for (int t = 0; t < w[0]; t++)
+            {
+                int d = a * strides[0] - pads[0] + t * dilations[0];
+                if ((uint)d >= (uint)x[1]) continue;
+                for (int r = 0; r < w[1]; r++)
+                {
+                    int h = p * strides[1] - pads[1] + r * dilations[1];
+                    if ((uint)h >= (uint)x[2]) continue;
+                    for (int s = 0; s < w[2]; s++)
+                    {
+                        int col = q * strides[2] - pads[2] + s * dilations[2];
+                        if ((uint)col >= (uint)x[3]) continue;
+                        int i0 = (((n * x[1] + d) * x[2] + h) * x[3] + col) * x[4] + firstChannel;
+                        int j0 = ((t * w[1] + r) * w[2] + s) * channelsPerGroup * filters + k;
+                        for (int c = 0; c < channelsPerGroup; c++) product(at, i0 + c, j0 + c * filters, k);
+                    }
+                }
+            }
+        }
+    }
+
+    public override Tensor?[] Backward(Tensor gradOutput, bool[] needs)
+    {
+        var dx = Tensor.Zeros(input.Shape);
+        var dw = Tensor.Zeros(kernel.Shape);
+        var (g, xv, wv, dxv, dwv) = (gradOutput.Data, input.Data, kernel.Data, dx.Data, dw.Data);
+        Visit(gradOutput.Shape, (at, i, j, k) =>
+        {
+            dxv[i] += g[at] * wv[j];
+            dwv[j] += g[at] * xv[i];
+        });
+        if (!hasBias) return [dx, dw];
+        var db = Tensor.Zeros(kernel.Shape[4]);
+        for (int at = 0; at < g.Length; at++) db.Data[at % db.Size] += g[at];
+        return [dx, dw, db];
+    }
+}

@@ -64,6 +64,15 @@ public static class Ops
         return Reshape(output, g.N, g.Q, g.K);
     }
 
+    /// <summary>
+    /// 3-D convolution of <paramref name="input"/> (N, D, H, W, C) with <paramref name="kernel"/> (T, R, S, C/groups, K), the
+    /// scalar reference: out[n,a,p,q,k] = bias[k] + Σ_{t,r,s,c} in[n, a·sd − front + t·dd, p·sh − top + r·dh, q·sw − left + s·dw, c] · w[t,r,s,c,k].
+    /// <paramref name="pads"/> are ONNX's (front, top, left, back, bottom, right).
+    /// </summary>
+    /// <remarks>Shape: (N, A, P, Q, K), each as <see cref="ConvArithmetic.OutputLength(int, int, int, int, int, int, bool)"/>.</remarks>
+    public static Tensor Conv3D(Tensor input, Tensor kernel, Tensor? bias, int[] strides, int[] dilations, int[] pads, int groups = 1) =>
+        Conv3DOp.Forward(input, kernel, bias, strides, dilations, pads, groups);
+
     /// <summary>Max pooling over (N, H, W, C): out[n,p,q,c] = max of the window; padding never wins. Strides default to the pool size.</summary>
     public static Tensor MaxPool2D(Tensor input, (int H, int W) poolSize, (int H, int W)? strides = null, Padding padding = Padding.Valid) =>
         MaxPoolOp.Forward(input, PoolGeometry(input.Shape, poolSize, strides ?? poolSize, padding, "MaxPool2D"));

@@ -47,6 +47,20 @@ public class GradientTests
     }
 
     [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(2, 1, 1)]
+    [InlineData(1, 2, 2)]
+    public void Conv3D(int stride, int dilation, int groups)
+    {
+        // Kernel (2, 3, 2) over (2, 4, 5, 4, 4) with uneven pads; strides and dilations vary per axis.
+        var x = Random(7, 2, 4, 5, 4, 4);
+        var w = Random(8, 2, 3, 2, 4 / groups, 4);
+        var b = Random(9, 4);
+        Check(t => Ops.Conv3D(t[0], t[1], t[2], [stride, 1, stride], [1, dilation, 1], [1, 0, 1, 0, 1, 0], groups), [x, w, b]);
+        Check(t => Ops.Conv3D(t[0], t[1], null, [1, stride, 1], [dilation, 1, 1], [0, 1, 0, 1, 0, 0], groups), [x, w]);
+    }
+
+    [Theory]
     [InlineData(2, 2, 2, 2, "valid")]
     [InlineData(3, 3, 2, 2, "valid")] // overlapping windows
     [InlineData(3, 3, 1, 1, "same")]

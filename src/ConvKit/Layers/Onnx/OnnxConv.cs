@@ -6,13 +6,14 @@ namespace ConvKit.Layers;
 
 /// <summary>
 /// Convolution with explicit padding on each side, as ONNX's <c>Conv</c> gives it: channels-last input
-/// (N, L, C) or (N, H, W, C), any stride with any dilation, groups (depthwise when groups = C).
+/// (N, L, C), (N, H, W, C) or (N, D, H, W, C), any stride with any dilation, groups (depthwise when groups = C).
 /// out[n,p,q,k] = bias[k] + Σ_{r,s,c} in[n, p·sh − top + r·dh, q·sw − left + s·dw, g·C/G + c] · kernel[r,s,c,k].
 /// </summary>
 /// <remarks>
 /// Shape: (N, H, W, C) → (N, P, Q, filters), P = ⌊(H + top + bottom − dh·(R−1) − 1)/sh⌋ + 1 (<see cref="ConvArithmetic.OutputLength(int, int, int, int, int, int, bool)"/>).
-/// Weights: kernel (R, S, C/groups, filters) — (k, C/groups, filters) in 1-D — and bias (filters,).
+/// Weights: kernel (R, S, C/groups, filters) — (k, C/groups, filters) in 1-D, (T, R, S, C/groups, filters) in 3-D — and bias (filters,).
 /// Pads are in ONNX order: all begins, then all ends ([top, left, bottom, right]; [begin, end] in 1-D).
+/// 1-D and 2-D run on the 2-D convolution kernels; 3-D on the scalar <see cref="Ops.Conv3D"/>.
 /// </remarks>
 public sealed class OnnxConv : Layer
 {
@@ -20,8 +21,8 @@ public sealed class OnnxConv : Layer
         : base(name)
     {
         int rank = kernelSize.Length;
-        if (rank is not (1 or 2) || strides.Length != rank || dilations.Length != rank || pads.Length != 2 * rank)
-            throw new ArgumentException($"OnnxConv: 1-D or 2-D kernels with one stride and dilation per axis and two pads per axis. Received kernel_size={Describe.Tuple(kernelSize)}, strides={Describe.Tuple(strides)}, dilations={Describe.Tuple(dilations)}, pads={Describe.Tuple(pads)}.");
+        if (rank is not (1 or 2 or 3) || strides.Length != rank || dilations.Length != rank || pads.Length != 2 * rank)
+            throw new ArgumentException($"OnnxConv: 1-D, 2-D or 3-D kernels with one stride and dilation per axis and two pads per axis. Received kernel_size={Describe.Tuple(kernelSize)}, strides={Describe.Tuple(strides)}, dilations={Describe.Tuple(dilations)}, pads={Describe.Tuple(pads)}.");
         if (filters <= 0 || groups <= 0 || filters % groups != 0)
             throw new ArgumentException($"OnnxConv: filters must be positive and divisible by groups. Received filters={filters}, groups={groups}.");
         if (kernelSize.Any(k => k <= 0) || strides.Any(s => s <= 0) || dilations.Any(d => d <= 0) || pads.Any(p => p < 0))
@@ -77,6 +78,7 @@ public sealed class OnnxConv : Layer
     {
         if (input.Rank != SpatialRank + 2 || input.Shape[-1] != Kernel!.Shape[-2] * Groups)
             throw new ArgumentException($"OnnxConv '{Name}' expects {Kernel!.Shape[-2] * Groups} input channels (kernel {Kernel.Shape}); received input {input.Shape}.");
+        if (SpatialRank == 3) return Ops.Conv3D(input, Kernel.Value, Bias?.Value, Strides, Dilations, Pads, Groups);
         if (SpatialRank == 2)
         {
             var g = new ConvGeometry(input.Shape[0], input.Shape[1], input.Shape[2], input.Shape[3], Filters, KernelSize[0], KernelSize[1],

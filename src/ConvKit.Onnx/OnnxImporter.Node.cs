@@ -49,6 +49,9 @@ public static partial class OnnxImporter
             /// <summary>How many outputs the graph uses (trailing optional outputs left empty do not count).</summary>
             public int OutputCount => proto.Output.Count(o => o != "");
 
+            /// <summary>Whether the graph uses output <paramref name="i"/> (an optional output may be left empty).</summary>
+            public bool HasOutput(int i) => i < proto.Output.Count && proto.Output[i] != "";
+
             public ConstantTensor Const(int i, string what) =>
                 In(i).Constant ?? throw new UnsupportedException($"input {i} ({what}) must be a constant (an initializer or Constant node) because ConvKit holds it as weights or configuration");
 

@@ -167,14 +167,17 @@ public static partial class OnnxImporter
             n.Output(0, keep, TensorLayout.ChannelsLast);
         }
 
-        /// <summary>BatchNormalization (inference): y = scale · (x − mean) / √(var + epsilon) + B over axis 1 (channels-last inside).</summary>
+        /// <summary>
+        /// BatchNormalization (inference): y = scale · (x − mean) / √(var + epsilon) + B over axis 1 (channels-last inside).
+        /// With training_mode=1 (opset 14 on), see <see cref="BatchNormalizationTraining"/>.
+        /// </summary>
         private void BatchNormalization(Node n)
         {
-            n.OnlyOutputs(1, "training statistics");
-            if (n.Int("training_mode", 0) != 0) throw new UnsupportedException("training_mode=1 is not supported (inference only)");
             float epsilon = n.Float("epsilon", 1e-5f);
             float momentum = n.Float("momentum", 0.9f);
             if (epsilon <= 0) throw new UnsupportedException($"epsilon={epsilon} must be positive");
+            if (n.Int("training_mode", 0) != 0) { BatchNormalizationTraining(n, epsilon, momentum); return; }
+            n.OnlyOutputs(1, "running statistics (training_mode=0)");
             var layer = new BatchNormalization(momentum is >= 0 and <= 1 ? momentum : 0.9f, epsilon, name: n.LayerName());
             var y = layer.Call(n.Data(0, TensorLayout.ChannelsLast));
             int channels = layer.MovingMean!.Shape[0];
@@ -184,6 +187,48 @@ public static partial class OnnxImporter
             layer.MovingVariance!.Assign(n.Const(4, "var").ToTensor().Reshape(channels));
             n.Output(0, y, n.In(0).Rank >= 3 ? TensorLayout.ChannelsLast : TensorLayout.Onnx);
         }
+
+        /// <summary>
+        /// BatchNormalization with training_mode=1, spelled out in layers so it computes the same whenever the model runs:
+        /// μ and σ² are the batch statistics over every axis but the channels (σ² biased, as ONNX's reference),
+        /// y = scale · (x − μ) / √(σ² + epsilon) + B, running_mean = mean · momentum + μ · (1 − momentum), and
+        /// running_var = var · momentum + σ² · (1 − momentum).
+        /// </summary>
+        private void BatchNormalizationTraining(Node n, float epsilon, float momentum)
+        {
+            var x = n.In(0);
+            if (x.Tensor is null) throw new UnsupportedException("the input is a constant");
+            int rank = x.Rank;
+            if (rank < 2) throw new UnsupportedException($"input {Describe(x.OnnxShape)} has no channel axis");
+            int channels = x.OnnxShape[1];
+            int[] axes = [0, .. Enumerable.Range(2, rank - 2)];
+            // A per-channel constant in ONNX's order, (C, 1, …) beside x and (C,) beside the statistics.
+            Value PerChannel(Tensor values, bool besideX) => new() { Constant = ConstantTensor.FromTensor(besideX ? values.Reshape([channels, .. Enumerable.Repeat(1, rank - 2)]) : values.Reshape(channels)) };
+            Value Scalar(float value) => new() { Constant = ConstantTensor.FromTensor(Tensor.Scalar(value)) };
+
+            var mean = ReduceValue(ReduceOperation.Mean, x, axes, keepDims: true, n.LayerName("batch_mean"));
+            var centered = Combine(BinaryOperation.Sub, x, mean, n.LayerName("centered"));
+            var squares = Combine(BinaryOperation.Mul, centered, centered, n.LayerName("squares"));
+            var variance = ReduceValue(ReduceOperation.Mean, squares, axes, keepDims: true, n.LayerName("batch_var"));
+            var deviation = Unary(UnaryOperation.Sqrt, Combine(BinaryOperation.Add, variance, Scalar(epsilon), n.LayerName("var_epsilon")), n.LayerName("std"));
+            var normalized = Combine(BinaryOperation.Div, centered, deviation, n.LayerName("normalized"));
+            var scaled = Combine(BinaryOperation.Mul, normalized, PerChannel(n.Const(1, "scale").ToTensor(), true), n.LayerName("scaled"));
+            n.Output(0, Combine(BinaryOperation.Add, scaled, PerChannel(n.Const(2, "B").ToTensor(), true), n.LayerName()));
+
+            var running = new[] { (Input: 3, What: "input_mean", Source: x, Output: 1), (Input: 4, What: "input_var", Source: squares, Output: 2) };
+            foreach (var (input, what, source, output) in running)
+            {
+                if (!n.HasOutput(output)) continue;
+                var batch = ReduceValue(ReduceOperation.Mean, source, axes, keepDims: false, n.LayerName(what + "_batch"));
+                var weighted = Combine(BinaryOperation.Mul, batch, Scalar(1 - momentum), n.LayerName(what + "_new"));
+                var previous = PerChannel(Ops.Scale(n.Const(input, what).ToTensor(), momentum), false);
+                n.Output(output, Combine(BinaryOperation.Add, weighted, previous, n.LayerName(what == "input_mean" ? "running_mean" : "running_var")));
+            }
+        }
+
+        /// <summary>An <see cref="OnnxUnary"/> layer on a computed value, in its layout.</summary>
+        private static Value Unary(UnaryOperation operation, Value x, string layerName) =>
+            new() { Tensor = new OnnxUnary(operation, layerName).Call(x.Tensor!), Layout = x.Layout };
 
         // ---- elementwise ------------------------------------------------------------------------------
 
@@ -379,13 +424,29 @@ public static partial class OnnxImporter
                 n.Output(0, ConstantTensor.FromTensor(new OnnxReduce(operation, axes, keepDims).Call(c.ToTensor())));
                 return;
             }
-            if (x.Layout == TensorLayout.ChannelsLast && keepDims)
+            n.Output(0, n.Import.ReduceValue(operation, x, axes.Length == 0 ? [.. Enumerable.Range(0, rank)] : axes, keepDims, n.LayerName()));
+        }
+
+        /// <summary>
+        /// An <see cref="OnnxReduce"/> over ONNX <paramref name="axes"/> of a computed value. A channels-last input is reduced
+        /// in place when keepdims holds its layout, or when the axes left keep ONNX's order (e.g. all but the channels);
+        /// otherwise it is put back in ONNX's order first.
+        /// </summary>
+        private Value ReduceValue(ReduceOperation operation, Value x, int[] axes, bool keepDims, string layerName)
+        {
+            int rank = x.Rank;
+            if (x.Layout == TensorLayout.ChannelsLast)
             {
                 var mapped = axes.Select(a => Layouts.ChannelsLastAxis(a, rank)).ToArray();
-                n.Output(0, new OnnxReduce(operation, mapped, keepDims, n.LayerName()).Call(x.Tensor!), TensorLayout.ChannelsLast);
-                return;
+                var left = Enumerable.Range(0, rank).Except(axes).Select(a => Layouts.ChannelsLastAxis(a, rank)).ToList();
+                if (keepDims || left.SequenceEqual(left.Order()))
+                {
+                    var y = new OnnxReduce(operation, mapped, keepDims, layerName).Call(x.Tensor!);
+                    return new Value { Tensor = y, Layout = keepDims ? TensorLayout.ChannelsLast : TensorLayout.Onnx };
+                }
             }
-            n.Output(0, new OnnxReduce(operation, axes, keepDims, n.LayerName()).Call(n.Data(0, TensorLayout.Onnx)), TensorLayout.Onnx);
+            var z = new OnnxReduce(operation, axes, keepDims, layerName).Call(InLayout(x, TensorLayout.Onnx, layerName));
+            return new Value { Tensor = z, Layout = TensorLayout.Onnx };
         }
 
         // ---- dense ------------------------------------------------------------------------------------

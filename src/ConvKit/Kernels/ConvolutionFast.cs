@@ -181,7 +181,8 @@ internal static unsafe class ConvolutionFast
         ConvGeometry g,
         float* y)       // [N, P, Q, K]
     {
-        const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+        const int MR = GemmMicroKernel.MR;
+        int NR = GemmMicroKernel.NR;
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
         float* packedB = KernelBuffers.PackB(panels * NR * depth);
         GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);

@@ -92,6 +92,11 @@ internal static unsafe class ConvolutionFast
                     Gemm.Multiply(false, true, g.N * g.H * g.W, cg, kg, dy + group * kg, g.K, w + group * kg, g.K, dx + group * cg, g.C, false);
                 return;
             }
+            if (g.OutputSize > 0 && TransposedGeometry(g) is { } transposed)
+            {
+                BackwardInputAsForward(dy, w, g, transposed, dx);
+                return;
+            }
             KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
             if (g.OutputSize == 0) return;
             int minimumRows = (g.StrideH - 1 + (g.R - 1) * g.DilationH) / g.StrideH;
@@ -116,6 +121,46 @@ internal static unsafe class ConvolutionFast
                 });
             }
         }
+    }
+
+    /// <summary>
+    /// The geometry of the forward convolution that computes a stride-1 input gradient: dOut [N, P, Q, K] convolved
+    /// with the flipped kernel W'[r, s, k, c] = W[R−1−r, S−1−s, c, k] over padding dh·(R−1) − padTop (and likewise for
+    /// the other sides) gives dIn [N, H, W, C]. Null when that does not hold (strides, groups, a pad wider than the
+    /// kernel's reach): those shapes keep the GEMM-and-col2im path.
+    /// </summary>
+    private static ConvGeometry? TransposedGeometry(ConvGeometry g)
+    {
+        if (g.StrideH != 1 || g.StrideW != 1 || g.Groups != 1) return null;
+        int reachH = g.DilationH * (g.R - 1), reachW = g.DilationW * (g.S - 1);
+        if (g.PadTop > reachH || g.PadBottom > reachH || g.PadLeft > reachW || g.PadRight > reachW) return null;
+        var t = new ConvGeometry(g.N, g.P, g.Q, g.K, g.C, g.R, g.S, 1, 1, g.DilationH, g.DilationW,
+            reachH - g.PadTop, reachW - g.PadLeft, reachH - g.PadBottom, reachW - g.PadRight);
+        return t.P == g.H && t.Q == g.W ? t : null;
+    }
+
+    /// <summary>
+    /// dIn[n,h,w,c] = Σ_{r,s,k} dOut[n, h + padTop − r·dh, w + padLeft − s·dw, k] · W[r,s,c,k], run as the forward
+    /// convolution <paramref name="t"/> of dOut with the flipped kernel: one im2col GEMM with the shared dimension
+    /// R·S·K, instead of a GEMM over only K followed by a scatter-add into a zeroed gradient.
+    /// </summary>
+    private static void BackwardInputAsForward(
+        float* dy,          // [N, P, Q, K]
+        float* w,           // [R, S, C, K]
+        ConvGeometry g, ConvGeometry t,
+        float* dx)          // [N, H, W, C], overwritten
+    {
+        float* flipped = KernelBuffers.TransformedKernel(g.KernelSize);  // [R, S, K, C]
+        for (int r = 0; r < g.R; r++)
+            for (int s = 0; s < g.S; s++)
+            {
+                float* source = w + ((nint)(g.R - 1 - r) * g.S + (g.S - 1 - s)) * g.C * g.K;
+                float* target = flipped + ((nint)r * g.S + s) * g.K * g.C;
+                for (int c = 0; c < g.C; c++)
+                    for (int k = 0; k < g.K; k++) target[(nint)k * g.C + c] = source[(nint)c * g.K + k];
+            }
+        Forward(new ReadOnlySpan<float>(dy, g.OutputSize), new ReadOnlySpan<float>(flipped, g.KernelSize), default, t,
+            new Span<float>(dx, g.InputSize));
     }
 
     /// <summary>dW = im2col(in)ᵀ · dOut: dW[r,s,c',k] = Σ_{n,p,q} dOut[n,p,q,k] · in[n, h(p,r), w(q,s), g·C/G + c'].</summary>

@@ -71,6 +71,21 @@ public class ConvolutionFastTests
                 withBias: true, seed: channels + filters + kernelSize + stride);
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 3)]
+    [InlineData(1000, 32)]
+    [InlineData(129, 70)]
+    public void BiasGradientIsTheReferenceBitForBit(int rows, int filters)
+    {
+        var gradOutput = KernelAssert.Random(rows * filters, rows + filters);
+        var expected = new float[filters];
+        var actual = KernelAssert.Random(filters, 3);
+        ConvolutionReference.BackwardBias(gradOutput, filters, expected);
+        ConvolutionFast.BackwardBias(gradOutput, filters, actual);
+        KernelAssert.Exact(expected, actual, $"bias gradient rows={rows} filters={filters}");
+    }
+
     [Fact]
     public void OddShapesAgree()
     {

@@ -456,11 +456,13 @@ internal static unsafe class ConvolutionFast
     /// im2col would first write R·S·C values per pixel. Null when the shape is not otherwise row-contiguous, or when the
     /// packed kernel (R·S·C × NR) would not fit the GEMM's KC: past that the direct kernel streams it from L2 for every
     /// six pixels, and im2col plus the blocked GEMM measured as fast or faster (C = 32 and 64 on Skylake-SP), while
-    /// the C = 1 first layer of a CNN runs about 3× faster direct.
+    /// the C = 1 first layer of a CNN runs about 3× faster direct. A few filters (the input gradient of that layer, run as
+    /// a forward convolution with one filter) always take the padded path: the dot-product kernel has no packed panel.
     /// </summary>
     private static ConvGeometry? WidthPadded(ConvGeometry g)
     {
-        if (g.PadLeft == 0 && g.PadRight == 0 || g.R * g.S * g.C > Gemm.Blocks.KC) return null;
+        if (g.PadLeft == 0 && g.PadRight == 0) return null;
+        if (g.R * g.S * g.C > Gemm.Blocks.KC && !(g.K <= DotFilterLimit && Fma.IsSupported)) return null;
         var t = g with { W = g.W + g.PadLeft + g.PadRight, PadLeft = 0, PadRight = 0 };
         return IsRowContiguous(t) && t.Q == g.Q ? t : null;
     }

@@ -22,8 +22,12 @@ namespace ConvKit.Kernels;
 /// </remarks>
 internal static unsafe class ConvolutionFast
 {
-    /// <summary>Target size of a column tile in floats (384 KB: stays in Zen 3's 512 KB L2).</summary>
-    private const int ColumnBudget = 96 * 1024;
+    /// <summary>
+    /// Target size of a column tile in floats: 384 KB in Zen 3's 512 KB L2; 768 KB in Skylake-SP's 1 MB L2 (with the
+    /// AVX-512 kernel), where the larger tile measured 5–6% faster on the forward and input gradient (the kernel is
+    /// packed once per tile, so fewer tiles pack it less often).
+    /// </summary>
+    private static readonly int ColumnBudget = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 ? 192 * 1024 : 96 * 1024;
 
     /// <summary>out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k].</summary>
     public static void Forward(

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace ConvKit.Kernels;
 
 // R rows (every position of every sample), C channels: x is [R, C], channels-last.
@@ -44,6 +46,11 @@ internal static class BatchNormKernels
             var acc = partials.AsSpan(k * channels, channels);
             Span<float> centered = channels <= 1024 ? stackalloc float[channels] : new float[channels];
             int end = Math.Min(rows, (k + 1) * RowsPerChunk);
+            if (channels % Vector256<float>.Count == 0)
+            {
+                SumRows(x.AsSpan(k * RowsPerChunk * channels, (end - k * RowsPerChunk) * channels), channels, center, acc);
+                return;
+            }
             for (int r = k * RowsPerChunk; r < end; r++)
             {
                 var row = x.AsSpan(r * channels, channels);
@@ -69,6 +76,12 @@ internal static class BatchNormKernels
         int rows = x.Length / channels;
         Rows(rows, channels, (start, end) =>
         {
+            if (channels % Vector256<float>.Count == 0)
+            {
+                NormalizeRows(x.AsSpan(start * channels, (end - start) * channels), mean, invStd, scale, shift,
+                    xhat.AsSpan(start * channels, (end - start) * channels), y.AsSpan(start * channels, (end - start) * channels));
+                return;
+            }
             for (int r = start; r < end; r++)
             {
                 var h = xhat.AsSpan(r * channels, channels);
@@ -95,6 +108,12 @@ internal static class BatchNormKernels
             var a = partialDy.AsSpan(k * channels, channels);
             var b = partialDyXhat.AsSpan(k * channels, channels);
             int end = Math.Min(rows, (k + 1) * RowsPerChunk);
+            if (channels % Vector256<float>.Count == 0)
+            {
+                int first = k * RowsPerChunk * channels, length = (end - k * RowsPerChunk) * channels;
+                SumGradients(dy.AsSpan(first, length), xhat.AsSpan(first, length), a, b);
+                return;
+            }
             for (int r = k * RowsPerChunk; r < end; r++)
             {
                 var g = dy.AsSpan(r * channels, channels);
@@ -119,6 +138,12 @@ internal static class BatchNormKernels
         }
         Rows(rows, channels, (start, end) =>
         {
+            if (channels % Vector256<float>.Count == 0)
+            {
+                int first = start * channels, length = (end - start) * channels;
+                InputGradientRows(dy.AsSpan(first, length), xhat.AsSpan(first, length), s, offset, coefficientXhat, dx.AsSpan(first, length));
+                return;
+            }
             for (int r = start; r < end; r++)
             {
                 var d = dx.AsSpan(r * channels, channels);
@@ -127,6 +152,76 @@ internal static class BatchNormKernels
             }
         });
         return (sumDy, sumDyXhat);
+    }
+
+    // Row loops for channel counts that are a multiple of the vector width: the same arithmetic, in the same order,
+    // as the per-row TensorPrimitives calls above (no fused multiply-add), without a call per row of a few channels.
+
+    /// <summary>acc[c] += Σ_r x[r,c], or Σ_r (x[r,c] − center[c])² when <paramref name="center"/> is given.</summary>
+    private static void SumRows(ReadOnlySpan<float> x, int channels, float[]? center, Span<float> acc)
+    {
+        for (int c = 0; c < channels; c += Vector256<float>.Count)
+        {
+            var sum = Vector256.Create<float>(acc.Slice(c));
+            var middle = center is null ? Vector256<float>.Zero : Vector256.Create<float>(center.AsSpan(c));
+            for (int i = c; i < x.Length; i += channels)
+            {
+                var value = Vector256.Create<float>(x.Slice(i));
+                if (center is null) sum += value;
+                else
+                {
+                    var d = value - middle;
+                    sum = d * d + sum;
+                }
+            }
+            sum.CopyTo(acc.Slice(c));
+        }
+    }
+
+    /// <summary>xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · scale[c] + shift[c].</summary>
+    private static void NormalizeRows(ReadOnlySpan<float> x, float[] mean, float[] invStd, float[] scale, float[] shift, Span<float> xhat, Span<float> y)
+    {
+        int channels = mean.Length;
+        for (int row = 0; row < x.Length; row += channels)
+            for (int c = 0; c < channels; c += Vector256<float>.Count)
+            {
+                int i = row + c;
+                var h = (Vector256.Create<float>(x.Slice(i)) - Vector256.Create<float>(mean.AsSpan(c))) * Vector256.Create<float>(invStd.AsSpan(c));
+                h.CopyTo(xhat.Slice(i));
+                (h * Vector256.Create<float>(scale.AsSpan(c)) + Vector256.Create<float>(shift.AsSpan(c))).CopyTo(y.Slice(i));
+            }
+    }
+
+    /// <summary>sumDy[c] += Σ_r dy[r,c]; sumDyXhat[c] += Σ_r dy[r,c] · xhat[r,c].</summary>
+    private static void SumGradients(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, Span<float> sumDy, Span<float> sumDyXhat)
+    {
+        int channels = sumDy.Length;
+        for (int c = 0; c < channels; c += Vector256<float>.Count)
+        {
+            var a = Vector256.Create<float>(sumDy.Slice(c));
+            var b = Vector256.Create<float>(sumDyXhat.Slice(c));
+            for (int i = c; i < dy.Length; i += channels)
+            {
+                var g = Vector256.Create<float>(dy.Slice(i));
+                a += g;
+                b = g * Vector256.Create<float>(xhat.Slice(i)) + b;
+            }
+            a.CopyTo(sumDy.Slice(c));
+            b.CopyTo(sumDyXhat.Slice(c));
+        }
+    }
+
+    /// <summary>dx[r,c] = dy[r,c] · s[c] + offset[c], then dx[r,c] = xhat[r,c] · coefficient[c] + dx[r,c].</summary>
+    private static void InputGradientRows(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, float[] s, float[] offset, float[] coefficient, Span<float> dx)
+    {
+        int channels = s.Length;
+        for (int row = 0; row < dy.Length; row += channels)
+            for (int c = 0; c < channels; c += Vector256<float>.Count)
+            {
+                int i = row + c;
+                var d = Vector256.Create<float>(dy.Slice(i)) * Vector256.Create<float>(s.AsSpan(c)) + Vector256.Create<float>(offset.AsSpan(c));
+                (Vector256.Create<float>(xhat.Slice(i)) * Vector256.Create<float>(coefficient.AsSpan(c)) + d).CopyTo(dx.Slice(i));
+            }
     }
 
     private static void Rows(int rows, int channels, Action<int, int> body)

@@ -20,6 +20,13 @@ internal static class ConvolutionKernels
         if (KernelOptions.UseReference) ConvolutionReference.BackwardKernel(gradOutput, input, g, gradKernel);
         else ConvolutionFast.BackwardKernel(gradOutput, input, g, gradKernel);
     }
+
+    /// <summary>dBias[k] = Σ over rows of dOut[row, k]; dOut viewed as [rows, K].</summary>
+    public static void BackwardBias(ReadOnlySpan<float> gradOutput, int k, Span<float> gradBias)
+    {
+        if (KernelOptions.UseReference) ConvolutionReference.BackwardBias(gradOutput, k, gradBias);
+        else ConvolutionFast.BackwardBias(gradOutput, k, gradBias);
+    }
 }
 
 /// <summary>The entry points that ops call for pooling.</summary>

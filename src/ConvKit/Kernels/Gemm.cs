@@ -12,10 +12,22 @@ namespace ConvKit.Kernels;
 /// Zen 3: 32 KB L1d, 512 KB L2 per core, 32 MB L3. KC = 256: the B micro-panel is 256·16·4 = 16 KB,
 /// half of L1, beside a 6 KB A micro-panel. MC = 144: the A block is 144·256·4 = 144 KB, under a third of
 /// L2. NC = 4080: the B block is 4 MB. These are BLIS's own Zen 3 single-precision values.
+/// <para>
+/// Skylake-SP / Cascade Lake (AVX-512, NR = 32): 32 KB L1d, 1 MB L2 per core, 1.375 MB of non-inclusive L3 per core.
+/// KC = 128: the B micro-panel is 128·32·4 = 16 KB beside a 3 KB A micro-panel, half of L1 (KC = 192 and 256 measured slower).
+/// MC = 960: the A block is 960·128·4 = 480 KB, half of L2. NC = 2048: the B block is 128·2048·4 = 1 MB,
+/// which L2 holds beside the A block of one thread.
+/// </para>
 /// </remarks>
 internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC)
 {
-    public static GemmBlockSizes Zen3 { get; } = new(GemmMicroKernel.MR, GemmMicroKernel.NR, 144, 256, 4080);
+    public static GemmBlockSizes Zen3 { get; } = new(GemmMicroKernel.MR, 16, 144, 256, 4080);
+
+    public static GemmBlockSizes SkylakeSP { get; } = new(GemmMicroKernel.MR, 32, 960, 128, 2048);
+
+    /// <summary>The sizes for the micro-kernel this process runs.</summary>
+    public static GemmBlockSizes ForSelectedKernel =>
+        GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 ? SkylakeSP : Zen3;
 }
 
 /// <summary>
@@ -32,7 +44,7 @@ internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC)
 /// </remarks>
 internal static unsafe class Gemm
 {
-    public static GemmBlockSizes Blocks { get; } = GemmBlockSizes.Zen3;
+    public static GemmBlockSizes Blocks { get; } = GemmBlockSizes.ForSelectedKernel;
 
     /// <summary>Below this many multiply-adds a product runs on one thread.</summary>
     private const long ParallelThreshold = 64 * 64 * 64;
@@ -77,7 +89,8 @@ internal static unsafe class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
             return;
         }
-        const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+        const int MR = GemmMicroKernel.MR;
+        int NR = GemmMicroKernel.NR;
         var blocks = Blocks;
         int threads = (long)m * n * k >= ParallelThreshold ? KernelThreads.Available : 1;
         // A is read in place when a packed block would feed a single micro-panel of B (no reuse to pay for packing).

@@ -9,7 +9,8 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class GemmMacroKernel
 {
-    private const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+    private const int MR = GemmMicroKernel.MR;
+    private static int NR => GemmMicroKernel.NR;
 
     /// <summary>C[mc, nc] (+)= Apacked[mc, kc] · Bpacked[kc, nc]; <paramref name="overwrite"/> replaces C instead of adding.</summary>
     public static void Packed(

@@ -7,61 +7,25 @@ namespace ConvKit.Kernels;
 // M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
 // MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
 
-/// <summary>
-/// The GEMM micro-kernel: <c>C += A_panel · B_panel</c> (or <c>C = A_panel · B_panel</c> with <c>overwrite</c>),
-/// where A_panel is MR × kc, B_panel is kc × NR and the MR × NR block of C lives in registers for the whole
-/// loop over kc. It has no m or n loops and no edge cases: the macro-kernel gives it whole tiles (or a scratch tile).
-/// </summary>
+/// <summary>The AVX2 + FMA micro-kernels: the contracts of <see cref="GemmMicroKernel.Packed"/>, <see cref="GemmMicroKernel.Strided"/> and <see cref="GemmMicroKernel.Segments"/> with NR = 16.</summary>
 /// <remarks>
-/// AVX2 + FMA: 6 × 16 = twelve 8-wide accumulators, two B vectors and one broadcast of A, fifteen of the
+/// 6 × 16 = twelve 8-wide accumulators, two B vectors and one broadcast of A, fifteen of the
 /// sixteen ymm registers. Each step of kc issues 12 FMAs against 2 loads of B and 6 broadcasts of A.
-/// Without AVX2/FMA the portable kernel (<see cref="PortablePacked"/>) runs instead.
 /// </remarks>
 internal static unsafe partial class GemmMicroKernel
 {
-    public const int MR = 6, NR = 16;
-
-    /// <summary>C[MR, NR] (+)= A[MR, kc] · B[kc, NR], A packed as a[p·MR + i], B packed as b[p·NR + j].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
-    {
-        if (Fma.IsSupported && Avx2.IsSupported) Avx2Packed(kc, a, b, c, ldc, overwrite);
-        else PortablePacked(kc, a, b, c, ldc, overwrite);
-    }
-
-    /// <summary>
-    /// C[MR, NR] (+)= A[MR, kc] · B[kc, NR], A read in place as a[i·rowStep + p·columnStep] for i &lt; rows
-    /// (rows past <paramref name="rows"/> repeat the last row, and the caller discards them); B packed.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Strided(int kc, int rows, float* a, nint rowStep, nint columnStep, float* b, float* c, nint ldc, bool overwrite)
-    {
-        if (Fma.IsSupported && Avx2.IsSupported) Avx2Strided(kc, rows, a, rowStep, columnStep, b, c, ldc, overwrite);
-        else PortableStrided(kc, rows, a, rowStep, columnStep, b, c, ldc, overwrite);
-    }
-
-    /// <summary>
-    /// C[MR, NR] (+)= Σ_t A_t[MR, length] · B_t[length, NR] over <paramref name="segments"/> pieces of the shared
-    /// dimension, A_t read in place as bases[t][i·rowStep + p] (a null base is an all-zero piece: skipped), and
-    /// B the packed panel of all pieces one after another. Direct convolution uses one piece per kernel row.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Segments(int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc, bool overwrite)
-    {
-        if (Fma.IsSupported && Avx2.IsSupported) Avx2Segments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite);
-        else PortableSegments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite);
-    }
+    private const int NR256 = 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx2Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {
         // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
-        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR - 1);
-        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR - 1);
-        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR - 1);
-        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR - 1);
-        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR - 1);
-        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR - 1);
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR256 - 1);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
@@ -91,7 +55,7 @@ internal static unsafe partial class GemmMicroKernel
             c50 = Fma.MultiplyAdd(a5, b0, c50);
             c51 = Fma.MultiplyAdd(a5, b1, c51);
             a += MR;
-            b += NR;
+            b += NR256;
         }
         if (overwrite)
         {
@@ -129,12 +93,12 @@ internal static unsafe partial class GemmMicroKernel
         float* r4 = a + Math.Min(4, rows - 1) * rowStep;
         float* r5 = a + Math.Min(5, rows - 1) * rowStep;
         // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
-        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR - 1);
-        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR - 1);
-        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR - 1);
-        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR - 1);
-        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR - 1);
-        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR - 1);
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR256 - 1);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
@@ -165,7 +129,7 @@ internal static unsafe partial class GemmMicroKernel
             c50 = Fma.MultiplyAdd(a5, b0, c50);
             c51 = Fma.MultiplyAdd(a5, b1, c51);
             offset += columnStep;
-            b += NR;
+            b += NR256;
         }
         if (overwrite)
         {
@@ -199,12 +163,12 @@ internal static unsafe partial class GemmMicroKernel
         nint step1 = Math.Min(1, rows - 1) * rowStep, step2 = Math.Min(2, rows - 1) * rowStep, step3 = Math.Min(3, rows - 1) * rowStep;
         nint step4 = Math.Min(4, rows - 1) * rowStep, step5 = Math.Min(5, rows - 1) * rowStep;
         // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
-        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR - 1);
-        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR - 1);
-        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR - 1);
-        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR - 1);
-        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR - 1);
-        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR - 1);
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR256 - 1);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR256 - 1);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
@@ -214,7 +178,7 @@ internal static unsafe partial class GemmMicroKernel
         for (int t = 0; t < segments; t++)
         {
             float* r0 = bases[t];
-            if (r0 == null) { b += (nint)length * NR; continue; }
+            if (r0 == null) { b += (nint)length * NR256; continue; }
             float* r1 = r0 + step1, r2 = r0 + step2, r3 = r0 + step3, r4 = r0 + step4, r5 = r0 + step5;
             for (nint p = 0; p < length; p++)
             {
@@ -238,7 +202,7 @@ internal static unsafe partial class GemmMicroKernel
                 var a5 = Avx.BroadcastScalarToVector256(r5 + p);
                 c50 = Fma.MultiplyAdd(a5, b0, c50);
                 c51 = Fma.MultiplyAdd(a5, b1, c51);
-                b += NR;
+                b += NR256;
             }
         }
         if (overwrite)

@@ -12,7 +12,8 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class GemmPacking
 {
-    private const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+    private const int MR = GemmMicroKernel.MR;
+    private static int NR => GemmMicroKernel.NR;
 
     /// <summary>
     /// packed[(i / MR)·MR·kc + p·MR + i % MR] = op(A)[i, p] for i &lt; mc, p &lt; kc; zero for the padding rows.
@@ -74,10 +75,7 @@ internal static unsafe class GemmPacking
                 float* src = b + j0;
                 if (columns == NR)
                     for (int p = 0; p < kc; p++, src += ldb, panel += NR)
-                    {
-                        Vector256.Store(Vector256.Load(src), panel);
-                        Vector256.Store(Vector256.Load(src + 8), panel + 8);
-                    }
+                        for (int j = 0; j < NR; j += 8) Vector256.Store(Vector256.Load(src + j), panel + j);
                 else
                     for (int p = 0; p < kc; p++, src += ldb, panel += NR)
                         for (int j = 0; j < NR; j++) panel[j] = j < columns ? src[j] : 0f;

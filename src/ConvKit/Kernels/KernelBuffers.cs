@@ -9,7 +9,7 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class KernelBuffers
 {
-    [ThreadStatic] private static AlignedBuffer? packA, packB, columns, partials;
+    [ThreadStatic] private static AlignedBuffer? packA, packB, columns, partials, transformedKernel, paddedInput;
 
     /// <summary>Packed A block of the GEMM (MC × KC), private to the thread that packs it.</summary>
     public static float* PackA(int length) => (packA ??= new()).Get(length);
@@ -22,6 +22,12 @@ internal static unsafe class KernelBuffers
 
     /// <summary>Per-chunk partial results that are summed in a fixed order.</summary>
     public static float* Partials(int length) => (partials ??= new()).Get(length);
+
+    /// <summary>A convolution kernel rearranged for another pass (flipped and transposed for the input gradient).</summary>
+    public static float* TransformedKernel(int length) => (transformedKernel ??= new()).Get(length);
+
+    /// <summary>A convolution input with its width padding written out, for the direct kernels.</summary>
+    public static float* PaddedInput(int length) => (paddedInput ??= new()).Get(length);
 
     private sealed class AlignedBuffer
     {

@@ -72,7 +72,11 @@ internal static unsafe class PoolingFast
     {
         CheckLengths(g, input.Length, gradOutput.Length);
         if (gradInput.Length < g.InputSize) throw new ArgumentException($"Pooling {g} needs {g.InputSize} input gradients; received {gradInput.Length}.");
-        KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
+        // Windows that tile the input (2×2 stride 2 on an even map) own every cell once: each window writes all its
+        // cells (dOut at the winner, zero elsewhere), so the gradient needs no clearing pass first.
+        bool tiling = g.StrideH == g.R && g.StrideW == g.S && g.DilationH == 1 && g.DilationW == 1 && g.PadTop == 0 && g.PadLeft == 0
+            && g.P * g.R == g.H && g.Q * g.S == g.W && g.C % 8 == 0;
+        if (!tiling) KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
         fixed (float* px = input, pdy = gradOutput, pdx = gradInput)
         {
             float* x = px, dy = pdy, dx = pdx;
@@ -104,7 +108,13 @@ internal static unsafe class PoolingFast
                             best = Vector256.ConditionalSelect(greater, value, best);
                             winner = Vector256.ConditionalSelect(greater.AsInt32(), Vector256.Create(i), winner);
                         }
-                        for (int lane = 0; lane < 8; lane++) dx[cells[winner.GetElement(lane)] + c + lane] += d[c + lane];
+                        if (tiling)
+                        {
+                            var gradient = Vector256.Load(d + c);
+                            for (int i = 0; i < count; i++)
+                                Vector256.Store(Vector256.ConditionalSelect(Vector256.Equals(winner, Vector256.Create(i)).AsSingle(), gradient, Vector256<float>.Zero), dx + cells[i] + c);
+                        }
+                        else for (int lane = 0; lane < 8; lane++) dx[cells[winner.GetElement(lane)] + c + lane] += d[c + lane];
                     }
                     for (; c < g.C; c++)
                     {

@@ -11,7 +11,7 @@ internal sealed class ReluOp(Tensor y) : Op
 
     public static Tensor Forward(Tensor x)
     {
-        var y = Tensor.Zeros(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         TensorPrimitives.Max(x.Span, 0f, y.Span);
         GradientTape.Record(new ReluOp(y), [x], y);
         return y;
@@ -19,7 +19,7 @@ internal sealed class ReluOp(Tensor y) : Op
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(y.Shape);
+        var dx = Tensor.Uninitialized(y.Shape);
         var yv = y.Data;
         var g = dy.Data;
         var d = dx.Data;

@@ -15,7 +15,7 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
 
     public static Tensor Forward(Tensor input, Tensor kernel, Tensor? bias, ConvGeometry g)
     {
-        var output = Tensor.Zeros(g.N, g.P, g.Q, g.K);
+        var output = Tensor.Uninitialized(new Shape(g.N, g.P, g.Q, g.K));
         ConvolutionKernels.Forward(input.Span, kernel.Span, bias is null ? default : bias.Span, g, output.Span);
         GradientTape.Record(new Conv2DOp(input, kernel, g), bias is null ? [input, kernel] : [input, kernel, bias], output);
         return output;
@@ -26,7 +26,7 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
         var grads = new Tensor?[needs.Length];
         if (needs[0])
         {
-            grads[0] = Tensor.Zeros(input.Shape);
+            grads[0] = Tensor.Uninitialized(input.Shape);
             ConvolutionKernels.BackwardInput(gradOutput.Span, kernel.Span, geometry, grads[0]!.Span);
         }
         if (needs[1])
@@ -37,7 +37,7 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
         if (needs.Length > 2 && needs[2])
         {
             grads[2] = Tensor.Zeros(geometry.K);
-            ConvolutionReference.BackwardBias(gradOutput.Span, geometry.K, grads[2]!.Span);
+            ConvolutionKernels.BackwardBias(gradOutput.Span, geometry.K, grads[2]!.Span);
         }
         return grads;
     }

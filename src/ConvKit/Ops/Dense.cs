@@ -17,7 +17,7 @@ internal sealed class MatMulOp(Tensor a, Tensor b) : Op
         if (b.Rank != 2 || a.Rank < 1 || a.Shape[-1] != b.Shape[0])
             throw new ArgumentException($"MatMul needs a (..., K) and b (K, N); received a {a.Shape} and b {b.Shape}.");
         int k = b.Shape[0], n = b.Shape[1], m = a.Size / Math.Max(1, k);
-        var z = Tensor.Zeros(a.Shape.With(-1, n));
+        var z = Tensor.Uninitialized(a.Shape.With(-1, n));
         GemmKernels.Multiply(false, false, m, n, k, a.Span, k, b.Span, n, z.Span, n, accumulate: false);
         GradientTape.Record(new MatMulOp(a, b), [a, b], z);
         return z;
@@ -29,12 +29,12 @@ internal sealed class MatMulOp(Tensor a, Tensor b) : Op
         Tensor? da = null, db = null;
         if (needs[0])
         {
-            da = Tensor.Zeros(a.Shape);
+            da = Tensor.Uninitialized(a.Shape);
             GemmKernels.Multiply(false, true, m, k, n, dz.Span, n, b.Span, n, da.Span, k, accumulate: false);
         }
         if (needs[1])
         {
-            db = Tensor.Zeros(b.Shape);
+            db = Tensor.Uninitialized(b.Shape);
             GemmKernels.Multiply(true, false, k, n, m, a.Span, k, dz.Span, n, db.Span, n, accumulate: false);
         }
         return [da, db];
@@ -51,7 +51,7 @@ internal sealed class BiasAddOp(int units) : Op
         int n = bias.Size;
         if (bias.Rank != 1 || x.Shape[-1] != n)
             throw new ArgumentException($"BiasAdd needs a bias of the last axis's size; received x {x.Shape} and bias {bias.Shape}.");
-        var y = Tensor.Zeros(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         for (int row = 0; row < x.Size; row += n)
             TensorPrimitives.Add(x.Span.Slice(row, n), bias.Span, y.Span.Slice(row, n));
         GradientTape.Record(new BiasAddOp(n), [x, bias], y);
@@ -64,7 +64,7 @@ internal sealed class BiasAddOp(int units) : Op
         if (needs[1])
         {
             dBias = Tensor.Zeros(units);
-            ConvolutionReference.BackwardBias(dy.Span, units, dBias.Span);
+            ConvolutionKernels.BackwardBias(dy.Span, units, dBias.Span);
         }
         return [needs[0] ? dy : null, dBias];
     }

@@ -28,8 +28,8 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
             movingVariance.Span.CopyTo(variance);
         }
         var invStd = variance.Select(v => 1f / MathF.Sqrt(v + epsilon)).ToArray();
-        var normalized = Tensor.Zeros(x.Shape);
-        var y = Tensor.Zeros(x.Shape);
+        var normalized = Tensor.Uninitialized(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, normalized.Data, y.Data);
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
@@ -41,7 +41,7 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         int c = normalized.Shape[-1];
-        var dx = needs[0] ? Tensor.Zeros(normalized.Shape) : null;
+        var dx = needs[0] ? Tensor.Uninitialized(normalized.Shape) : null;
         var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy.Data, normalized.Data, c, invStd, gamma?.Data, training, dx?.Data);
         var grads = new Tensor?[needs.Length];
         grads[0] = dx;
@@ -70,7 +70,7 @@ internal sealed class DropoutOp(float[] scaledMask) : Op
         var mask = new float[x.Size];
         float keep = 1f / (1f - rate);
         for (int i = 0; i < mask.Length; i++) mask[i] = random.NextFloat() >= rate ? keep : 0f;
-        var y = Tensor.Zeros(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, mask, y.Span);
         GradientTape.Record(new DropoutOp(mask), [x], y);
         return y;
@@ -78,7 +78,7 @@ internal sealed class DropoutOp(float[] scaledMask) : Op
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(dy.Shape);
+        var dx = Tensor.Uninitialized(dy.Shape);
         System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Span, scaledMask, dx.Span);
         return [dx];
     }

@@ -19,7 +19,7 @@ internal sealed class MaxPoolOp(Tensor input, PoolGeometry geometry) : Op
 
     public override Tensor?[] Backward(Tensor gradOutput, bool[] needs)
     {
-        var dx = Tensor.Zeros(input.Shape);
+        var dx = Tensor.Uninitialized(input.Shape);
         PoolingKernels.MaxBackward(gradOutput.Span, input.Span, geometry, dx.Span);
         return [dx];
     }

@@ -42,6 +42,12 @@ public sealed class Tensor
 
     public static Tensor Zeros(params int[] shape) => new(new Shape(shape), new float[new Shape(shape).Size]);
     public static Tensor Zeros(Shape shape) => new(shape, new float[shape.Size]);
+
+    /// <summary>
+    /// A tensor whose storage is not zeroed first, for op outputs that a kernel overwrites in full: a large float array
+    /// then skips the clearing pass over memory that the kernel writes anyway.
+    /// </summary>
+    internal static Tensor Uninitialized(Shape shape) => new(shape, GC.AllocateUninitializedArray<float>(shape.Size));
     public static Tensor Ones(params int[] shape) => Full(new Shape(shape), 1f);
     public static Tensor Ones(Shape shape) => Full(shape, 1f);
 

@@ -53,6 +53,39 @@ public class ConvolutionFastTests
         Check(new ConvGeometry(2, 6, 11, 2, 3, 1, kernelSize, 1, stride, 1, dilation, 0, 1, 3, 2), withBias: true, seed++);
     }
 
+    /// <summary>The shapes of a CNN on small images: the C = 1 first layer (direct forward and kernel gradient on the
+    /// width-padded input) and wider layers whose filter counts match the register block (K = 32, 64).</summary>
+    [Theory]
+    [InlineData(1, 32, 3, 1)]
+    [InlineData(1, 32, 5, 1)]
+    [InlineData(1, 64, 3, 2)]
+    [InlineData(1, 7, 3, 1)]
+    [InlineData(2, 32, 5, 1)]
+    [InlineData(32, 32, 3, 1)]
+    [InlineData(32, 64, 5, 1)]
+    [InlineData(64, 64, 3, 2)]
+    public void NetworkLayerShapesAgree(int channels, int filters, int kernelSize, int stride)
+    {
+        foreach (var padding in new[] { Padding.Same, Padding.Valid })
+            Check(ConvGeometry.Create(3, 11, 13, channels, filters, kernelSize, kernelSize, stride, stride, 1, 1, padding),
+                withBias: true, seed: channels + filters + kernelSize + stride);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 3)]
+    [InlineData(1000, 32)]
+    [InlineData(129, 70)]
+    public void BiasGradientIsTheReferenceBitForBit(int rows, int filters)
+    {
+        var gradOutput = KernelAssert.Random(rows * filters, rows + filters);
+        var expected = new float[filters];
+        var actual = KernelAssert.Random(filters, 3);
+        ConvolutionReference.BackwardBias(gradOutput, filters, expected);
+        ConvolutionFast.BackwardBias(gradOutput, filters, actual);
+        KernelAssert.Exact(expected, actual, $"bias gradient rows={rows} filters={filters}");
+    }
+
     [Fact]
     public void OddShapesAgree()
     {

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using ConvKit.Kernels;
 
 namespace ConvKit.Tests.Kernels;
@@ -34,26 +35,112 @@ public class GemmTests
     public void LargeSizesCrossEveryBlockBoundary(bool transposeA, bool transposeB)
     {
         Check(transposeA, transposeB, 301, 45, 530, pad: 3, accumulate: false, seed: 1);   // rows over MC, k over KC
+        Check(transposeA, transposeB, 1931, 70, 150, pad: 1, accumulate: true, seed: 6);  // rows over the larger MC of AVX-512
         Check(transposeA, transposeB, 7, 4100, 9, pad: 0, accumulate: true, seed: 2);     // columns over NC
         Check(transposeA, transposeB, 200, 200, 260, pad: 5, accumulate: true, seed: 3);  // threaded, odd edges
         Check(transposeA, transposeB, 1000, 13, 80, pad: 1, accumulate: false, seed: 4);  // one micro-panel of B: A read in place
         Check(transposeA, transposeB, 10, 3000, 40, pad: 2, accumulate: true, seed: 5);   // few rows: threads split the columns
     }
 
-    [Fact]
-    public unsafe void PortableMicroKernelMatchesAvx2()
+    /// <summary>The micro-kernels this machine can run, with their NR: the portable one always.</summary>
+    public static TheoryData<string> MicroKernels()
     {
-        const int kc = 37, mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;
+        var kernels = new TheoryData<string> { "portable" };
+        if (Fma.IsSupported && Avx2.IsSupported) kernels.Add("avx2");
+        if (Avx512F.IsSupported) kernels.Add("avx512");
+        return kernels;
+    }
+
+    private static unsafe int RunMicroKernel(string kernel, int kc, int rows, float* a, nint rowStep, nint columnStep, float* b, float* c, nint ldc, bool overwrite)
+    {
+        switch (kernel)
+        {
+            case "avx2": GemmMicroKernel.Avx2Strided(kc, rows, a, rowStep, columnStep, b, c, ldc, overwrite); return 16;
+            case "avx512": GemmMicroKernel.Avx512Strided(kc, rows, a, rowStep, columnStep, b, c, ldc, overwrite); return 32;
+            default: GemmMicroKernel.PortableStrided(kc, rows, a, rowStep, columnStep, b, c, ldc, overwrite); return GemmMicroKernel.NR;
+        }
+    }
+
+    private static int Width(string kernel) => kernel switch { "avx2" => 16, "avx512" => 32, _ => GemmMicroKernel.NR };
+
+    /// <summary>Every micro-kernel, packed and strided A, whole and short tiles, odd kc and padded ldc, against a scalar sum.</summary>
+    [Theory, MemberData(nameof(MicroKernels))]
+    public unsafe void MicroKernelAgreesWithReference(string kernel)
+    {
+        const int mr = GemmMicroKernel.MR;
+        int nr = Width(kernel), seed = 10;
+        foreach (int kc in new[] { 1, 2, 7, 37, 130 })
+            foreach (int rows in new[] { mr, 1, 4 })
+                foreach (bool packed in new[] { true, false })
+                    foreach (bool overwrite in new[] { true, false })
+                    {
+                        int ldc = nr + 3;
+                        nint rowStep = packed ? 1 : kc + 2, columnStep = packed ? mr : 1;
+                        var a = KernelAssert.Random(packed ? mr * kc : mr * (kc + 2), seed++);
+                        var b = KernelAssert.Random(nr * kc, seed++);
+                        var actual = KernelAssert.Random(mr * ldc, seed++);
+                        var expected = (float[])actual.Clone();
+                        for (int i = 0; i < mr; i++)
+                            for (int j = 0; j < nr; j++)
+                            {
+                                double sum = 0;
+                                int row = Math.Min(i, rows - 1);
+                                for (int p = 0; p < kc; p++) sum += (double)a[row * rowStep + p * columnStep] * b[p * nr + j];
+                                expected[i * ldc + j] = (float)(overwrite ? sum : expected[i * ldc + j] + sum);
+                            }
+                        fixed (float* pa = a, pb = b, pc = actual)
+                            RunMicroKernel(kernel, kc, rows, pa, rowStep, columnStep, pb, pc, ldc, overwrite);
+                        KernelAssert.Close(expected, actual, 1e-5f * kc, $"{kernel} micro-kernel kc={kc} rows={rows} packed={packed} overwrite={overwrite}");
+                    }
+    }
+
+    /// <summary>The packed-A entry of every kernel against its strided form (A packed is A strided with steps 1 and MR).</summary>
+    [Theory, MemberData(nameof(MicroKernels))]
+    public unsafe void PackedMicroKernelMatchesStrided(string kernel)
+    {
+        const int kc = 37, mr = GemmMicroKernel.MR;
+        int nr = Width(kernel);
         var a = KernelAssert.Random(mr * kc, 5);
         var b = KernelAssert.Random(nr * kc, 6);
-        var portable = KernelAssert.Random(mr * nr, 7);
-        var packed = (float[])portable.Clone();
-        fixed (float* pa = a, pb = b, pp = portable, pk = packed)
+        var strided = KernelAssert.Random(mr * nr, 7);
+        var packed = (float[])strided.Clone();
+        fixed (float* pa = a, pb = b, ps = strided, pk = packed)
         {
-            GemmMicroKernel.PortablePacked(kc, pa, pb, pp, nr, overwrite: false);
-            GemmMicroKernel.Packed(kc, pa, pb, pk, nr, overwrite: false);
+            RunMicroKernel(kernel, kc, mr, pa, 1, mr, pb, ps, nr, overwrite: false);
+            switch (kernel)
+            {
+                case "avx2": GemmMicroKernel.Avx2Packed(kc, pa, pb, pk, nr, overwrite: false); break;
+                case "avx512": GemmMicroKernel.Avx512Packed(kc, pa, pb, pk, nr, overwrite: false); break;
+                default: GemmMicroKernel.PortablePacked(kc, pa, pb, pk, nr, overwrite: false); break;
+            }
         }
-        KernelAssert.Close(portable, packed, 1e-5f, "micro-kernel");
+        Assert.Equal(strided, packed);
+    }
+
+    /// <summary>The segmented (direct-convolution) entry of every kernel against one strided call over the pieces laid end to end.</summary>
+    [Theory, MemberData(nameof(MicroKernels))]
+    public unsafe void SegmentsMicroKernelSkipsNullPieces(string kernel)
+    {
+        const int mr = GemmMicroKernel.MR, length = 11, rowStep = 29;
+        int nr = Width(kernel);
+        var a = KernelAssert.Random(3 * mr * rowStep, 20);
+        var b = KernelAssert.Random(3 * length * nr, 21);
+        var actual = new float[mr * nr];
+        var expected = new float[mr * nr];
+        fixed (float* pa = a, pb = b, pc = actual, pe = expected)
+        {
+            float** bases = stackalloc float*[3];
+            bases[0] = pa; bases[1] = null; bases[2] = pa + 2 * mr * rowStep;
+            switch (kernel)
+            {
+                case "avx2": GemmMicroKernel.Avx2Segments(3, bases, length, rowStep, 5, pb, pc, nr, overwrite: true); break;
+                case "avx512": GemmMicroKernel.Avx512Segments(3, bases, length, rowStep, 5, pb, pc, nr, overwrite: true); break;
+                default: GemmMicroKernel.PortableSegments(3, bases, length, rowStep, 5, pb, pc, nr, overwrite: true); break;
+            }
+            RunMicroKernel(kernel, length, 5, bases[0], rowStep, 1, pb, pe, nr, overwrite: true);
+            RunMicroKernel(kernel, length, 5, bases[2], rowStep, 1, pb + 2 * length * nr, pe, nr, overwrite: false);
+        }
+        KernelAssert.Close(expected, actual, 1e-5f * length, $"{kernel} segments");
     }
 
     [Fact]

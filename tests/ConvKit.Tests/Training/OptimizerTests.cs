@@ -54,6 +54,35 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void AdamIsTheScalarRuleBitForBitAtEveryLength()
+    {
+        // The update runs eight elements at a time with a scalar tail; every element must match the scalar formula.
+        foreach (int length in new[] { 1, 7, 8, 9, 37 })
+        {
+            var random = new Random(length);
+            var initial = Enumerable.Range(0, length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+            var gradients = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray()).ToArray();
+            var w = Weight((float[])initial.Clone());
+            var adam = new Adam(0.01f);
+            var expected = (float[])initial.Clone();
+            float[] m = new float[length], v = new float[length];
+            for (int step = 1; step <= 2; step++)
+            {
+                Step(adam, w, gradients[step - 1]);
+                float alpha = (float)(0.01f * Math.Sqrt(1 - Math.Pow(0.999f, step)) / (1 - Math.Pow(0.9f, step)));
+                for (int i = 0; i < length; i++)
+                {
+                    float g = gradients[step - 1][i];
+                    m[i] += (g - m[i]) * (1 - 0.9f);
+                    v[i] += (g * g - v[i]) * (1 - 0.999f);
+                    expected[i] -= alpha * m[i] / (MathF.Sqrt(v[i]) + 1e-7f);
+                }
+            }
+            Assert.Equal(expected, w.Value.ToArray());
+        }
+    }
+
+    [Fact]
     public void AdamWDecaysWeightsBeforeTheStep()
     {
         var plain = Weight(2f);

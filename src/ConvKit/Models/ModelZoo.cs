@@ -16,9 +16,10 @@ public sealed record TrainingRecipe(string Optimizer, float LearningRate, int Ep
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
-/// <item><c>default</c>: two blocks of (Conv2D 3×3 same → BatchNormalization → ReLU) ×2 → MaxPool 2 with 32 then 64
-/// filters, Dropout 0.25, Flatten, Dense 128 ReLU, Dropout 0.5, Dense. On 28×28×1 with 10 classes: 468,394 parameters, about
-/// 18 M multiply-adds per image; the Fashion-MNIST README lists 2 Conv + pooling + BN at 0.934.</item>
+/// <item><c>default</c>: three blocks of Conv2D 3×3 same (no bias) → BatchNormalization → ReLU → MaxPool 2 with 32, 64
+/// and 128 filters (the first block pools straight after its convolution), Flatten, Dropout 0.3, Dense 128 ReLU, Dropout 0.3,
+/// Dense. On 28×28×1 with 10 classes: 242,218 parameters and about 7.6 M multiply-adds per image, chosen for accuracy per
+/// second of training on two CPU cores.</item>
 /// <item><c>tutorial</c>: TensorFlow's layers tutorial CNN (Conv2D 32 5×5 same ReLU, MaxPool 2, Conv2D 64 5×5 same
 /// ReLU, MaxPool 2, Flatten, Dense 1024 ReLU, Dropout 0.4, Dense): 3,274,634 parameters on 28×28×1 with 10
 /// classes; the README lists it at 0.916.</item>

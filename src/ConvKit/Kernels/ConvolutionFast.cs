@@ -326,10 +326,14 @@ internal static unsafe class ConvolutionFast
         float* y)       // [N, P, Q, K]
     {
         const int MR = GemmMicroKernel.MR;
-        int NR = GemmMicroKernel.NR;
+        // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case):
+        // the 16-wide AVX2 kernel does the same work in half the multiply-adds.
+        bool narrow = g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && Avx2.IsSupported && Fma.IsSupported;
+        int NR = narrow ? GemmMicroKernel.NR256 : GemmMicroKernel.NR;
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
         float* packedB = KernelBuffers.PackB(panels * NR * depth);
-        GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);
+        if (narrow) PackNarrow(w, depth, g.K, packedB);
+        else GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);
         nint rowStep = (nint)g.StrideW * g.C;
         KernelThreads.For(g.N * g.P, outputRow =>
         {
@@ -352,16 +356,30 @@ internal static unsafe class ConvolutionFast
                     int nr = Math.Min(NR, g.K - jr);
                     float* cTile = yRow + (nint)q * g.K + jr;
                     float* bPanel = packedB + (nint)jr * depth;
-                    if (mr == MR && nr == NR) GemmMicroKernel.Segments(g.R, shifted, length, rowStep, MR, bPanel, cTile, g.K, overwrite: true);
+                    if (mr == MR && nr == NR) Segments(narrow, g.R, shifted, length, rowStep, MR, bPanel, cTile, g.K);
                     else
                     {
-                        GemmMicroKernel.Segments(g.R, shifted, length, rowStep, mr, bPanel, tile, NR, overwrite: true);
+                        Segments(narrow, g.R, shifted, length, rowStep, mr, bPanel, tile, NR);
                         for (int i = 0; i < mr; i++) new ReadOnlySpan<float>(tile + i * NR, nr).CopyTo(new Span<float>(cTile + (nint)i * g.K, nr));
                     }
                 }
             }
             if (b != null) AddBias(yRow, g.Q, g.K, b);
         });
+    }
+
+    private static void Segments(bool narrow, int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc)
+    {
+        if (narrow) GemmMicroKernel.Avx2Segments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite: true);
+        else GemmMicroKernel.Segments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite: true);
+    }
+
+    /// <summary>Packs w [depth, K ≤ 16] as one 16-wide panel, b[p·16 + j], zero past K.</summary>
+    private static void PackNarrow(float* w, int depth, int k, float* packed)
+    {
+        int nr = GemmMicroKernel.NR256;
+        for (int p = 0; p < depth; p++)
+            for (int j = 0; j < nr; j++) packed[p * nr + j] = j < k ? w[p * k + j] : 0f;
     }
 
     /// <summary>At most this many filters take the dot-product forward (a 16-wide register block would be mostly padding).</summary>

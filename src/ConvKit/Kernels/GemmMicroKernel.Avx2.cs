@@ -14,7 +14,7 @@ namespace ConvKit.Kernels;
 /// </remarks>
 internal static unsafe partial class GemmMicroKernel
 {
-    private const int NR256 = 16;
+    internal const int NR256 = 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx2Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)

@@ -27,13 +27,3 @@ internal sealed record CliResult(int ExitCode, string Output, string Error)
         return lines[0];
     }
 }
-
-/// <summary>A test that needs Fashion-MNIST in its default directory; skipped, saying how to get it, when it is not there.</summary>
-internal sealed class FactWithFashionMnistAttribute : FactAttribute
-{
-    public FactWithFashionMnistAttribute()
-    {
-        if (!File.Exists(Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")))
-            Skip = $"Fashion-MNIST is not in {FashionMnist.DefaultDirectory}; apt-get install dataset-fashion-mnist to run this test.";
-    }
-}

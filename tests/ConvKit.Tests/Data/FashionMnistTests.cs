@@ -73,13 +73,3 @@ public class FashionMnistTests
         Assert.Contains("label 1 is 12", error.Message);
     }
 }
-
-/// <summary>A test that needs Fashion-MNIST in its default directory; skipped, saying how to get it, when it is not there.</summary>
-internal sealed class FactWithFashionMnistAttribute : FactAttribute
-{
-    public FactWithFashionMnistAttribute()
-    {
-        if (!Directory.Exists(FashionMnist.DefaultDirectory))
-            Skip = $"Fashion-MNIST is not in {FashionMnist.DefaultDirectory}; apt-get install dataset-fashion-mnist to run this test.";
-    }
-}

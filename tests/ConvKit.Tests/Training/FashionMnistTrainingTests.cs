@@ -3,7 +3,6 @@ using ConvKit.Data;
 using ConvKit.Layers;
 using ConvKit.Models;
 using ConvKit.Tensors;
-using ConvKit.Tests.Data;
 using ConvKit.Training;
 using Xunit.Abstractions;
 

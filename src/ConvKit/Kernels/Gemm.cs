@@ -4,9 +4,10 @@ namespace ConvKit.Kernels;
 // MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
 
 /// <summary>
-/// Block sizes of the BLIS-shaped GEMM. <c>MR × NR</c> is the register block of the micro-kernel;
-/// a <c>KC × NR</c> micro-panel of B stays in L1, an <c>MC × KC</c> block of A in L2, and a
-/// <c>KC × NC</c> block of B in L3.
+/// Block sizes of the BLIS-shaped GEMM. <c>MR × NR</c> is the register block of the micro-kernel. In the usual order
+/// a <c>KC × NR</c> micro-panel of B stays in L1, an <c>MC × KC</c> block of A in L2, and a <c>KC × NC</c> block of B in L3.
+/// With <see cref="RowPanelsOuter"/> the roles swap: an <c>MR × KC</c> micro-panel of A stays in L1, a <c>KC × NC</c> block
+/// of B in L2 and an <c>MC × KC</c> block of A in L3.
 /// </summary>
 /// <remarks>
 /// Zen 3: 32 KB L1d, 512 KB L2 per core, 32 MB L3. KC = 256: the B micro-panel is 256·16·4 = 16 KB,
@@ -16,18 +17,29 @@ namespace ConvKit.Kernels;
 /// Skylake-SP / Cascade Lake (AVX-512, NR = 32): 32 KB L1d, 1 MB L2 per core, 1.375 MB of non-inclusive L3 per core.
 /// KC = 128: the B micro-panel is 128·32·4 = 16 KB beside a 3 KB A micro-panel, half of L1 (KC = 192 and 256 measured slower).
 /// MC = 960: the A block is 960·128·4 = 480 KB, half of L2. NC = 2048: the B block is 128·2048·4 = 1 MB,
-/// which L2 holds beside the A block of one thread.
+/// which L2 holds beside the A block of one thread. These serve the in-place kernels (A not packed).
+/// </para>
+/// <para>
+/// Skylake-SP with A packed (12 × 32, <see cref="RowPanelsOuter"/>, the order of BLIS's own Skylake-X kernel): KC = 384
+/// makes the A micro-panel 12·384·4 = 18 KB of L1 and reads and writes each C tile a third as often as KC = 128 would;
+/// NC = 480 makes the B block 384·480·4 = 720 KB of the 1 MB L2; MC = 2400 makes the A block 3.5 MB of L3.
 /// </para>
 /// </remarks>
-internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC)
+internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC, bool RowPanelsOuter = false)
 {
     public static GemmBlockSizes Zen3 { get; } = new(GemmMicroKernel.MR, 16, 144, 256, 4080);
 
     public static GemmBlockSizes SkylakeSP { get; } = new(GemmMicroKernel.MR, 32, 960, 128, 2048);
 
-    /// <summary>The sizes for the micro-kernel this process runs.</summary>
+    public static GemmBlockSizes SkylakeSPPacked { get; } = new(12, 32, 2400, 384, 480, RowPanelsOuter: true);
+
+    /// <summary>The sizes for the micro-kernel this process runs, with A read in place.</summary>
     public static GemmBlockSizes ForSelectedKernel =>
         GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 ? SkylakeSP : Zen3;
+
+    /// <summary>The sizes for the micro-kernel this process runs, with A packed.</summary>
+    public static GemmBlockSizes ForSelectedKernelPacked =>
+        GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 ? SkylakeSPPacked : Zen3;
 }
 
 /// <summary>
@@ -44,7 +56,11 @@ internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC)
 /// </remarks>
 internal static unsafe class Gemm
 {
+    /// <summary>Block sizes with A read in place (the in-place kernels' depth limits are read from here).</summary>
     public static GemmBlockSizes Blocks { get; } = GemmBlockSizes.ForSelectedKernel;
+
+    /// <summary>Block sizes with A packed.</summary>
+    public static GemmBlockSizes PackedBlocks { get; } = GemmBlockSizes.ForSelectedKernelPacked;
 
     /// <summary>Below this many multiply-adds a product runs on one thread.</summary>
     private const long ParallelThreshold = 64 * 64 * 64;
@@ -89,12 +105,17 @@ internal static unsafe class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
             return;
         }
-        const int MR = GemmMicroKernel.MR;
         int NR = GemmMicroKernel.NR;
-        var blocks = Blocks;
         int threads = (long)m * n * k >= ParallelThreshold ? KernelThreads.Available : 1;
         // A is read in place when a packed block would feed a single micro-panel of B (no reuse to pay for packing).
         bool packA = n > NR && !inPlaceA;
+        var blocks = packA ? PackedBlocks : Blocks;
+        if (blocks.RowPanelsOuter)
+        {
+            MultiplyRowPanelsOuter(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
+            return;
+        }
+        int MR = packA ? GemmMicroKernel.PackedMR : GemmMicroKernel.MR;
         nint aRowStep = transposeA ? 1 : lda, aColumnStep = transposeA ? lda : 1;
 
         for (int jc = 0; jc < n; jc += blocks.NC)                       // 5th loop around the micro-kernel
@@ -153,6 +174,69 @@ internal static unsafe class Gemm
                         }
                     }
                 });
+            }
+        }
+    }
+
+    /// <summary>
+    /// The loops for <see cref="GemmBlockSizes.RowPanelsOuter"/>: threads take equal shares of C's rows (or, for a short A,
+    /// of its columns) and run independently, with no synchronisation but the end: each packs its own blocks of A and B.
+    /// Within a share: over KC of the shared dimension, then MC rows (packing that block of A once, into L3), then NC
+    /// columns (packing that block of B, into L2), and the macro-kernel runs each A micro-panel against the B block.
+    /// Packing B once per thread costs K·N copies per thread, little beside M·N·K multiply-adds, and removes the two
+    /// barriers per block that a shared B block needs, which on a busy two-core machine cost more than they save.
+    /// </summary>
+    private static void MultiplyRowPanelsOuter(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads)
+    {
+        int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
+        int aPanels = (m + MR - 1) / MR, bPanels = (n + NR - 1) / NR;
+        // Splitting rows has every thread pack all of B (K·N copies each), splitting columns all of A (M·K each).
+        int rowParts = 1, columnParts = 1;
+        if (threads > 1)
+        {
+            if ((m >= n && aPanels >= threads) || bPanels < threads) rowParts = Math.Min(threads, aPanels);
+            else columnParts = Math.Min(threads, bPanels);
+        }
+        KernelThreads.For(rowParts * columnParts, part =>
+        {
+            var (rowStart, rowEnd) = KernelThreads.Range(m, rowParts, part / columnParts, MR);
+            var (panelStart, panelEnd) = KernelThreads.Range(bPanels, columnParts, part % columnParts);
+            int columnStart = panelStart * NR, columnEnd = Math.Min(n, panelEnd * NR);
+            if (rowStart >= rowEnd || columnStart >= columnEnd) return;
+            float* aShare = transposeA ? a + rowStart : a + rowStart * lda;
+            float* bShare = transposeB ? b + columnStart * ldb : b + columnStart;
+            MultiplyShare(transposeA, transposeB, rowEnd - rowStart, columnEnd - columnStart, k,
+                aShare, lda, bShare, ldb, c + rowStart * ldc + columnStart, ldc, accumulate);
+        });
+    }
+
+    /// <summary>One thread's share of <see cref="MultiplyRowPanelsOuter"/>: the whole product of its rows and columns.</summary>
+    private static void MultiplyShare(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
+        var blocks = PackedBlocks;
+        nint aRowStep = transposeA ? 1 : lda;
+        for (int pc = 0; pc < k; pc += blocks.KC)
+        {
+            int kc = Math.Min(blocks.KC, k - pc);
+            bool overwrite = pc == 0 && !accumulate;
+            for (int ic = 0; ic < m; ic += blocks.MC)
+            {
+                int mc = Math.Min(blocks.MC, m - ic);
+                float* packedA = KernelBuffers.PackA((mc + MR - 1) / MR * MR * kc);
+                GemmPacking.PackA(transposeA, mc, kc, (transposeA ? a + pc * lda : a + pc) + ic * aRowStep, lda, packedA);
+                for (int jc = 0; jc < n; jc += blocks.NC)
+                {
+                    int nc = Math.Min(blocks.NC, n - jc);
+                    int panels = (nc + NR - 1) / NR;
+                    float* packedB = KernelBuffers.PackB(panels * NR * kc);
+                    GemmPacking.PackB(transposeB, kc, nc, transposeB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, 0, panels, packedB);
+                    GemmMacroKernel.Packed(mc, nc, kc, packedA, packedB, c + ic * ldc + jc, ldc, overwrite, rowPanelsOuter: true);
+                }
             }
         }
     }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ConvKit.Kernels;
 
 // M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
@@ -12,31 +14,45 @@ internal static unsafe class GemmMacroKernel
     private const int MR = GemmMicroKernel.MR;
     private static int NR => GemmMicroKernel.NR;
 
-    /// <summary>C[mc, nc] (+)= Apacked[mc, kc] · Bpacked[kc, nc]; <paramref name="overwrite"/> replaces C instead of adding.</summary>
+    /// <summary>
+    /// C[mc, nc] (+)= Apacked[mc, kc] · Bpacked[kc, nc]; <paramref name="overwrite"/> replaces C instead of adding.
+    /// <paramref name="rowPanelsOuter"/> runs the loop over A's micro-panels outside the loop over B's: one A micro-panel
+    /// then stays in L1 while the B block streams from L2 (the AVX-512 order); otherwise one B micro-panel stays in L1
+    /// while the A block streams from L2.
+    /// </summary>
     public static void Packed(
         int mc, int nc, int kc,
-        float* packedA,         // [⌈mc/MR⌉, kc, MR]
+        float* packedA,         // [⌈mc/PackedMR⌉, kc, PackedMR]
         float* packedB,         // [⌈nc/NR⌉, kc, NR]
         float* c, nint ldc,     // [mc, nc]
-        bool overwrite)
+        bool overwrite, bool rowPanelsOuter = false)
     {
-        float* tile = stackalloc float[MR * NR];
-        for (int jr = 0; jr < nc; jr += NR)                             // 2nd loop around the micro-kernel
+        int mr = GemmMicroKernel.PackedMR;
+        float* tile = stackalloc float[mr * NR];
+        if (rowPanelsOuter)
         {
-            int nr = Math.Min(NR, nc - jr);
-            float* bPanel = packedB + jr * kc;
-            for (int ir = 0; ir < mc; ir += MR)                         // 1st loop around the micro-kernel
-            {
-                int mr = Math.Min(MR, mc - ir);
-                float* aPanel = packedA + ir * kc;
-                float* cTile = c + ir * ldc + jr;
-                if (mr == MR && nr == NR) GemmMicroKernel.Packed(kc, aPanel, bPanel, cTile, ldc, overwrite);
-                else
-                {
-                    GemmMicroKernel.Packed(kc, aPanel, bPanel, tile, NR, overwrite: true);
-                    StoreEdge(tile, mr, nr, cTile, ldc, overwrite);
-                }
-            }
+            for (int ir = 0; ir < mc; ir += mr)                         // A micro-panel in L1
+                for (int jr = 0; jr < nc; jr += NR)                     // B micro-panels from L2
+                    PackedTile(mc - ir, nc - jr, kc, packedA + ir * kc, packedB + jr * kc, c + ir * ldc + jr, ldc, overwrite, tile);
+        }
+        else
+        {
+            for (int jr = 0; jr < nc; jr += NR)                         // 2nd loop around the micro-kernel
+                for (int ir = 0; ir < mc; ir += mr)                     // 1st loop around the micro-kernel
+                    PackedTile(mc - ir, nc - jr, kc, packedA + ir * kc, packedB + jr * kc, c + ir * ldc + jr, ldc, overwrite, tile);
+        }
+    }
+
+    /// <summary>One register tile; <paramref name="rowsLeft"/> and <paramref name="columnsLeft"/> past the block's edge go through <paramref name="tile"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PackedTile(int rowsLeft, int columnsLeft, int kc, float* aPanel, float* bPanel, float* cTile, nint ldc, bool overwrite, float* tile)
+    {
+        int mr = GemmMicroKernel.PackedMR;
+        if (rowsLeft >= mr && columnsLeft >= NR) GemmMicroKernel.Packed(kc, aPanel, bPanel, cTile, ldc, overwrite);
+        else
+        {
+            GemmMicroKernel.Packed(kc, aPanel, bPanel, tile, NR, overwrite: true);
+            StoreEdge(tile, Math.Min(mr, rowsLeft), Math.Min(NR, columnsLeft), cTile, ldc, overwrite);
         }
     }
 

@@ -7,81 +7,132 @@ namespace ConvKit.Kernels;
 // M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
 // MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
 
-/// <summary>The AVX-512 micro-kernels: the contracts of <see cref="GemmMicroKernel.Packed"/>, <see cref="GemmMicroKernel.Strided"/> and <see cref="GemmMicroKernel.Segments"/> with NR = 32.</summary>
+/// <summary>The AVX-512 micro-kernels: the contracts of <see cref="GemmMicroKernel.Packed"/> (12 × 32), <see cref="GemmMicroKernel.Strided"/> and <see cref="GemmMicroKernel.Segments"/> (6 × 32).</summary>
 /// <remarks>
-/// 6 × 32 = twelve 16-wide zmm accumulators, two B vectors and one broadcast of A: 15 of the 32 zmm registers.
-/// Each step of kc issues 12 FMAs against 2 loads of B and 6 broadcasts (8 loads), so two FMA ports stay fed
-/// from two load ports with room to spare; twelve independent chains cover the 4-cycle FMA latency twice over.
-/// Six rows (not 12 or 14) keep the six A row pointers of the in-place kernels in general registers.
+/// The packed kernel is 12 × 32: 24 zmm accumulators, two B vectors and one broadcast of A, 27 of the 32 zmm registers.
+/// Each step of kc issues 24 FMAs against 2 loads of B and 12 broadcasts, 42 instructions with the loop's own for
+/// 12 cycles of FMA work: the 6 × 32 shape needs 24 for 6 cycles, the whole of Skylake's 4-wide front end, and
+/// measured 10–15 % slower. Six rows remain for the in-place kernels, whose six A row pointers must stay in
+/// general registers; twelve independent chains still cover the 4-cycle FMA latency twice over.
 /// </remarks>
 internal static unsafe partial class GemmMicroKernel
 {
     private const int NR512 = 32;
+    private const int PackedMR512 = 12;
 
+    /// <summary>The packed kernel with MR = 12: C[12, 32] (+)= A[12, kc] · B[kc, 32], A packed as a[p·12 + i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx512Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {
         // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
-        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + 16); Sse.Prefetch0(c + 0 * ldc + NR512 - 1);
-        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + 16); Sse.Prefetch0(c + 1 * ldc + NR512 - 1);
-        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + 16); Sse.Prefetch0(c + 2 * ldc + NR512 - 1);
-        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + 16); Sse.Prefetch0(c + 3 * ldc + NR512 - 1);
-        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + 16); Sse.Prefetch0(c + 4 * ldc + NR512 - 1);
-        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + 16); Sse.Prefetch0(c + 5 * ldc + NR512 - 1);
-        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
-        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
-        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero;
-        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero;
-        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero;
-        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero;
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 6 * ldc); Sse.Prefetch0(c + 6 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 7 * ldc); Sse.Prefetch0(c + 7 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 8 * ldc); Sse.Prefetch0(c + 8 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 9 * ldc); Sse.Prefetch0(c + 9 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 10 * ldc); Sse.Prefetch0(c + 10 * ldc + NR512 - 1);
+        Sse.Prefetch0(c + 11 * ldc); Sse.Prefetch0(c + 11 * ldc + NR512 - 1);
+        Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
+        Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
+        Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;
+        Vector512<float> c03 = Vector512<float>.Zero, c03b = Vector512<float>.Zero;
+        Vector512<float> c04 = Vector512<float>.Zero, c04b = Vector512<float>.Zero;
+        Vector512<float> c05 = Vector512<float>.Zero, c05b = Vector512<float>.Zero;
+        Vector512<float> c06 = Vector512<float>.Zero, c06b = Vector512<float>.Zero;
+        Vector512<float> c07 = Vector512<float>.Zero, c07b = Vector512<float>.Zero;
+        Vector512<float> c08 = Vector512<float>.Zero, c08b = Vector512<float>.Zero;
+        Vector512<float> c09 = Vector512<float>.Zero, c09b = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero, c10b = Vector512<float>.Zero;
+        Vector512<float> c11 = Vector512<float>.Zero, c11b = Vector512<float>.Zero;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Avx512F.LoadVector512(b);
             var b1 = Avx512F.LoadVector512(b + 16);
-            var a0 = Vector512.Create(a[0]);
-            c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
-            c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(a[1]);
-            c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10);
-            c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(a[2]);
-            c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20);
-            c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(a[3]);
-            c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30);
-            c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(a[4]);
-            c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40);
-            c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(a[5]);
-            c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50);
-            c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
-            a += MR;
+            var a00 = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a00, b0, c00);
+            c00b = Avx512F.FusedMultiplyAdd(a00, b1, c00b);
+            var a01 = Vector512.Create(a[1]);
+            c01 = Avx512F.FusedMultiplyAdd(a01, b0, c01);
+            c01b = Avx512F.FusedMultiplyAdd(a01, b1, c01b);
+            var a02 = Vector512.Create(a[2]);
+            c02 = Avx512F.FusedMultiplyAdd(a02, b0, c02);
+            c02b = Avx512F.FusedMultiplyAdd(a02, b1, c02b);
+            var a03 = Vector512.Create(a[3]);
+            c03 = Avx512F.FusedMultiplyAdd(a03, b0, c03);
+            c03b = Avx512F.FusedMultiplyAdd(a03, b1, c03b);
+            var a04 = Vector512.Create(a[4]);
+            c04 = Avx512F.FusedMultiplyAdd(a04, b0, c04);
+            c04b = Avx512F.FusedMultiplyAdd(a04, b1, c04b);
+            var a05 = Vector512.Create(a[5]);
+            c05 = Avx512F.FusedMultiplyAdd(a05, b0, c05);
+            c05b = Avx512F.FusedMultiplyAdd(a05, b1, c05b);
+            var a06 = Vector512.Create(a[6]);
+            c06 = Avx512F.FusedMultiplyAdd(a06, b0, c06);
+            c06b = Avx512F.FusedMultiplyAdd(a06, b1, c06b);
+            var a07 = Vector512.Create(a[7]);
+            c07 = Avx512F.FusedMultiplyAdd(a07, b0, c07);
+            c07b = Avx512F.FusedMultiplyAdd(a07, b1, c07b);
+            var a08 = Vector512.Create(a[8]);
+            c08 = Avx512F.FusedMultiplyAdd(a08, b0, c08);
+            c08b = Avx512F.FusedMultiplyAdd(a08, b1, c08b);
+            var a09 = Vector512.Create(a[9]);
+            c09 = Avx512F.FusedMultiplyAdd(a09, b0, c09);
+            c09b = Avx512F.FusedMultiplyAdd(a09, b1, c09b);
+            var a10 = Vector512.Create(a[10]);
+            c10 = Avx512F.FusedMultiplyAdd(a10, b0, c10);
+            c10b = Avx512F.FusedMultiplyAdd(a10, b1, c10b);
+            var a11 = Vector512.Create(a[11]);
+            c11 = Avx512F.FusedMultiplyAdd(a11, b0, c11);
+            c11b = Avx512F.FusedMultiplyAdd(a11, b1, c11b);
+            a += PackedMR512;
             b += NR512;
         }
         if (overwrite)
         {
-            Avx512F.Store(c + 0 * ldc, c00); Avx512F.Store(c + 0 * ldc + 16, c01);
-            Avx512F.Store(c + 1 * ldc, c10); Avx512F.Store(c + 1 * ldc + 16, c11);
-            Avx512F.Store(c + 2 * ldc, c20); Avx512F.Store(c + 2 * ldc + 16, c21);
-            Avx512F.Store(c + 3 * ldc, c30); Avx512F.Store(c + 3 * ldc + 16, c31);
-            Avx512F.Store(c + 4 * ldc, c40); Avx512F.Store(c + 4 * ldc + 16, c41);
-            Avx512F.Store(c + 5 * ldc, c50); Avx512F.Store(c + 5 * ldc + 16, c51);
+            Avx512F.Store(c + 0 * ldc, c00); Avx512F.Store(c + 0 * ldc + 16, c00b);
+            Avx512F.Store(c + 1 * ldc, c01); Avx512F.Store(c + 1 * ldc + 16, c01b);
+            Avx512F.Store(c + 2 * ldc, c02); Avx512F.Store(c + 2 * ldc + 16, c02b);
+            Avx512F.Store(c + 3 * ldc, c03); Avx512F.Store(c + 3 * ldc + 16, c03b);
+            Avx512F.Store(c + 4 * ldc, c04); Avx512F.Store(c + 4 * ldc + 16, c04b);
+            Avx512F.Store(c + 5 * ldc, c05); Avx512F.Store(c + 5 * ldc + 16, c05b);
+            Avx512F.Store(c + 6 * ldc, c06); Avx512F.Store(c + 6 * ldc + 16, c06b);
+            Avx512F.Store(c + 7 * ldc, c07); Avx512F.Store(c + 7 * ldc + 16, c07b);
+            Avx512F.Store(c + 8 * ldc, c08); Avx512F.Store(c + 8 * ldc + 16, c08b);
+            Avx512F.Store(c + 9 * ldc, c09); Avx512F.Store(c + 9 * ldc + 16, c09b);
+            Avx512F.Store(c + 10 * ldc, c10); Avx512F.Store(c + 10 * ldc + 16, c10b);
+            Avx512F.Store(c + 11 * ldc, c11); Avx512F.Store(c + 11 * ldc + 16, c11b);
         }
         else
         {
             Avx512F.Store(c + 0 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 0 * ldc), c00));
-            Avx512F.Store(c + 0 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 0 * ldc + 16), c01));
-            Avx512F.Store(c + 1 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 1 * ldc), c10));
-            Avx512F.Store(c + 1 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 1 * ldc + 16), c11));
-            Avx512F.Store(c + 2 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 2 * ldc), c20));
-            Avx512F.Store(c + 2 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 2 * ldc + 16), c21));
-            Avx512F.Store(c + 3 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 3 * ldc), c30));
-            Avx512F.Store(c + 3 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 3 * ldc + 16), c31));
-            Avx512F.Store(c + 4 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 4 * ldc), c40));
-            Avx512F.Store(c + 4 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 4 * ldc + 16), c41));
-            Avx512F.Store(c + 5 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 5 * ldc), c50));
-            Avx512F.Store(c + 5 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 5 * ldc + 16), c51));
+            Avx512F.Store(c + 0 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 0 * ldc + 16), c00b));
+            Avx512F.Store(c + 1 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 1 * ldc), c01));
+            Avx512F.Store(c + 1 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 1 * ldc + 16), c01b));
+            Avx512F.Store(c + 2 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 2 * ldc), c02));
+            Avx512F.Store(c + 2 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 2 * ldc + 16), c02b));
+            Avx512F.Store(c + 3 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 3 * ldc), c03));
+            Avx512F.Store(c + 3 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 3 * ldc + 16), c03b));
+            Avx512F.Store(c + 4 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 4 * ldc), c04));
+            Avx512F.Store(c + 4 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 4 * ldc + 16), c04b));
+            Avx512F.Store(c + 5 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 5 * ldc), c05));
+            Avx512F.Store(c + 5 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 5 * ldc + 16), c05b));
+            Avx512F.Store(c + 6 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 6 * ldc), c06));
+            Avx512F.Store(c + 6 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 6 * ldc + 16), c06b));
+            Avx512F.Store(c + 7 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 7 * ldc), c07));
+            Avx512F.Store(c + 7 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 7 * ldc + 16), c07b));
+            Avx512F.Store(c + 8 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 8 * ldc), c08));
+            Avx512F.Store(c + 8 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 8 * ldc + 16), c08b));
+            Avx512F.Store(c + 9 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 9 * ldc), c09));
+            Avx512F.Store(c + 9 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 9 * ldc + 16), c09b));
+            Avx512F.Store(c + 10 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 10 * ldc), c10));
+            Avx512F.Store(c + 10 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 10 * ldc + 16), c10b));
+            Avx512F.Store(c + 11 * ldc, Avx512F.Add(Avx512F.LoadVector512(c + 11 * ldc), c11));
+            Avx512F.Store(c + 11 * ldc + 16, Avx512F.Add(Avx512F.LoadVector512(c + 11 * ldc + 16), c11b));
         }
     }
 

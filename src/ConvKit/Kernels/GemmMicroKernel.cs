@@ -12,7 +12,7 @@ namespace ConvKit.Kernels;
 /// loop over kc. It has no m or n loops and no edge cases: the macro-kernel gives it whole tiles (or a scratch tile).
 /// </summary>
 /// <remarks>
-/// One kernel is chosen per process, and with it NR: AVX-512F gives 6 × 32 (<see cref="Avx512Packed"/>), AVX2 + FMA
+/// One kernel is chosen per process, and with it NR: AVX-512F gives 12 × 32 (<see cref="Avx512Packed"/>; 6 × 32 in place), AVX2 + FMA
 /// 6 × 16 (<see cref="Avx2Packed"/>), anything else the portable 6 × 16 (<see cref="PortablePacked"/>).
 /// AVX-512 is chosen by <see cref="Avx512F.IsSupported"/>, not <c>Vector512.IsHardwareAccelerated</c>: the runtime
 /// reports the latter false on Skylake-SP and Cascade Lake (it keeps auto-vectorised code 256 bits wide there for
@@ -27,13 +27,16 @@ internal static unsafe partial class GemmMicroKernel
     internal static readonly Isa Selected =
         Avx512F.IsSupported ? Isa.Avx512 : Fma.IsSupported && Avx2.IsSupported ? Isa.Avx2 : Isa.Portable;
 
-    /// <summary>Rows of the register block.</summary>
+    /// <summary>Rows of the register block of the in-place kernels (<see cref="Strided"/>, <see cref="Segments"/>).</summary>
     public const int MR = 6;
+
+    /// <summary>Rows of the register block of <see cref="Packed"/>: 12 for AVX-512, 6 otherwise.</summary>
+    public static readonly int PackedMR = Selected == Isa.Avx512 ? PackedMR512 : MR;
 
     /// <summary>Columns of the register block: 32 for AVX-512, 16 otherwise.</summary>
     public static readonly int NR = Selected == Isa.Avx512 ? NR512 : NR256;
 
-    /// <summary>C[MR, NR] (+)= A[MR, kc] · B[kc, NR], A packed as a[p·MR + i], B packed as b[p·NR + j].</summary>
+    /// <summary>C[PackedMR, NR] (+)= A[PackedMR, kc] · B[kc, NR], A packed as a[p·PackedMR + i], B packed as b[p·NR + j].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ConvKit.Kernels;
 
@@ -12,17 +14,18 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class GemmPacking
 {
-    private const int MR = GemmMicroKernel.MR;
     private static int NR => GemmMicroKernel.NR;
 
     /// <summary>
-    /// packed[(i / MR)·MR·kc + p·MR + i % MR] = op(A)[i, p] for i &lt; mc, p &lt; kc; zero for the padding rows.
+    /// packed[(i / MR)·MR·kc + p·MR + i % MR] = op(A)[i, p] for i &lt; mc, p &lt; kc, with MR = <see cref="GemmMicroKernel.PackedMR"/>;
+    /// zero for the padding rows.
     /// </summary>
     public static void PackA(
         bool transposed, int mc, int kc,
         float* a, nint lda,     // op(A) block [mc, kc]: a[i·lda + p], or a[p·lda + i] when transposed
         float* packed)          // [⌈mc/MR⌉, kc, MR]
     {
+        int MR = GemmMicroKernel.PackedMR;
         for (int i0 = 0; i0 < mc; i0 += MR)
         {
             int rows = Math.Min(MR, mc - i0);
@@ -30,11 +33,17 @@ internal static unsafe class GemmPacking
             if (transposed)
             {
                 float* src = a + i0;
-                if (rows == MR)
-                    for (int p = 0; p < kc; p++, src += lda, panel += MR)
+                if (rows == MR && MR == 12)
+                    for (int p = 0; p < kc; p++, src += lda, panel += 12)
                     {
-                        panel[0] = src[0]; panel[1] = src[1]; panel[2] = src[2];
-                        panel[3] = src[3]; panel[4] = src[4]; panel[5] = src[5];
+                        Vector256.Store(Vector256.Load(src), panel);
+                        Vector128.Store(Vector128.Load(src + 8), panel + 8);
+                    }
+                else if (rows == MR && MR == 6)
+                    for (int p = 0; p < kc; p++, src += lda, panel += 6)
+                    {
+                        Vector128.Store(Vector128.Load(src), panel);
+                        panel[4] = src[4]; panel[5] = src[5];
                     }
                 else
                     for (int p = 0; p < kc; p++, src += lda, panel += MR)
@@ -42,16 +51,7 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                for (int i = 0; i < MR; i++)
-                {
-                    if (i >= rows)
-                    {
-                        for (int p = 0; p < kc; p++) panel[p * MR + i] = 0f;
-                        continue;
-                    }
-                    float* src = a + (i0 + i) * lda;
-                    for (int p = 0; p < kc; p++) panel[p * MR + i] = src[p];
-                }
+                Interleave(a + i0 * lda, lda, rows, kc, panel, MR);
             }
         }
     }
@@ -82,17 +82,70 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                for (int j = 0; j < NR; j++)
-                {
-                    if (j >= columns)
-                    {
-                        for (int p = 0; p < kc; p++) panel[p * NR + j] = 0f;
-                        continue;
-                    }
-                    float* src = b + (j0 + j) * ldb;
-                    for (int p = 0; p < kc; p++) panel[p * NR + j] = src[p];
-                }
+                Interleave(b + j0 * ldb, ldb, columns, kc, panel, NR);
             }
         }
+    }
+
+    /// <summary>
+    /// panel[p·width + i] = source[i·ld + p] for i &lt; lines, zero for lines ≤ i &lt; width: <paramref name="lines"/> rows
+    /// read along p, interleaved into one micro-panel. Groups of eight lines go through 8 × 8 register transposes
+    /// (eight loads and eight stores of eight floats instead of 64 single-float copies); the rest is copied one by one.
+    /// </summary>
+    private static void Interleave(
+        float* source, nint ld, int lines, int kc,
+        float* panel, int width)        // [kc, width]
+    {
+        int i = 0;
+        if (Avx.IsSupported)
+            for (; i + 8 <= lines; i += 8)
+            {
+                float* src = source + i * ld;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, ld, panel + p * width + i, width);
+                for (; p < kc; p++)
+                    for (int ii = 0; ii < 8; ii++) panel[p * width + i + ii] = src[ii * ld + p];
+            }
+        for (; i < width; i++)
+        {
+            if (i >= lines)
+            {
+                for (int p = 0; p < kc; p++) panel[p * width + i] = 0f;
+                continue;
+            }
+            float* src = source + i * ld;
+            for (int p = 0; p < kc; p++) panel[p * width + i] = src[p];
+        }
+    }
+
+    /// <summary>destination[p·destinationStride + i] = source[i·sourceStride + p] for i, p &lt; 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* source, nint sourceStride, float* destination, nint destinationStride)
+    {
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + sourceStride);
+        var r2 = Avx.LoadVector256(source + 2 * sourceStride);
+        var r3 = Avx.LoadVector256(source + 3 * sourceStride);
+        var r4 = Avx.LoadVector256(source + 4 * sourceStride);
+        var r5 = Avx.LoadVector256(source + 5 * sourceStride);
+        var r6 = Avx.LoadVector256(source + 6 * sourceStride);
+        var r7 = Avx.LoadVector256(source + 7 * sourceStride);
+        // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves swapped across.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(destination, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(destination + destinationStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(destination + 2 * destinationStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(destination + 3 * destinationStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(destination + 4 * destinationStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(destination + 5 * destinationStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(destination + 6 * destinationStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(destination + 7 * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 }

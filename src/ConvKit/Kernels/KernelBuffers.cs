@@ -14,7 +14,7 @@ internal static unsafe class KernelBuffers
     /// <summary>Packed A block of the GEMM (MC × KC), private to the thread that packs it.</summary>
     public static float* PackA(int length) => (packA ??= new()).Get(length);
 
-    /// <summary>Packed B block of the GEMM (KC × NC), shared by the threads of one call.</summary>
+    /// <summary>Packed B block of the GEMM (KC × NC): shared by the threads of one call, or private to one thread's share.</summary>
     public static float* PackB(int length) => (packB ??= new()).Get(length);
 
     /// <summary>Im2col column tile of a convolution.</summary>

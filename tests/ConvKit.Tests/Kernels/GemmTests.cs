@@ -40,6 +40,7 @@ public class GemmTests
         Check(transposeA, transposeB, 200, 200, 260, pad: 5, accumulate: true, seed: 3);  // threaded, odd edges
         Check(transposeA, transposeB, 1000, 13, 80, pad: 1, accumulate: false, seed: 4);  // one micro-panel of B: A read in place
         Check(transposeA, transposeB, 10, 3000, 40, pad: 2, accumulate: true, seed: 5);   // few rows: threads split the columns
+        Check(transposeA, transposeB, 2413, 490, 390, pad: 1, accumulate: true, seed: 7); // AVX-512 packed order: MC 2400, NC 480, KC 384
     }
 
     /// <summary>The micro-kernels this machine can run, with their NR: the portable one always.</summary>
@@ -94,19 +95,23 @@ public class GemmTests
                     }
     }
 
-    /// <summary>The packed-A entry of every kernel against its strided form (A packed is A strided with steps 1 and MR).</summary>
+    /// <summary>
+    /// The packed-A entry of every kernel against its strided form: A packed with <c>rows</c> rows is A strided with
+    /// steps 1 and <c>rows</c>, run six rows at a time (the AVX-512 packed kernel has 12 rows, the others 6).
+    /// </summary>
     [Theory, MemberData(nameof(MicroKernels))]
     public unsafe void PackedMicroKernelMatchesStrided(string kernel)
     {
         const int kc = 37, mr = GemmMicroKernel.MR;
-        int nr = Width(kernel);
-        var a = KernelAssert.Random(mr * kc, 5);
+        int nr = Width(kernel), rows = kernel == "avx512" ? 12 : mr;
+        var a = KernelAssert.Random(rows * kc, 5);
         var b = KernelAssert.Random(nr * kc, 6);
-        var strided = KernelAssert.Random(mr * nr, 7);
+        var strided = KernelAssert.Random(rows * nr, 7);
         var packed = (float[])strided.Clone();
         fixed (float* pa = a, pb = b, ps = strided, pk = packed)
         {
-            RunMicroKernel(kernel, kc, mr, pa, 1, mr, pb, ps, nr, overwrite: false);
+            for (int i0 = 0; i0 < rows; i0 += mr)
+                RunMicroKernel(kernel, kc, mr, pa + i0, 1, rows, pb, ps + i0 * nr, nr, overwrite: false);
             switch (kernel)
             {
                 case "avx2": GemmMicroKernel.Avx2Packed(kc, pa, pb, pk, nr, overwrite: false); break;

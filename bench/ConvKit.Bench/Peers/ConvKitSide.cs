@@ -24,18 +24,22 @@ internal static class ConvKitSide
             () => (float[])c.Clone());
     }
 
-    /// <summary><see cref="Ops.Conv2D(Tensor, Tensor, Tensor?, ValueTuple{int, int}?, Padding, ValueTuple{int, int}?, int)"/> without bias, stride 1.</summary>
+    /// <summary>
+    /// <see cref="Ops.Conv2D(Tensor, Tensor, Tensor?, ValueTuple{int, int}?, Padding, ValueTuple{int, int}?, int)"/> without
+    /// bias, stride 1. Each run disposes the previous output first, as a loop with <c>using</c> would (torch's side does the
+    /// same with its tensors), so the new output takes its storage from <see cref="TensorMemory"/>.
+    /// </summary>
     public static Contender Conv2D(Tensor input, Tensor kernel, Padding padding)
     {
         Tensor? y = null;
-        return new Contender(Side, () => y = Ops.Conv2D(input, kernel, null, (1, 1), padding), () => y!.ToArray());
+        return new Contender(Side, () => { y?.Dispose(); y = Ops.Conv2D(input, kernel, null, (1, 1), padding); }, () => y!.ToArray());
     }
 
-    /// <summary><see cref="Ops.MaxPool2D(Tensor, ValueTuple{int, int}, ValueTuple{int, int}?, Padding)"/>, window = stride.</summary>
+    /// <summary><see cref="Ops.MaxPool2D(Tensor, ValueTuple{int, int}, ValueTuple{int, int}?, Padding)"/>, window = stride; disposes as <see cref="Conv2D"/> does.</summary>
     public static Contender MaxPool2D(Tensor input, int pool)
     {
         Tensor? y = null;
-        return new Contender(Side, () => y = Ops.MaxPool2D(input, (pool, pool)), () => y!.ToArray());
+        return new Contender(Side, () => { y?.Dispose(); y = Ops.MaxPool2D(input, (pool, pool)); }, () => y!.ToArray());
     }
 
     /// <summary>
@@ -65,7 +69,7 @@ internal static class ConvKitSide
     {
         var model = Build(setup);
         Tensor? logits = null;
-        return new Contender(Side, () => logits = model.Predict(setup.Images, setup.Batch), () => logits!.ToArray());
+        return new Contender(Side, () => { logits?.Dispose(); logits = model.Predict(setup.Images, setup.Batch); }, () => logits!.ToArray());
     }
 
     /// <summary>

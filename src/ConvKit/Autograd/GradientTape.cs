@@ -67,6 +67,8 @@ public sealed class GradientTape : IDisposable
     {
         if (outputGradient is not null && outputGradient.Shape != target.Shape)
             throw new ArgumentException($"Output gradient has shape {outputGradient.Shape}; the target has shape {target.Shape}.");
+        // Gradients made during this walk are disposed as soon as nothing needs them, so their storage serves the next ones.
+        long walkStart = Tensor.NextSequence;
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance)
         {
             [target] = outputGradient ?? Tensor.Ones(target.Shape),
@@ -83,30 +85,59 @@ public sealed class GradientTape : IDisposable
                 if (g.Shape != input.Shape)
                     throw new InvalidOperationException(
                         $"{node.Op.Name} backward gave a gradient of shape {g.Shape} for an input of shape {input.Shape}.");
-                Accumulate(grads, input, g);
+                if (grads.TryGetValue(input, out var existing))
+                {
+                    // Gradients add up when a tensor feeds several ops.
+                    var sum = existing.Clone();
+                    System.Numerics.Tensors.TensorPrimitives.Add(sum.Span, g.Span, sum.Span);
+                    grads[input] = sum;
+                    DisposeIfUnused(existing, walkStart, grads, inputGrads);
+                    DisposeIfUnused(g, walkStart, grads, inputGrads);
+                }
+                else grads[input] = g;
             }
             // Keep a source's gradient when the source is also an op output (e.g. a watched intermediate).
             if (ContainsReference(sources, node.Output)) grads[node.Output] = gradOutput;
+            else DisposeIfUnused(gradOutput, walkStart, grads, inputGrads);
         }
         return sources.Select(s => grads.TryGetValue(s, out var g) ? g : Tensor.Zeros(s.Shape)).ToArray();
     }
 
-    private static bool ContainsReference(IReadOnlyList<Tensor> list, Tensor t)
+    private static bool ContainsReference(IReadOnlyList<Tensor?> list, Tensor t)
     {
         foreach (var item in list) if (ReferenceEquals(item, t)) return true;
         return false;
     }
 
-    /// <summary>Gradients add up when a tensor feeds several ops.</summary>
-    private static void Accumulate(Dictionary<Tensor, Tensor> grads, Tensor input, Tensor g)
+    /// <summary>
+    /// Disposes a gradient made during this walk once neither a pending gradient nor one still to be added refers to it
+    /// (a backward may hand the same tensor to several inputs). A caller's own output gradient is never disposed.
+    /// </summary>
+    private static void DisposeIfUnused(Tensor t, long walkStart, Dictionary<Tensor, Tensor> grads, Tensor?[] inputGrads)
     {
-        if (grads.TryGetValue(input, out var existing))
+        if (t.Sequence < walkStart || ContainsReference(inputGrads, t)) return;
+        foreach (var pending in grads.Values) if (ReferenceEquals(pending, t)) return;
+        t.Dispose();
+    }
+
+    /// <summary>
+    /// Disposes the outputs of the recorded ops that were made at or after <paramref name="since"/> (a
+    /// <see cref="Tensor.NextSequence"/> mark): the activations of a training step, once its update is done.
+    /// </summary>
+    internal void DisposeOutputs(long since)
+    {
+        foreach (var node in nodes)
+            if (node.Output.Sequence >= since && !node.Output.IsTrainableVariable) node.Output.Dispose();
+    }
+
+    /// <summary>True when a tape on this thread records the ops run now.</summary>
+    internal static bool IsRecording
+    {
+        get
         {
-            var sum = existing.Clone();
-            System.Numerics.Tensors.TensorPrimitives.Add(sum.Span, g.Span, sum.Span);
-            grads[input] = sum;
+            for (var tape = current; tape is not null; tape = tape.outer) if (!tape.disposed) return true;
+            return false;
         }
-        else grads[input] = g;
     }
 
     public void Dispose()

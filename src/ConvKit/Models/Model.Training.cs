@@ -38,17 +38,26 @@ public partial class Model
         var weights = TrainableWeights;
         Tensor predictions, loss;
         Tensor[] gradients;
+        long stepStart = Tensor.NextSequence;
+        var tape = new GradientTape();
         ConvKit.Layers.Dropout.TrainingStep = Optimizer!.Iterations;
         try
         {
-            using var tape = new GradientTape();
             predictions = Call(images, training: true);
             loss = Loss!.Compute(labels, predictions);
             gradients = tape.Gradient(loss, weights.Select(w => w.Value).ToList());
         }
-        finally { ConvKit.Layers.Dropout.TrainingStep = null; }
+        finally
+        {
+            tape.Dispose();
+            ConvKit.Layers.Dropout.TrainingStep = null;
+        }
         Optimizer.Apply(weights, gradients);
-        return Measure(labels, predictions, loss.Item());
+        var logs = Measure(labels, predictions, loss.Item());
+        // The step's activations and gradients are dead now: their storage serves the next step.
+        tape.DisposeOutputs(stepStart);
+        foreach (var g in gradients) if (g.Sequence >= stepStart) g.Dispose();
+        return logs;
     }
 
     /// <summary>Loss and metrics of the model on a data set, in inference mode.</summary>
@@ -108,6 +117,8 @@ public partial class Model
                 if (options.Augment is { } augment)
                     batchImages = augment(batchImages, new RandomSource(RandomSource.DeriveSeed(RandomSource.DeriveSeed(options.Seed, epoch), b)));
                 var logs = TrainOnBatch(batchImages, batchLabels);
+                batchImages.Dispose();
+                batchLabels.Dispose();
                 seen += count;
                 foreach (var (key, value) in logs) sums[key] = sums.GetValueOrDefault(key) + value * count;
                 var running = new Logs();

@@ -99,13 +99,32 @@ public partial class Model
                 throw new ArgumentException($"Model '{Name}' input {i} ('{Inputs[i].Layer.Name}') expects shape {Inputs[i].Shape}; received {inputs[i].Shape}.");
             values[Inputs[i]] = inputs[i];
         }
+        // In inference, an intermediate made by this call is disposed once its last consumer has run, so that its
+        // storage serves the next layers; under a gradient tape the backward pass still needs every one of them.
+        bool release = !training && !GradientTape.IsRecording;
+        long callStart = Tensor.NextSequence;
+        var uses = new Dictionary<SymbolicTensor, int>(ReferenceEqualityComparer.Instance);
+        if (release)
+            foreach (var node in nodes)
+                foreach (var parent in node.Parents) uses[parent] = uses.GetValueOrDefault(parent) + 1;
         foreach (var node in nodes)
         {
             if (values.ContainsKey(node)) continue;
             var args = node.Parents.Select(p => values[p]).ToList();
             values[node] = node.Layer.Invoke(args, training);
+            if (!release) continue;
+            foreach (var parent in node.Parents)
+                if (--uses[parent] == 0) Release(values[parent]);
         }
         return Outputs.Select(o => values[o]).ToArray();
+
+        void Release(Tensor value)
+        {
+            if (value.Sequence < callStart) return;
+            foreach (var (key, other) in values)
+                if (ReferenceEquals(other, value) && (uses.GetValueOrDefault(key) > 0 || Outputs.Contains(key))) return;
+            value.Dispose();
+        }
     }
 
     /// <summary>
@@ -120,8 +139,15 @@ public partial class Model
         if (n <= batchSize) return Call(input);
         var parts = new List<Tensor>();
         for (int start = 0; start < n; start += batchSize)
-            parts.Add(Call(input.Slice(0, start, Math.Min(batchSize, n - start))));
-        return Ops.Concatenate(parts, 0);
+        {
+            var batch = input.Slice(0, start, Math.Min(batchSize, n - start));
+            var output = Call(batch);
+            if (!ReferenceEquals(output, batch)) batch.Dispose();
+            parts.Add(output);
+        }
+        var result = Ops.Concatenate(parts, 0);
+        foreach (var part in parts) part.Dispose();
+        return result;
     }
 
     /// <summary>The outputs of the named layers for <paramref name="input"/> (feature maps of any layer), in one pass.</summary>

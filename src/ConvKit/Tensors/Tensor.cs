@@ -10,44 +10,97 @@ namespace ConvKit.Tensors;
 /// <remarks>
 /// Values are reachable without copying through <see cref="Span"/> and by copy through <see cref="ToArray"/>.
 /// <see cref="Reshape"/> returns a tensor that shares this one's storage.
+/// <para>
+/// <see cref="Dispose"/> is optional: it hands large storage back to <see cref="TensorMemory"/> for the next tensor of
+/// the same size, once every tensor sharing it is disposed. A disposed tensor throws <see cref="ObjectDisposedException"/>.
+/// </para>
 /// </remarks>
-public sealed class Tensor
+public sealed class Tensor : IDisposable
 {
-    private readonly float[] data;
+    private static long created;
+
+    private float[]? data;
+
+    /// <summary>Shared by the tensors over one rented array (a tensor and its reshaped views); null for other storage.</summary>
+    private readonly RentedStorage? rented;
 
     /// <summary>Wraps <paramref name="storage"/> (not copied); its length must equal the shape's size.</summary>
-    internal Tensor(Shape shape, float[] storage)
+    internal Tensor(Shape shape, float[] storage) : this(shape, storage, null) { }
+
+    private Tensor(Shape shape, float[] storage, RentedStorage? rented)
     {
         if (!shape.IsFullyKnown) throw new ArgumentException($"A tensor needs every dimension known; received shape {shape}.");
         if (storage.Length != shape.Size)
             throw new ArgumentException($"Shape {shape} needs {shape.Size} values; received {storage.Length}.");
         Shape = shape;
         data = storage;
+        this.rented = rented;
+        Sequence = Interlocked.Increment(ref created);
     }
 
     public Shape Shape { get; }
     public int Rank => Shape.Rank;
-    public int Size => data.Length;
+    public int Size => Shape.Size;
 
     /// <summary>The values in row-major order, without a copy.</summary>
-    public Span<float> Span => data;
+    public Span<float> Span => Data;
 
     /// <summary>The backing array (exactly <see cref="Size"/> long); for kernels that take arrays.</summary>
-    internal float[] Data => data;
+    internal float[] Data => data ?? throw new ObjectDisposedException(nameof(Tensor), $"This tensor of shape {Shape} has been disposed.");
+
+    /// <summary>Order of creation in this process: code that disposes the tensors it made compares this with a mark taken before.</summary>
+    internal long Sequence { get; }
+
+    /// <summary>The <see cref="Sequence"/> the next tensor created will have at least.</summary>
+    internal static long NextSequence => Interlocked.Read(ref created) + 1;
+
+    /// <summary>True once <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed => data is null;
+
+    /// <summary>
+    /// Releases the storage: large storage goes back to <see cref="TensorMemory"/> once no other tensor (a reshaped view)
+    /// shares it. Using the tensor afterwards throws <see cref="ObjectDisposedException"/>. Calling it twice does nothing.
+    /// </summary>
+    public void Dispose()
+    {
+        var array = Interlocked.Exchange(ref data, null);
+        if (array is null || rented is null) return;
+        if (Interlocked.Decrement(ref rented.Owners) == 0) TensorMemory.Return(array);
+    }
+
+    private sealed class RentedStorage
+    {
+        public int Owners = 1;
+    }
+
+    /// <summary>True when <paramref name="other"/> reads or writes the same array as this tensor.</summary>
+    internal bool SharesStorageWith(Tensor other) => data is not null && ReferenceEquals(data, other.data);
 
     /// <summary>Set when this tensor is the value of a trainable variable, so gradient tapes watch it without being told.</summary>
     internal bool IsTrainableVariable { get; set; }
 
     // ---- creation -------------------------------------------------------------------------
 
-    public static Tensor Zeros(params int[] shape) => new(new Shape(shape), new float[new Shape(shape).Size]);
-    public static Tensor Zeros(Shape shape) => new(shape, new float[shape.Size]);
+    public static Tensor Zeros(params int[] shape) => Zeros(new Shape(shape));
+
+    public static Tensor Zeros(Shape shape)
+    {
+        if (!shape.IsFullyKnown || shape.Size < TensorMemory.MinimumPooledLength) return new(shape, new float[shape.Size]);
+        var t = Uninitialized(shape);
+        t.data.AsSpan().Clear();
+        return t;
+    }
 
     /// <summary>
-    /// A tensor whose storage is not zeroed first, for op outputs that a kernel overwrites in full: a large float array
-    /// then skips the clearing pass over memory that the kernel writes anyway.
+    /// A tensor whose storage is not zeroed first, for op outputs that a kernel overwrites in full: large storage
+    /// comes from <see cref="TensorMemory"/> (reused, with stale values) or is a fresh array that skips the clearing pass.
     /// </summary>
-    internal static Tensor Uninitialized(Shape shape) => new(shape, GC.AllocateUninitializedArray<float>(shape.Size));
+    internal static Tensor Uninitialized(Shape shape)
+    {
+        if (!shape.IsFullyKnown || shape.Size < TensorMemory.MinimumPooledLength)
+            return new(shape, GC.AllocateUninitializedArray<float>(shape.Size));
+        return new(shape, TensorMemory.Rent(shape.Size), new RentedStorage());
+    }
     public static Tensor Ones(params int[] shape) => Full(new Shape(shape), 1f);
     public static Tensor Ones(Shape shape) => Full(shape, 1f);
 
@@ -94,8 +147,8 @@ public sealed class Tensor
     [System.Runtime.CompilerServices.IndexerName("Element")]
     public float this[params int[] index]
     {
-        get => data[Offset(index)];
-        set => data[Offset(index)] = value;
+        get => Data[Offset(index)];
+        set => Data[Offset(index)] = value;
     }
 
     private int Offset(int[] index)
@@ -114,15 +167,20 @@ public sealed class Tensor
         return offset;
     }
 
-    public float[] ToArray() => (float[])data.Clone();
+    public float[] ToArray() => (float[])Data.Clone();
 
     /// <summary>The single value of a one-element tensor.</summary>
-    public float Item() => Size == 1 ? data[0] : throw new InvalidOperationException($"Item() needs a one-element tensor; shape is {Shape}.");
+    public float Item() => Size == 1 ? Data[0] : throw new InvalidOperationException($"Item() needs a one-element tensor; shape is {Shape}.");
 
     public Tensor Clone() => new(Shape, ToArray());
 
     /// <summary>The same values under another shape (storage shared). One dimension may be -1 and is inferred.</summary>
-    public Tensor Reshape(params int[] shape) => new(ResolveReshape(Shape, shape), data);
+    public Tensor Reshape(params int[] shape)
+    {
+        var array = Data;
+        if (rented is not null) Interlocked.Increment(ref rented.Owners);
+        return new(ResolveReshape(Shape, shape), array, rented);
+    }
 
     internal static Shape ResolveReshape(Shape from, int[] to)
     {
@@ -163,7 +221,7 @@ public sealed class Tensor
         for (int i = axis + 1; i < Rank; i++) inner *= Shape[i];
         var result = Zeros(Shape.With(axis, length));
         for (int o = 0; o < outer; o++)
-            Array.Copy(data, (o * n + start) * inner, result.data, o * length * inner, length * inner);
+            Array.Copy(Data, (o * n + start) * inner, result.Data, o * length * inner, length * inner);
         return result;
     }
 
@@ -176,7 +234,7 @@ public sealed class Tensor
             if (Rank == 0) throw new InvalidOperationException("A scalar has no first axis to index.");
             int i = index < 0 ? index + Shape[0] : index;
             var slice = Slice(0, i, 1);
-            return new Tensor(new Shape(Shape.ToArray()[1..]), slice.data);
+            return new Tensor(new Shape(Shape.ToArray()[1..]), slice.Data, slice.rented);   // takes over the slice's storage
         }
     }
 
@@ -190,7 +248,7 @@ public sealed class Tensor
         {
             if (items[i].Shape != shape)
                 throw new ArgumentException($"Stack needs equal shapes; item 0 is {shape}, item {i} is {items[i].Shape}.");
-            items[i].data.CopyTo(result.data, i * shape.Size);
+            items[i].Data.CopyTo(result.Data, i * shape.Size);
         }
         return result;
     }
@@ -201,7 +259,8 @@ public sealed class Tensor
     public override string ToString()
     {
         var sb = new StringBuilder("Tensor(");
-        if (Rank == 0) sb.Append(FormatValue(data[0]));
+        if (IsDisposed) return $"Tensor(disposed, shape={Shape})";
+        if (Rank == 0) sb.Append(FormatValue(Data[0]));
         else AppendAxis(sb, 0, 0, 7);
         sb.Append(", shape=").Append(Shape).Append(')');
         return sb.ToString();
@@ -216,7 +275,7 @@ public sealed class Tensor
         for (int i = 0; i < n; i++)
         {
             if (n > 2 * edge && i == edge) { sb.Append(axis == Rank - 1 ? "..., " : "...,\n" + new string(' ', indent + axis + 1)); i = n - edge; }
-            if (axis == Rank - 1) sb.Append(FormatValue(data[offset + i]));
+            if (axis == Rank - 1) sb.Append(FormatValue(Data[offset + i]));
             else AppendAxis(sb, axis + 1, offset + i * stride, indent);
             if (i < n - 1) sb.Append(axis == Rank - 1 ? ", " : ",\n" + new string(' ', indent + axis + 1));
         }

@@ -326,8 +326,8 @@ internal static unsafe class ConvolutionFast
         float* y)       // [N, P, Q, K]
     {
         const int MR = GemmMicroKernel.MR;
-        // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case):
-        // the 16-wide AVX2 kernel does the same work in half the multiply-adds.
+        // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case): such
+        // rows run twelve pixels at a time through the 12 × 16 AVX-512 kernel, and the last few through the 6 × 16 AVX2 one.
         bool narrow = g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && Avx2.IsSupported && Fma.IsSupported;
         int NR = narrow ? GemmMicroKernel.NR256 : GemmMicroKernel.NR;
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
@@ -347,8 +347,23 @@ internal static unsafe class ConvolutionFast
                 bases[r] = (uint)h < (uint)g.H ? x + (nint)(n * g.H + h) * g.W * g.C : null;
             }
             float* yRow = y + (nint)outputRow * g.Q * g.K;
+            const int wideRows = GemmMicroKernel.Segments16Rows;
+            float* wideTile = stackalloc float[wideRows * 16];
             for (int q = 0; q < g.Q; q += MR)
             {
+                // Twelve pixels at a time through the AVX-512 16-filter kernel while twelve remain.
+                for (; narrow && g.Q - q >= wideRows; q += wideRows)
+                {
+                    for (int r = 0; r < g.R; r++) shifted[r] = bases[r] == null ? null : bases[r] + q * rowStep;
+                    float* yTile = yRow + (nint)q * g.K;
+                    if (g.K == 16) GemmMicroKernel.Avx512Segments16(g.R, shifted, length, rowStep, packedB, yTile, g.K);
+                    else
+                    {
+                        GemmMicroKernel.Avx512Segments16(g.R, shifted, length, rowStep, packedB, wideTile, 16);
+                        for (int i = 0; i < wideRows; i++) new ReadOnlySpan<float>(wideTile + i * 16, g.K).CopyTo(new Span<float>(yTile + (nint)i * g.K, g.K));
+                    }
+                }
+                if (q >= g.Q) break;
                 int mr = Math.Min(MR, g.Q - q);
                 for (int r = 0; r < g.R; r++) shifted[r] = bases[r] == null ? null : bases[r] + q * rowStep;
                 for (int jr = 0; jr < g.K; jr += NR)

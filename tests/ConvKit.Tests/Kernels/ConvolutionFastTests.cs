@@ -122,6 +122,8 @@ public class ConvolutionFastTests
         Check(ConvGeometry.Create(1, 30, 61, 3, 1, 5, 5, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 23);   // one filter: dot products
         Check(new ConvGeometry(2, 9, 31, 2, 3, 4, 3, 2, 2, 2, 1, 1, 0, 2, 0), withBias: true, seed: 24);         // three filters, strided
         Check(new ConvGeometry(1, 6, 20, 8, 4, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), withBias: false, seed: 25);        // runs of exactly 16
+        Check(ConvGeometry.Create(1, 9, 40, 3, 16, 5, 5, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 26);   // 16 filters: 12-pixel AVX-512 tiles
+        Check(new ConvGeometry(2, 8, 61, 3, 10, 3, 5, 1, 2, 1, 1, 1, 0, 1, 0), withBias: false, seed: 27);       // 10 filters: 12-pixel tiles, then 6
     }
 
     [Fact]

@@ -52,7 +52,8 @@ internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC, bo
 /// 2nd and 1st loops over NR and MR, and the micro-kernel the loop over KC. Transposed operands are read
 /// in place by the packing routines. Threads split the 3rd loop (rows) or, for short wide products, the 2nd
 /// loop (columns); every element of C is computed by one thread in one fixed order, so the result does not
-/// depend on the number of threads.
+/// depend on the number of threads. On AVX-512 a product whose A is packed runs the other order instead
+/// (<see cref="GemmBlockSizes.RowPanelsOuter"/>, in <c>MultiplyRowPanelsOuter</c>), with each thread on its own share of C.
 /// </remarks>
 internal static unsafe class Gemm
 {

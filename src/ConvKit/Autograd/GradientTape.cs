@@ -42,6 +42,7 @@ public sealed class GradientTape : IDisposable
     /// <summary>Records an op's result on every active tape that watches one of its inputs.</summary>
     internal static void Record(Op op, Tensor[] inputs, Tensor output)
     {
+        if (OpTrace.Level > 0) OpTrace.Forward(op.Name, inputs, output);
         for (var tape = current; tape is not null; tape = tape.outer)
         {
             if (tape.disposed) continue;
@@ -77,7 +78,9 @@ public sealed class GradientTape : IDisposable
         {
             var node = nodes[i];
             if (!grads.Remove(node.Output, out var gradOutput)) continue;
+            long started = OpTrace.Level > 0 ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             var inputGrads = node.Op.Backward(gradOutput, node.NeedsGradient);
+            if (OpTrace.Level > 0) OpTrace.Backward(node.Op.Name, gradOutput, inputGrads, started);
             for (int j = 0; j < node.Inputs.Length; j++)
             {
                 if (!node.NeedsGradient[j] || inputGrads[j] is not { } g) continue;

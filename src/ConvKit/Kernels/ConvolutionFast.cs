@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using ConvKit.Autograd;
 using System.Runtime.Intrinsics.X86;
 
 namespace ConvKit.Kernels;
@@ -46,6 +47,7 @@ internal static unsafe class ConvolutionFast
             float* x = pin, w = pw, b = pb, y = pout;
             if (IsPointwise(g))
             {
+                Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
                 if (b != null) AddBias(y, (nint)g.N * g.P * g.Q, g.K, b);
@@ -53,16 +55,19 @@ internal static unsafe class ConvolutionFast
             }
             if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)
             {
+                Trace("conv forward", g, "dot products over input rows read in place");
                 ForwardDot(x, w, b, g, y);
                 return;
             }
             if (IsRowContiguous(g))
             {
+                Trace("conv forward", g, "direct, input rows read in place, " + DirectKernel(g));
                 ForwardDirect(x, w, b, g, y);
                 return;
             }
             if (WidthPadded(g) is { } unpadded)
             {
+                Trace("conv forward", g, "width padded once, then " + (g.K <= DotFilterLimit && Fma.IsSupported ? "dot products" : "direct, " + DirectKernel(g)));
                 float* padded = KernelBuffers.PaddedInput(unpadded.InputSize);
                 PadWidth(x, g, padded);
                 if (g.K <= DotFilterLimit && Fma.IsSupported) ForwardDot(padded, w, b, unpadded, y);
@@ -72,9 +77,11 @@ internal static unsafe class ConvolutionFast
             int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
             if (g.Groups == 1 && g.N * tilesPerImage < 2 * KernelThreads.Count && (long)g.N * g.P * g.Q * width <= WholeColumnsBudget)
             {
+                Trace("conv forward", g, "im2col of the whole batch, one threaded GEMM");
                 ForwardWhole(x, w, b, g, y);
                 return;
             }
+            Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
             KernelThreads.For(g.N * tilesPerImage, tile =>
             {
                 int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
@@ -89,6 +96,18 @@ internal static unsafe class ConvolutionFast
                 if (b != null) AddBias(yTile, rows, g.K, b);
             });
         }
+    }
+
+    private static string DirectKernel(ConvGeometry g) =>
+        g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512
+            ? "12 × 16 AVX-512 kernel" : $"{GemmMicroKernel.MR} × {GemmMicroKernel.NR} {GemmMicroKernel.Selected} kernel";
+
+    /// <summary>Reports the path taken at <c>CONVKIT_DEBUG=2</c>.</summary>
+    private static void Trace(string pass, ConvGeometry g, string path)
+    {
+        if (OpTrace.Level >= 2)
+            OpTrace.Kernel($"{pass} {g.R}×{g.S}, {g.C} → {g.K} channels" + (g.StrideH * g.StrideW > 1 ? $", stride {g.StrideH}×{g.StrideW}" : "") +
+                (g.Groups > 1 ? $", {g.Groups} groups" : "") + $": {path}");
     }
 
     /// <summary>Largest im2col matrix, in floats (8 MB), that <see cref="ForwardWhole"/> writes out whole.</summary>
@@ -133,15 +152,18 @@ internal static unsafe class ConvolutionFast
             float* dy = pdy, w = pw, dx = pdx;
             if (IsPointwise(g) && g.OutputSize > 0)
             {
+                Trace("conv input gradient", g, "1×1 as one GEMM per group");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, true, g.N * g.H * g.W, cg, kg, dy + group * kg, g.K, w + group * kg, g.K, dx + group * cg, g.C, false);
                 return;
             }
             if (g.OutputSize > 0 && TransposedGeometry(g) is { } transposed)
             {
+                Trace("conv input gradient", g, "the forward convolution of the output gradient with the flipped kernel");
                 BackwardInputAsForward(dy, w, g, transposed, dx);
                 return;
             }
+            Trace("conv input gradient", g, "GEMM tiles, then col2im");
             KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
             if (g.OutputSize == 0) return;
             int minimumRows = (g.StrideH - 1 + (g.R - 1) * g.DilationH) / g.StrideH;
@@ -237,16 +259,19 @@ internal static unsafe class ConvolutionFast
             if (g.OutputSize == 0) { gradKernel.Slice(0, size).Clear(); return; }
             if (IsPointwise(g))
             {
+                Trace("conv kernel gradient", g, "1×1 as one GEMM per group");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(true, false, cg, kg, g.N * g.H * g.W, x + group * cg, g.C, dy + group * kg, g.K, dw + group * kg, g.K, false);
                 return;
             }
             if (g.Groups == 1 && g.DilationW == 1 && g.R * g.S * g.C <= Gemm.Blocks.KC)
             {
+                Trace("conv kernel gradient", g, "direct, input rows read in place");
                 BackwardKernelDirect(dy, x, g, dw);
                 return;
             }
             int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile, tiles = g.N * tilesPerImage;
+            Trace("conv kernel gradient", g, $"im2col tiles of {rowsPerTile} output rows, partial sums per thread");
             int chunks = Math.Min(KernelThreads.Available, tiles);
             float* partials = chunks > 1 ? KernelBuffers.Partials(chunks * size) : dw;
             KernelThreads.For(chunks, chunk =>

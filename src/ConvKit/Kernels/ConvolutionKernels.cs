@@ -1,3 +1,5 @@
+using ConvKit.Autograd;
+
 namespace ConvKit.Kernels;
 
 /// <summary>The entry points that ops call for convolution; each picks the kernel for the case.</summary>
@@ -5,6 +7,7 @@ internal static class ConvolutionKernels
 {
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output)
     {
+        if (KernelOptions.UseReference) OpTrace.Kernel("conv forward: the scalar reference (CONVKIT_KERNELS=reference)");
         if (KernelOptions.UseReference) ConvolutionReference.Forward(input, kernel, bias, g, output);
         else ConvolutionFast.Forward(input, kernel, bias, g, output);
     }

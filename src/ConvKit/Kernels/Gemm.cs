@@ -1,3 +1,5 @@
+using ConvKit.Autograd;
+
 namespace ConvKit.Kernels;
 
 // M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
@@ -111,6 +113,11 @@ internal static unsafe class Gemm
         // A is read in place when a packed block would feed a single micro-panel of B (no reuse to pay for packing).
         bool packA = n > NR && !inPlaceA;
         var blocks = packA ? PackedBlocks : Blocks;
+        if (OpTrace.Level >= 2 && !KernelThreads.InParallel)
+            OpTrace.Kernel($"GEMM {m}×{n}×{k}{(transposeA ? " Aᵀ" : "")}{(transposeB ? " Bᵀ" : "")}: {GemmMicroKernel.Selected} " +
+                (blocks.RowPanelsOuter ? $"{GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed, threads on shares" :
+                 packA ? $"{GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed" : $"{GemmMicroKernel.MR}×{GemmMicroKernel.NR} with A in place") +
+                $", {threads} thread(s)");
         if (blocks.RowPanelsOuter)
         {
             MultiplyRowPanelsOuter(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);

@@ -90,6 +90,7 @@ public abstract class Layer
     {
         if (!Built) Build(input.Shape.WithBatch(Shape.Unknown));
         else CheckBuiltInput(input.Shape);
+        ConvKit.Autograd.OpTrace.Mark();
         return CallCore(input, training);
     }
 

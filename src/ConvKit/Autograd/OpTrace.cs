@@ -21,11 +21,11 @@ namespace ConvKit.Autograd;
 /// </example>
 internal static class OpTrace
 {
-    /// <summary>0 off, 1 ops, 2 ops and kernels; from <c>CONVKIT_DEBUG</c> (tests set it directly).</summary>
-    public static int Level { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("CONVKIT_DEBUG"), out int level) ? Math.Max(0, level) : 0;
+    /// <summary>0 off, 1 ops, 2 ops and kernels; from <c>CONVKIT_DEBUG</c> (any other non-empty value but 0 means 1; tests set it directly).</summary>
+    public static int Level { get; set; } = ReadLevel(Environment.GetEnvironmentVariable("CONVKIT_DEBUG"));
 
-    /// <summary>Where the lines go: standard error (tests capture it).</summary>
-    public static TextWriter Output { get; set; } = Console.Error;
+    /// <summary>Where the lines go: standard error as it is when a line is written, unless a test sets a writer.</summary>
+    public static TextWriter? Output { get; set; }
 
     private static readonly Lock Gate = new();
 
@@ -41,7 +41,7 @@ internal static class OpTrace
     public static void Forward(string name, IReadOnlyList<Tensor> inputs, Tensor output)
     {
         long now = Stopwatch.GetTimestamp();
-        string time = lastEvent == 0 ? "—" : $"{Stopwatch.GetElapsedTime(lastEvent, now).TotalMilliseconds:F3} ms";
+        string time = lastEvent == 0 ? "—" : Milliseconds(Stopwatch.GetElapsedTime(lastEvent, now));
         lastEvent = now;
         Write($"{name} {Shapes(inputs)} → {output.Shape}  {time}");
     }
@@ -49,9 +49,9 @@ internal static class OpTrace
     /// <summary>A backward op has turned <paramref name="gradOutput"/> into the gradients of its inputs.</summary>
     public static void Backward(string name, Tensor gradOutput, IReadOnlyList<Tensor?> gradInputs, long started)
     {
-        double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        string time = Milliseconds(Stopwatch.GetElapsedTime(started));
         lastEvent = Stopwatch.GetTimestamp();
-        Write($"∂{name} {gradOutput.Shape} → {Shapes(gradInputs)}  {ms:F3} ms");
+        Write($"∂{name} {gradOutput.Shape} → {Shapes(gradInputs)}  {time}");
     }
 
     /// <summary>At level 2, the kernel a dispatcher chose, as a line of its own before the op's line.</summary>
@@ -60,10 +60,17 @@ internal static class OpTrace
         if (Level >= 2) Write("  kernel: " + description);
     }
 
+    private static int ReadLevel(string? text) =>
+        int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int level) ? Math.Max(0, level)
+        : string.IsNullOrEmpty(text) ? 0 : 1;
+
+    private static string Milliseconds(TimeSpan elapsed) =>
+        elapsed.TotalMilliseconds.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) + " ms";
+
     private static string Shapes(IEnumerable<Tensor?> tensors) => string.Join(", ", tensors.Select(t => t is null ? "-" : t.Shape.ToString()));
 
     private static void Write(string line)
     {
-        lock (Gate) Output.WriteLine("[convkit] " + line);
+        lock (Gate) (Output ?? Console.Error).WriteLine("[convkit] " + line);
     }
 }

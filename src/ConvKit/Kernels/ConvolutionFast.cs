@@ -47,7 +47,7 @@ internal static unsafe class ConvolutionFast
             float* x = pin, w = pw, b = pb, y = pout;
             if (IsPointwise(g))
             {
-                Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
                 if (b != null) AddBias(y, (nint)g.N * g.P * g.Q, g.K, b);
@@ -55,19 +55,19 @@ internal static unsafe class ConvolutionFast
             }
             if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)
             {
-                Trace("conv forward", g, "dot products over input rows read in place");
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "dot products over input rows read in place");
                 ForwardDot(x, w, b, g, y);
                 return;
             }
             if (IsRowContiguous(g))
             {
-                Trace("conv forward", g, "direct, input rows read in place, " + DirectKernel(g));
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, " + DirectKernel(g));
                 ForwardDirect(x, w, b, g, y);
                 return;
             }
             if (WidthPadded(g) is { } unpadded)
             {
-                Trace("conv forward", g, "width padded once, then " + (g.K <= DotFilterLimit && Fma.IsSupported ? "dot products" : "direct, " + DirectKernel(g)));
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "width padded once, then " + (g.K <= DotFilterLimit && Fma.IsSupported ? "dot products" : "direct, " + DirectKernel(g)));
                 float* padded = KernelBuffers.PaddedInput(unpadded.InputSize);
                 PadWidth(x, g, padded);
                 if (g.K <= DotFilterLimit && Fma.IsSupported) ForwardDot(padded, w, b, unpadded, y);
@@ -77,11 +77,11 @@ internal static unsafe class ConvolutionFast
             int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
             if (g.Groups == 1 && g.N * tilesPerImage < 2 * KernelThreads.Count && (long)g.N * g.P * g.Q * width <= WholeColumnsBudget)
             {
-                Trace("conv forward", g, "im2col of the whole batch, one threaded GEMM");
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "im2col of the whole batch, one threaded GEMM");
                 ForwardWhole(x, w, b, g, y);
                 return;
             }
-            Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
+            if (OpTrace.Level >= 2) Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
             KernelThreads.For(g.N * tilesPerImage, tile =>
             {
                 int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
@@ -102,11 +102,10 @@ internal static unsafe class ConvolutionFast
         g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512
             ? "12 × 16 AVX-512 kernel" : $"{GemmMicroKernel.MR} × {GemmMicroKernel.NR} {GemmMicroKernel.Selected} kernel";
 
-    /// <summary>Reports the path taken at <c>CONVKIT_DEBUG=2</c>.</summary>
+    /// <summary>Reports the path taken at <c>CONVKIT_DEBUG=2</c> (callers test the level first, so the text is built only then).</summary>
     private static void Trace(string pass, ConvGeometry g, string path)
     {
-        if (OpTrace.Level >= 2)
-            OpTrace.Kernel($"{pass} {g.R}×{g.S}, {g.C} → {g.K} channels" + (g.StrideH * g.StrideW > 1 ? $", stride {g.StrideH}×{g.StrideW}" : "") +
+        OpTrace.Kernel($"{pass} {g.R}×{g.S}, {g.C} → {g.K} channels" + (g.StrideH * g.StrideW > 1 ? $", stride {g.StrideH}×{g.StrideW}" : "") +
                 (g.Groups > 1 ? $", {g.Groups} groups" : "") + $": {path}");
     }
 
@@ -116,7 +115,8 @@ internal static unsafe class ConvolutionFast
     /// <summary>
     /// Forward for outputs too small to give each thread two tiles (a batch-1 network's later layers): im2col of the
     /// whole batch, then one GEMM whose threads split the rows or the filters. With tiles, 7×7×512 → 512 makes two of
-    /// six rows and one row, each packing the whole 9 MB kernel on one thread; this ran ResNet18 12–15 % faster.
+    /// six rows and one row, each packing the whole 9 MB kernel on one thread; this took ResNet18 from 43–46 ms to
+    /// 40–42 ms (best of 40, three runs each).
     /// </summary>
     private static void ForwardWhole(
         float* x,       // [N, H, W, C]
@@ -134,7 +134,9 @@ internal static unsafe class ConvolutionFast
             for (int row = first; row < last; row++)
                 Im2Col.Gather(x, g, row / g.P, row % g.P, row % g.P + 1, 0, columns + (nint)row * g.Q * width);
         });
-        Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false);
+        // A read in place, as the tiles do: the same blocks of the shared dimension, so a sample's output has the same
+        // bits whichever path its batch took.
+        Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false, inPlaceA: true);
         if (b != null) AddBias(y, (nint)rows * g.Q, g.K, b);
     }
 
@@ -152,18 +154,18 @@ internal static unsafe class ConvolutionFast
             float* dy = pdy, w = pw, dx = pdx;
             if (IsPointwise(g) && g.OutputSize > 0)
             {
-                Trace("conv input gradient", g, "1×1 as one GEMM per group");
+                if (OpTrace.Level >= 2) Trace("conv input gradient", g, "1×1 as one GEMM per group");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, true, g.N * g.H * g.W, cg, kg, dy + group * kg, g.K, w + group * kg, g.K, dx + group * cg, g.C, false);
                 return;
             }
             if (g.OutputSize > 0 && TransposedGeometry(g) is { } transposed)
             {
-                Trace("conv input gradient", g, "the forward convolution of the output gradient with the flipped kernel");
+                if (OpTrace.Level >= 2) Trace("conv input gradient", g, "the forward convolution of the output gradient with the flipped kernel");
                 BackwardInputAsForward(dy, w, g, transposed, dx);
                 return;
             }
-            Trace("conv input gradient", g, "GEMM tiles, then col2im");
+            if (OpTrace.Level >= 2) Trace("conv input gradient", g, "GEMM tiles, then col2im");
             KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
             if (g.OutputSize == 0) return;
             int minimumRows = (g.StrideH - 1 + (g.R - 1) * g.DilationH) / g.StrideH;
@@ -259,19 +261,19 @@ internal static unsafe class ConvolutionFast
             if (g.OutputSize == 0) { gradKernel.Slice(0, size).Clear(); return; }
             if (IsPointwise(g))
             {
-                Trace("conv kernel gradient", g, "1×1 as one GEMM per group");
+                if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, "1×1 as one GEMM per group");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(true, false, cg, kg, g.N * g.H * g.W, x + group * cg, g.C, dy + group * kg, g.K, dw + group * kg, g.K, false);
                 return;
             }
             if (g.Groups == 1 && g.DilationW == 1 && g.R * g.S * g.C <= Gemm.Blocks.KC)
             {
-                Trace("conv kernel gradient", g, "direct, input rows read in place");
+                if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, "direct, input rows read in place");
                 BackwardKernelDirect(dy, x, g, dw);
                 return;
             }
             int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile, tiles = g.N * tilesPerImage;
-            Trace("conv kernel gradient", g, $"im2col tiles of {rowsPerTile} output rows, partial sums per thread");
+            if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, $"im2col tiles of {rowsPerTile} output rows, partial sums per thread");
             int chunks = Math.Min(KernelThreads.Available, tiles);
             float* partials = chunks > 1 ? KernelBuffers.Partials(chunks * size) : dw;
             KernelThreads.For(chunks, chunk =>

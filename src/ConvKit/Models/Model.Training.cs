@@ -39,6 +39,7 @@ public partial class Model
         Tensor predictions, loss;
         Tensor[] gradients;
         long stepStart = Tensor.NextSequence;
+        bool outerTape = GradientTape.IsRecording;   // an enclosing tape may still need this step's activations
         var tape = new GradientTape();
         ConvKit.Layers.Dropout.TrainingStep = Optimizer!.Iterations;
         try
@@ -55,8 +56,11 @@ public partial class Model
         Optimizer.Apply(weights, gradients);
         var logs = Measure(labels, predictions, loss.Item());
         // The step's activations and gradients are dead now: their storage serves the next step.
-        tape.DisposeOutputs(stepStart);
-        foreach (var g in gradients) if (g.Sequence >= stepStart) g.Dispose();
+        if (!outerTape)
+        {
+            tape.DisposeOutputs(stepStart);
+            foreach (var g in gradients) if (g.Sequence >= stepStart) g.Dispose();
+        }
         return logs;
     }
 
@@ -112,12 +116,14 @@ public partial class Model
             for (int b = 0; b < batches; b++)
             {
                 int start = b * options.BatchSize, count = Math.Min(options.BatchSize, n - start);
-                var batchImages = Gather(images, order, start, count);
+                var gathered = Gather(images, order, start, count);
                 var batchLabels = Gather(labels, order, start, count);
+                var batchImages = gathered;
                 if (options.Augment is { } augment)
-                    batchImages = augment(batchImages, new RandomSource(RandomSource.DeriveSeed(RandomSource.DeriveSeed(options.Seed, epoch), b)));
+                    batchImages = augment(gathered, new RandomSource(RandomSource.DeriveSeed(RandomSource.DeriveSeed(options.Seed, epoch), b)));
                 var logs = TrainOnBatch(batchImages, batchLabels);
-                batchImages.Dispose();
+                // Only what Fit made: an augmentation's own result may be a tensor its author keeps.
+                gathered.Dispose();
                 batchLabels.Dispose();
                 seen += count;
                 foreach (var (key, value) in logs) sums[key] = sums.GetValueOrDefault(key) + value * count;

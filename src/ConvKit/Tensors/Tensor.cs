@@ -46,7 +46,9 @@ public sealed class Tensor : IDisposable
     public Span<float> Span => Data;
 
     /// <summary>The backing array (exactly <see cref="Size"/> long); for kernels that take arrays.</summary>
-    internal float[] Data => data ?? throw new ObjectDisposedException(nameof(Tensor), $"This tensor of shape {Shape} has been disposed.");
+    internal float[] Data => data ?? throw Disposed();
+
+    private ObjectDisposedException Disposed() => new(nameof(Tensor), $"This tensor of shape {Shape} has been disposed.");
 
     /// <summary>Order of creation in this process: code that disposes the tensors it made compares this with a mark taken before.</summary>
     internal long Sequence { get; }
@@ -71,6 +73,14 @@ public sealed class Tensor : IDisposable
     private sealed class RentedStorage
     {
         public int Owners = 1;
+
+        /// <summary>Counts one more tensor over the storage, unless the last one has already handed it back.</summary>
+        public bool TryAddOwner()
+        {
+            for (int owners = Volatile.Read(ref Owners); owners > 0; owners = Volatile.Read(ref Owners))
+                if (Interlocked.CompareExchange(ref Owners, owners + 1, owners) == owners) return true;
+            return false;
+        }
     }
 
     /// <summary>True when <paramref name="other"/> reads or writes the same array as this tensor.</summary>
@@ -177,9 +187,10 @@ public sealed class Tensor : IDisposable
     /// <summary>The same values under another shape (storage shared). One dimension may be -1 and is inferred.</summary>
     public Tensor Reshape(params int[] shape)
     {
+        var resolved = ResolveReshape(Shape, shape);
         var array = Data;
-        if (rented is not null) Interlocked.Increment(ref rented.Owners);
-        return new(ResolveReshape(Shape, shape), array, rented);
+        if (rented is not null && !rented.TryAddOwner()) throw Disposed();
+        return new(resolved, array, rented);
     }
 
     internal static Shape ResolveReshape(Shape from, int[] to)

@@ -126,6 +126,24 @@ public class ConvolutionFastTests
         Check(new ConvGeometry(2, 8, 61, 3, 10, 3, 5, 1, 2, 1, 1, 1, 0, 1, 0), withBias: false, seed: 27);       // 10 filters: 12-pixel tiles, then 6
     }
 
+    /// <summary>
+    /// One image alone takes the whole-batch GEMM, eight together take im2col tiles: the first image's output must have the
+    /// same bits either way, so a prediction does not depend on the batch it came in.
+    /// </summary>
+    [Fact]
+    public void AnImageGetsTheSameBitsAloneAndInABatch()
+    {
+        var batch = ConvGeometry.Create(8, 8, 8, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same);
+        var alone = batch with { N = 1 };
+        var input = KernelAssert.Random(batch.InputSize, 40);
+        var kernel = KernelAssert.Random(batch.KernelSize, 41);
+        var fromBatch = new float[batch.OutputSize];
+        var fromAlone = new float[alone.OutputSize];
+        ConvolutionKernels.Forward(input, kernel, default, batch, fromBatch);
+        ConvolutionKernels.Forward(input.AsSpan(0, alone.InputSize), kernel, default, alone, fromAlone);
+        Assert.Equal(fromAlone, fromBatch.AsSpan(0, alone.OutputSize).ToArray());
+    }
+
     [Fact]
     public void ManyTilesAndThreadsAgree()
     {

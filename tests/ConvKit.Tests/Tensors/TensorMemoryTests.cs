@@ -39,6 +39,7 @@ public class TensorMemoryTests
         Assert.Contains("(3, " + Large + ")", error.Message);
         Assert.Throws<ObjectDisposedException>(() => t.ToArray());
         Assert.Throws<ObjectDisposedException>(() => t[0, 0]);
+        Assert.Throws<ObjectDisposedException>(() => t.Reshape(-1));
         Assert.Equal($"Tensor(disposed, shape=(3, {Large}))", t.ToString());
     }
 
@@ -109,6 +110,21 @@ public class TensorMemoryTests
         for (int step = 0; step < 3; step++) model.TrainOnBatch(images, labels);
         var predictions = model.Predict(images, batchSize: 5).ToArray();
         return (model.Weights.SelectMany(w => w.Value.ToArray()).ToArray(), predictions);
+    }
+
+    /// <summary>Fit disposes only the batches it gathers: an augmentation may return a tensor it keeps for every batch.</summary>
+    [Fact]
+    public void FitLeavesAnAugmentationsOwnTensorAlone()
+    {
+        RandomSource.SetGlobalSeed(5);
+        var model = ModelZoo.Create("tiny", (28, 28, 1), 10, seed: 5);
+        model.Compile(new Adam(1e-3f), Losses.SparseCategoricalCrossentropy(fromLogits: false));
+        var images = Tensor.RandomUniform(new Shape(256, 28, 28, 1), seed: 6);
+        var labels = Tensor.FromArray(Enumerable.Range(0, 256).Select(i => (float)(i % 10)).ToArray(), 256);
+        var kept = Tensor.RandomUniform(new Shape(128, 28, 28, 1), seed: 7);   // 100,352 floats: pooled storage
+        model.Fit(images, labels, new FitOptions { Epochs = 1, BatchSize = 128, Augment = (_, _) => kept });
+        Assert.False(kept.IsDisposed);
+        Assert.False(images.IsDisposed);
     }
 
     /// <summary>Add hands one gradient tensor to both of its inputs; the tape must not dispose it while one still needs it.</summary>

@@ -123,6 +123,35 @@ internal static unsafe class Gemm
             MultiplyRowPanelsOuter(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
         }
+        if (!packA && threads > 1)
+        {
+            // A in place: threads take independent shares of C, each packing its own B panels per block of the shared
+            // dimension, instead of packing B together with two barriers per block (72 of them for a 7×7×512 → 512
+            // convolution; the median of that convolution went from 7.3 to 5.7 ms). Each element still sums the same blocks
+            // in the same order.
+            int rowPanels = (m + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR, columnPanels = (n + NR - 1) / NR;
+            bool byRows = (m >= n && rowPanels >= threads) || columnPanels < threads;
+            int parts = Math.Min(threads, byRows ? rowPanels : columnPanels);
+            KernelThreads.For(parts, part =>
+            {
+                if (byRows)
+                {
+                    var (first, last) = KernelThreads.Range(m, parts, part, GemmMicroKernel.MR);
+                    if (first < last)
+                        Multiply(transposeA, transposeB, last - first, n, k, transposeA ? a + first : a + first * lda, lda, b, ldb,
+                            c + first * ldc, ldc, accumulate, inPlaceA);
+                }
+                else
+                {
+                    var (first, last) = KernelThreads.Range(columnPanels, parts, part);
+                    int column = first * NR, columns = Math.Min(n, last * NR) - column;
+                    if (columns > 0)
+                        Multiply(transposeA, transposeB, m, columns, k, a, lda, transposeB ? b + column * ldb : b + column, ldb,
+                            c + column, ldc, accumulate, inPlaceA);
+                }
+            });
+            return;
+        }
         int MR = packA ? GemmMicroKernel.PackedMR : GemmMicroKernel.MR;
         nint aRowStep = transposeA ? 1 : lda, aColumnStep = transposeA ? lda : 1;
 

@@ -43,6 +43,31 @@ public class GemmTests
         Check(transposeA, transposeB, 2413, 490, 390, pad: 1, accumulate: true, seed: 7); // AVX-512 packed order: MC 2400, NC 480, KC 384
     }
 
+    /// <summary>
+    /// A read in place (as convolution tiles pass it) with threads on shares: by columns when C is wide, by rows when tall;
+    /// against the reference, and bit for bit against the same product run on one thread inside a parallel region.
+    /// </summary>
+    [Theory]
+    [InlineData(20, 300, 150)]
+    [InlineData(700, 40, 300)]
+    public unsafe void InPlaceAAgreesWithReferenceWhicheverWayThreadsSplit(int m, int n, int k)
+    {
+        var a = KernelAssert.Random(m * k, 30);
+        var b = KernelAssert.Random(k * n, 31);
+        var expected = new float[m * n];
+        var threaded = new float[m * n];
+        var serial = new float[m * n];
+        GemmReference.Multiply(false, false, m, n, k, a, k, b, n, expected, n, false);
+        fixed (float* pa = a, pb = b, pt = threaded, ps = serial)
+        {
+            float* ta = pa, tb = pb, tt = pt, ts = ps;
+            Gemm.Multiply(false, false, m, n, k, ta, k, tb, n, tt, n, false, inPlaceA: true);
+            KernelThreads.For(2, part => { if (part == 0) Gemm.Multiply(false, false, m, n, k, ta, k, tb, n, ts, n, false, inPlaceA: true); });
+        }
+        KernelAssert.Close(expected, threaded, 1e-5f * k, $"in-place GEMM m={m} n={n} k={k}");
+        Assert.Equal(serial, threaded);
+    }
+
     /// <summary>The micro-kernels this machine can run, with their NR: the portable one always.</summary>
     public static TheoryData<string> MicroKernels()
     {

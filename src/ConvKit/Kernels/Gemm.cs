@@ -123,15 +123,17 @@ internal static unsafe class Gemm
             MultiplyRowPanelsOuter(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
         }
-        if (!packA && threads > 1)
+        int sharesByRows = Math.Min(threads, (m + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR), sharesByColumns = Math.Min(threads, (n + NR - 1) / NR);
+        if (!packA && threads > 1 && Math.Max(sharesByRows, sharesByColumns) > 1)
         {
             // A in place: threads take independent shares of C, each packing its own B panels per block of the shared
             // dimension, instead of packing B together with two barriers per block (72 of them for a 7×7×512 → 512
             // convolution; the median of that convolution went from 7.3 to 5.7 ms). Each element still sums the same blocks
             // in the same order.
-            int rowPanels = (m + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR, columnPanels = (n + NR - 1) / NR;
-            bool byRows = (m >= n && rowPanels >= threads) || columnPanels < threads;
-            int parts = Math.Min(threads, byRows ? rowPanels : columnPanels);
+            // (At least two shares, or the share would come back here: one share runs outside a parallel region.)
+            int columnPanels = (n + NR - 1) / NR;
+            bool byRows = sharesByColumns < 2 || (m >= n && sharesByRows >= 2);
+            int parts = byRows ? sharesByRows : sharesByColumns;
             KernelThreads.For(parts, part =>
             {
                 if (byRows)

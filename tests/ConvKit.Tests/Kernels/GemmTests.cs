@@ -50,6 +50,7 @@ public class GemmTests
     [Theory]
     [InlineData(20, 300, 150)]
     [InlineData(700, 40, 300)]
+    [InlineData(3, 10, 20000)]      // one row panel and one column panel: no share to split, one thread
     public unsafe void InPlaceAAgreesWithReferenceWhicheverWayThreadsSplit(int m, int n, int k)
     {
         var a = KernelAssert.Random(m * k, 30);

@@ -39,9 +39,10 @@ public sealed class GradientTape : IDisposable
     /// <summary>Makes gradients with respect to <paramref name="tensor"/> available.</summary>
     public void Watch(Tensor tensor) => tracked.Add(tensor);
 
-    /// <summary>Records an op's result on every active tape that watches one of its inputs.</summary>
-    internal static void Record(Op op, Tensor[] inputs, Tensor output)
+    /// <summary>Records an op's result on every active tape that watches one of its inputs; false when none did.</summary>
+    internal static bool Record(Op op, Tensor[] inputs, Tensor output)
     {
+        bool recorded = false;
         if (OpTrace.Level > 0) OpTrace.Forward(op.Name, inputs, output);
         for (var tape = current; tape is not null; tape = tape.outer)
         {
@@ -56,7 +57,9 @@ public sealed class GradientTape : IDisposable
             if (!any) continue;
             tape.tracked.Add(output);
             tape.nodes.Add(new Node(op, inputs, output, needs));
+            recorded = true;
         }
+        return recorded;
     }
 
 
@@ -125,12 +128,16 @@ public sealed class GradientTape : IDisposable
 
     /// <summary>
     /// Disposes the outputs of the recorded ops that were made at or after <paramref name="since"/> (a
-    /// <see cref="Tensor.NextSequence"/> mark): the activations of a training step, once its update is done.
+    /// <see cref="Tensor.NextSequence"/> mark), and what the ops saved for their backward passes: the activations of a
+    /// training step, once its update is done.
     /// </summary>
     internal void DisposeOutputs(long since)
     {
         foreach (var node in nodes)
+        {
+            node.Op.ReleaseSaved();
             if (node.Output.Sequence >= since && !node.Output.IsTrainableVariable) node.Output.Dispose();
+        }
     }
 
     /// <summary>True when a tape on this thread records the ops run now.</summary>

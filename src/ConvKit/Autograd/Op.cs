@@ -17,4 +17,10 @@ public abstract class Op
     /// An entry may be null when <paramref name="needsGradient"/> says that input needs none.
     /// </summary>
     public abstract Tensor?[] Backward(Tensor gradOutput, bool[] needsGradient);
+
+    /// <summary>
+    /// Disposes the tensors the forward pass made only for <see cref="Backward"/> (not its output), once no backward
+    /// pass will run: after a training step, or at once when no tape recorded the op.
+    /// </summary>
+    internal virtual void ReleaseSaved() { }
 }

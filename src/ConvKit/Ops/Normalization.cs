@@ -34,9 +34,12 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
-        GradientTape.Record(new BatchNormOp(normalized, invStd, gamma, training, beta is not null), inputs.ToArray(), y);
+        var op = new BatchNormOp(normalized, invStd, gamma, training, beta is not null);
+        if (!GradientTape.Record(op, inputs.ToArray(), y)) op.ReleaseSaved();   // no backward pass will need x̂
         return (y, mean, variance);
     }
+
+    internal override void ReleaseSaved() => normalized.Dispose();
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
@@ -60,26 +63,30 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
 /// Inverted dropout: y = x · m / (1 − rate) with m ~ Bernoulli(1 − rate) per element, as Keras does in training.
 /// dx = dy · m / (1 − rate).
 /// </summary>
-internal sealed class DropoutOp(float[] scaledMask) : Op
+internal sealed class DropoutOp(Tensor scaledMask) : Op
 {
     public override string Name => "Dropout";
 
     public static Tensor Forward(Tensor x, float rate, RandomSource random)
     {
         if (rate is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(rate), $"Dropout rate must be in [0, 1); received {rate}.");
-        var mask = new float[x.Size];
+        var mask = Tensor.Uninitialized(x.Shape);
+        var m = mask.Span;
         float keep = 1f / (1f - rate);
-        for (int i = 0; i < mask.Length; i++) mask[i] = random.NextFloat() >= rate ? keep : 0f;
+        for (int i = 0; i < m.Length; i++) m[i] = random.NextFloat() >= rate ? keep : 0f;
         var y = Tensor.Uninitialized(x.Shape);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, mask, y.Span);
-        GradientTape.Record(new DropoutOp(mask), [x], y);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, m, y.Span);
+        var op = new DropoutOp(mask);
+        if (!GradientTape.Record(op, [x], y)) op.ReleaseSaved();
         return y;
     }
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(dy.Shape);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Span, scaledMask, dx.Span);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Span, scaledMask.Span, dx.Span);
         return [dx];
     }
+
+    internal override void ReleaseSaved() => scaledMask.Dispose();
 }

@@ -54,6 +54,14 @@ internal static class OpTrace
         Write($"∂{name} {gradOutput.Shape} → {Shapes(gradInputs)}  {time}");
     }
 
+    /// <summary>Work between ops that a step also spends time on (the optimizer's update), timed from <paramref name="started"/>.</summary>
+    public static void Work(string description, long started)
+    {
+        string time = Milliseconds(Stopwatch.GetElapsedTime(started));
+        lastEvent = Stopwatch.GetTimestamp();
+        Write($"{description}  {time}");
+    }
+
     /// <summary>At level 2, the kernel a dispatcher chose, as a line of its own before the op's line.</summary>
     public static void Kernel(string description)
     {

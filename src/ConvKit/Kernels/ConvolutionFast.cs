@@ -30,13 +30,18 @@ internal static unsafe class ConvolutionFast
     /// </summary>
     private static readonly int ColumnBudget = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 ? 192 * 1024 : 96 * 1024;
 
-    /// <summary>out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k].</summary>
+    /// <summary>
+    /// out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k],
+    /// then max(out, 0) when <paramref name="relu"/> is set. Bias and ReLU are an epilogue on each tile or output row
+    /// right after its GEMM, while it is still in cache, rather than passes over the whole output.
+    /// </summary>
     public static void Forward(
         ReadOnlySpan<float> input,      // [N, H, W, C]
         ReadOnlySpan<float> kernel,     // [R, S, C/G, K]
         ReadOnlySpan<float> bias,       // [K] or empty
         ConvGeometry g,
-        Span<float> output)             // [N, P, Q, K]
+        Span<float> output,             // [N, P, Q, K]
+        bool relu = false)
     {
         CheckLengths(g, input.Length, kernel.Length, output.Length, "output");
         if (!bias.IsEmpty && bias.Length < g.K) throw new ArgumentException($"Convolution bias needs {g.K} values; received {bias.Length}.");
@@ -50,19 +55,19 @@ internal static unsafe class ConvolutionFast
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
-                if (b != null) AddBias(y, (nint)g.N * g.P * g.Q, g.K, b);
+                Epilogue.Apply(y, (nint)g.N * g.P * g.Q, g.K, b, relu);
                 return;
             }
             if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "dot products over input rows read in place");
-                ForwardDot(x, w, b, g, y);
+                ForwardDot(x, w, b, g, y, relu);
                 return;
             }
             if (IsRowContiguous(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, " + DirectKernel(g));
-                ForwardDirect(x, w, b, g, y);
+                ForwardDirect(x, w, b, g, y, relu);
                 return;
             }
             if (WidthPadded(g) is { } unpadded)
@@ -70,15 +75,15 @@ internal static unsafe class ConvolutionFast
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "width padded once, then " + (g.K <= DotFilterLimit && Fma.IsSupported ? "dot products" : "direct, " + DirectKernel(g)));
                 float* padded = KernelBuffers.PaddedInput(unpadded.InputSize);
                 PadWidth(x, g, padded);
-                if (g.K <= DotFilterLimit && Fma.IsSupported) ForwardDot(padded, w, b, unpadded, y);
-                else ForwardDirect(padded, w, b, unpadded, y);
+                if (g.K <= DotFilterLimit && Fma.IsSupported) ForwardDot(padded, w, b, unpadded, y, relu);
+                else ForwardDirect(padded, w, b, unpadded, y, relu);
                 return;
             }
             int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
             if (g.Groups == 1 && g.N * tilesPerImage < 2 * KernelThreads.Count && (long)g.N * g.P * g.Q * width <= WholeColumnsBudget)
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "im2col of the whole batch, one threaded GEMM");
-                ForwardWhole(x, w, b, g, y);
+                ForwardWhole(x, w, b, g, y, relu);
                 return;
             }
             if (OpTrace.Level >= 2) Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
@@ -93,7 +98,7 @@ internal static unsafe class ConvolutionFast
                     Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
                     Gemm.Multiply(false, false, rows, kg, width, columns, width, w + group * kg, g.K, yTile + group * kg, g.K, false, inPlaceA: true);
                 }
-                if (b != null) AddBias(yTile, rows, g.K, b);
+                Epilogue.Apply(yTile, rows, g.K, b, relu);
             });
         }
     }
@@ -123,7 +128,8 @@ internal static unsafe class ConvolutionFast
         float* w,       // [R, S, C, K]
         float* b,       // [K] or null
         ConvGeometry g,
-        float* y)       // [N, P, Q, K]
+        float* y,       // [N, P, Q, K]
+        bool relu)
     {
         int width = g.R * g.S * g.C, rows = g.N * g.P;
         float* columns = KernelBuffers.Columns(rows * g.Q * width);
@@ -137,7 +143,7 @@ internal static unsafe class ConvolutionFast
         // A read in place, as the tiles do: the same blocks of the shared dimension, so a sample's output has the same
         // bits whichever path its batch took.
         Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false, inPlaceA: true);
-        if (b != null) AddBias(y, (nint)rows * g.Q, g.K, b);
+        Epilogue.Apply(y, (nint)rows * g.Q, g.K, b, relu);
     }
 
     /// <summary>dIn = col2im(dOut · Wᵀ): dIn[n,h,w,c] = Σ over the windows that read (h, w, c) of dOut[n,p,q,k] · w[r,s,c',k].</summary>
@@ -266,6 +272,12 @@ internal static unsafe class ConvolutionFast
                     Gemm.Multiply(true, false, cg, kg, g.N * g.H * g.W, x + group * cg, g.C, dy + group * kg, g.K, dw + group * kg, g.K, false);
                 return;
             }
+            if (g.C == 1 && g.Groups == 1 && g.StrideW == 1 && g.DilationW == 1)
+            {
+                if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, "one input channel: whole output rows as pieces of the shared dimension");
+                BackwardKernelSingleChannel(dy, x, g, dw);
+                return;
+            }
             if (g.Groups == 1 && g.DilationW == 1 && g.R * g.S * g.C <= Gemm.Blocks.KC)
             {
                 if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, "direct, input rows read in place");
@@ -302,6 +314,83 @@ internal static unsafe class ConvolutionFast
                     TensorPrimitives.Add(result, new ReadOnlySpan<float>(partials + (nint)chunk * size, size), result);
             }
         }
+    }
+
+    /// <summary>Output pixels whose gradient rows <see cref="BackwardKernelSingleChannel"/> packs at a time.</summary>
+    private const int SingleChannelBlockPixels = 16 * 1024;
+
+    /// <summary>
+    /// Kernel gradient for one input channel, stride 1 along W (a grayscale CNN's first layer): for kernel row r,
+    /// dW[r, s, k] = Σ_{n,p,q} in[n, h(p,r), q − padLeft + s] · dOut[n, p, q, k]. With the input padded along W,
+    /// A[s, (p, q)] = paddedRow(n, h(p,r))[q + s] reads in place with unit steps, a piece of Q per output row, and B is
+    /// dOut's rows one after another (as they lie when K = NR, else packed a block at a time). So one micro-kernel call
+    /// runs a whole block of output rows with its accumulators in registers, where <see cref="BackwardKernelDirect"/>
+    /// stores them after every row of Q terms. Output rows are split into one chunk per thread, each summing into its
+    /// own partial; partials are added in chunk order.
+    /// </summary>
+    private static void BackwardKernelSingleChannel(
+        float* dy,      // [N, P, Q, K]
+        float* x,       // [N, H, W, 1]
+        ConvGeometry g,
+        float* dw)      // [R, S, 1, K], overwritten
+    {
+        const int MR = GemmMicroKernel.MR;
+        int NR = GemmMicroKernel.NR;
+        int paddedWidth = g.W + g.PadLeft + g.PadRight;
+        float* source = x;
+        if (g.PadLeft != 0 || g.PadRight != 0)
+        {
+            source = KernelBuffers.PaddedInput(g.N * g.H * paddedWidth);
+            PadWidth(x, g, source);
+        }
+        int panels = (g.K + NR - 1) / NR, kPadded = panels * NR, sPadded = (g.S + MR - 1) / MR * MR;
+        int partialSize = g.R * sPadded * kPadded, outputRows = g.N * g.P;
+        int blockRows = Math.Max(1, SingleChannelBlockPixels / g.Q);
+        int chunks = Math.Min(KernelThreads.Available, outputRows);
+        float* partials = KernelBuffers.Partials(chunks * partialSize);
+        bool pack = g.K != NR;
+        KernelThreads.For(chunks, chunk =>
+        {
+            float* sum = partials + (nint)chunk * partialSize;
+            new Span<float>(sum, partialSize).Clear();
+            float* packed = pack ? KernelBuffers.PackB(kPadded * Math.Min(blockRows, g.P) * g.Q) : null;
+            float** bases = stackalloc float*[Math.Min(blockRows, g.P)];
+            var (first, last) = KernelThreads.Range(outputRows, chunks, chunk);
+            for (int row = first; row < last;)
+            {
+                // A block: output rows of one image, at most blockRows of them.
+                int n = row / g.P, p0 = row % g.P, count = Math.Min(Math.Min(last - row, g.P - p0), blockRows);
+                int pixels = count * g.Q;
+                float* b = dy + (nint)row * g.Q * g.K;
+                if (pack)
+                {
+                    GemmPacking.PackB(false, pixels, g.K, b, g.K, 0, panels, packed);
+                    b = packed;
+                }
+                for (int r = 0; r < g.R; r++)
+                    for (int s0 = 0; s0 < g.S; s0 += MR)
+                    {
+                        for (int i = 0; i < count; i++)
+                        {
+                            int h = (p0 + i) * g.StrideH - g.PadTop + r * g.DilationH;
+                            bases[i] = (uint)h < (uint)g.H ? source + (nint)(n * g.H + h) * paddedWidth + s0 : null;
+                        }
+                        for (int panel = 0; panel < panels; panel++)
+                            GemmMicroKernel.Segments(count, bases, g.Q, 1, Math.Min(MR, g.S - s0), b + (nint)panel * NR * pixels,
+                                sum + (nint)(r * sPadded + s0) * kPadded + panel * NR, kPadded, overwrite: false);
+                    }
+                row += count;
+            }
+        });
+        for (int r = 0; r < g.R; r++)
+            for (int s = 0; s < g.S; s++)
+            {
+                var target = new Span<float>(dw + ((nint)r * g.S + s) * g.K, g.K);
+                nint offset = (nint)(r * sPadded + s) * kPadded;
+                new ReadOnlySpan<float>(partials + offset, g.K).CopyTo(target);
+                for (int chunk = 1; chunk < chunks; chunk++)
+                    TensorPrimitives.Add(target, new ReadOnlySpan<float>(partials + (nint)chunk * partialSize + offset, g.K), target);
+            }
     }
 
     /// <summary>
@@ -383,7 +472,8 @@ internal static unsafe class ConvolutionFast
         float* w,       // [R, S, C, K]
         float* b,       // [K] or null
         ConvGeometry g,
-        float* y)       // [N, P, Q, K]
+        float* y,       // [N, P, Q, K]
+        bool relu)
     {
         const int MR = GemmMicroKernel.MR;
         // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case): such
@@ -439,7 +529,7 @@ internal static unsafe class ConvolutionFast
                     }
                 }
             }
-            if (b != null) AddBias(yRow, g.Q, g.K, b);
+            Epilogue.Apply(yRow, g.Q, g.K, b, relu);
         });
     }
 
@@ -470,7 +560,8 @@ internal static unsafe class ConvolutionFast
         float* w,       // [R, S, C, K]
         float* b,       // [K] or null
         ConvGeometry g,
-        float* y)       // [N, P, Q, K]
+        float* y,       // [N, P, Q, K]
+        bool relu)
     {
         int length = g.S * g.C, vectors = (length + 7) / 8, full = vectors - 1, stride = vectors * 8;
         // weights[(k·R + r)·stride + j] = w[r, j / C, j % C, k], zero past the run.
@@ -537,6 +628,7 @@ internal static unsafe class ConvolutionFast
                     yRow[(nint)q * g.K + k] = Vector256.Sum(s0) + bias;
                 }
             }
+            Epilogue.Apply(yRow, g.Q, g.K, null, relu);
         });
     }
 
@@ -595,16 +687,6 @@ internal static unsafe class ConvolutionFast
         long perRow = Math.Max(1L, (long)g.Q * g.R * g.S * g.ChannelsPerGroup);
         int rows = (int)Math.Clamp(ColumnBudget / perRow, 1, Math.Max(1, g.P));
         return Math.Max(rows, Math.Max(1, minimum));
-    }
-
-    private static void AddBias(float* y, nint rows, int k, float* bias)
-    {
-        var b = new ReadOnlySpan<float>(bias, k);
-        for (nint i = 0; i < rows; i++)
-        {
-            var row = new Span<float>(y + i * k, k);
-            TensorPrimitives.Add(row, b, row);
-        }
     }
 
     private static void CheckLengths(ConvGeometry g, int inputLength, int kernelLength, int outputLength, string outputName)

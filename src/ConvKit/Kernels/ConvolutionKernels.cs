@@ -5,11 +5,17 @@ namespace ConvKit.Kernels;
 /// <summary>The entry points that ops call for convolution; each picks the kernel for the case.</summary>
 internal static class ConvolutionKernels
 {
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output)
+    /// <summary>The convolution, plus max(·, 0) on every output when <paramref name="relu"/> is set.</summary>
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output,
+        bool relu = false)
     {
-        if (KernelOptions.UseReference) OpTrace.Kernel("conv forward: the scalar reference (CONVKIT_KERNELS=reference)");
-        if (KernelOptions.UseReference) ConvolutionReference.Forward(input, kernel, bias, g, output);
-        else ConvolutionFast.Forward(input, kernel, bias, g, output);
+        if (KernelOptions.UseReference)
+        {
+            OpTrace.Kernel("conv forward: the scalar reference (CONVKIT_KERNELS=reference)");
+            ConvolutionReference.Forward(input, kernel, bias, g, output);
+            if (relu) TensorPrimitives.Max(output.Slice(0, g.OutputSize), 0f, output.Slice(0, g.OutputSize));
+        }
+        else ConvolutionFast.Forward(input, kernel, bias, g, output, relu);
     }
 
     public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput)

@@ -20,17 +20,20 @@ internal sealed class ReluOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        var yv = y.Data;
-        var g = dy.Data;
-        var d = dx.Data;
-        int i = 0;
-        for (; i <= d.Length - Vector<float>.Count; i += Vector<float>.Count)
-        {
-            var mask = Vector.GreaterThan(new Vector<float>(yv, i), Vector<float>.Zero);
-            Vector.ConditionalSelect(mask, new Vector<float>(g, i), Vector<float>.Zero).CopyTo(d, i);
-        }
-        for (; i < d.Length; i++) d[i] = yv[i] > 0 ? g[i] : 0f;
+        Mask(y.Span, dy.Span, dx.Span);
         return [dx];
+    }
+
+    /// <summary>dx = dy where y &gt; 0, else 0: ReLU's backward, also for the ops that fuse ReLU into their output.</summary>
+    public static void Mask(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        int i = 0;
+        for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var mask = Vector.GreaterThan(new Vector<float>(y.Slice(i)), Vector<float>.Zero);
+            Vector.ConditionalSelect(mask, new Vector<float>(dy.Slice(i)), Vector<float>.Zero).CopyTo(dx.Slice(i));
+        }
+        for (; i < dx.Length; i++) dx[i] = y[i] > 0 ? dy[i] : 0f;
     }
 }
 

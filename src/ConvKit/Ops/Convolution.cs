@@ -8,22 +8,31 @@ namespace ConvKit.Operations;
 /// 2-D convolution as layers compute it (cross-correlation, no flip), channels-last.
 /// out[n,p,q,k] = bias[k] + Σ_{r,s,c} in[n, p·sh − pt + r·dh, q·sw − pl + s·dw, c] · w[r,s,c,k].
 /// dIn and dW are the two transposed correlations; dBias[k] = Σ_{n,p,q} dOut[n,p,q,k].
+/// With ReLU fused, out = max(that, 0), applied to each tile of output while it is in cache instead of in a pass of
+/// its own; backward first masks dOut by out &gt; 0.
 /// </summary>
-internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometry) : Op
+internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometry, Tensor? reluOutput) : Op
 {
-    public override string Name => "Conv2D";
+    public override string Name => reluOutput is null ? "Conv2D" : "Conv2D+Relu";
 
-    public static Tensor Forward(Tensor input, Tensor kernel, Tensor? bias, ConvGeometry g)
+    public static Tensor Forward(Tensor input, Tensor kernel, Tensor? bias, ConvGeometry g, bool relu = false)
     {
         var output = Tensor.Uninitialized(new Shape(g.N, g.P, g.Q, g.K));
-        ConvolutionKernels.Forward(input.Span, kernel.Span, bias is null ? default : bias.Span, g, output.Span);
-        GradientTape.Record(new Conv2DOp(input, kernel, g), bias is null ? [input, kernel] : [input, kernel, bias], output);
+        ConvolutionKernels.Forward(input.Span, kernel.Span, bias is null ? default : bias.Span, g, output.Span, relu);
+        GradientTape.Record(new Conv2DOp(input, kernel, g, relu ? output : null), bias is null ? [input, kernel] : [input, kernel, bias], output);
         return output;
     }
 
     public override Tensor?[] Backward(Tensor gradOutput, bool[] needs)
     {
         var grads = new Tensor?[needs.Length];
+        Tensor? masked = null;
+        if (reluOutput is not null)
+        {
+            masked = Tensor.Uninitialized(gradOutput.Shape);
+            ReluOp.Mask(reluOutput.Span, gradOutput.Span, masked.Span);
+            gradOutput = masked;
+        }
         if (needs[0])
         {
             grads[0] = Tensor.Uninitialized(input.Shape);
@@ -39,6 +48,7 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
             grads[2] = Tensor.Zeros(geometry.K);
             ConvolutionKernels.BackwardBias(gradOutput.Span, geometry.K, grads[2]!.Span);
         }
+        masked?.Dispose();
         return grads;
     }
 }

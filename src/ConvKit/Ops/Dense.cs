@@ -41,6 +41,59 @@ internal sealed class MatMulOp(Tensor a, Tensor b) : Op
     }
 }
 
+/// <summary>
+/// The dense layer in one op: y = x · w + bias for x [..., in] (leading axes flattened into M rows) and w [in, units],
+/// then max(y, 0) when ReLU is fused. Bias and ReLU are one pass over each row after the GEMM.
+/// dz = dy masked by y &gt; 0 (with ReLU) or dy; dx = dz · wᵀ, dw = xᵀ · dz, dBias[j] = Σ over rows of dz[·, j].
+/// </summary>
+internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op
+{
+    public override string Name => reluOutput is null ? "Dense" : "Dense+Relu";
+
+    public static Tensor Forward(Tensor x, Tensor w, Tensor? bias, bool relu)
+    {
+        if (w.Rank != 2 || x.Rank < 1 || x.Shape[-1] != w.Shape[0])
+            throw new ArgumentException($"Dense needs x (..., in) and kernel (in, units); received x {x.Shape} and kernel {w.Shape}.");
+        int k = w.Shape[0], n = w.Shape[1], m = x.Size / Math.Max(1, k);
+        if (bias is not null && (bias.Rank != 1 || bias.Size != n))
+            throw new ArgumentException($"Dense bias must have shape ({n},); received {bias.Shape}.");
+        var y = Tensor.Uninitialized(x.Shape.With(-1, n));
+        GemmKernels.Multiply(false, false, m, n, k, x.Span, k, w.Span, n, y.Span, n, accumulate: false);
+        Epilogue.Apply(y.Span, n, bias is null ? default : bias.Span, relu);
+        GradientTape.Record(new DenseOp(x, w, relu ? y : null), bias is null ? [x, w] : [x, w, bias], y);
+        return y;
+    }
+
+    public override Tensor?[] Backward(Tensor dy, bool[] needs)
+    {
+        int k = w.Shape[0], n = w.Shape[1], m = x.Size / Math.Max(1, k);
+        var grads = new Tensor?[needs.Length];
+        var dz = dy;
+        if (reluOutput is not null)
+        {
+            dz = Tensor.Uninitialized(dy.Shape);
+            ReluOp.Mask(reluOutput.Span, dy.Span, dz.Span);
+        }
+        if (needs[0])
+        {
+            grads[0] = Tensor.Uninitialized(x.Shape);
+            GemmKernels.Multiply(false, true, m, k, n, dz.Span, n, w.Span, n, grads[0]!.Span, k, accumulate: false);
+        }
+        if (needs[1])
+        {
+            grads[1] = Tensor.Uninitialized(w.Shape);
+            GemmKernels.Multiply(true, false, k, n, m, x.Span, k, dz.Span, n, grads[1]!.Span, n, accumulate: false);
+        }
+        if (needs.Length > 2 && needs[2])
+        {
+            grads[2] = Tensor.Zeros(n);
+            ConvolutionKernels.BackwardBias(dz.Span, n, grads[2]!.Span);
+        }
+        if (dz != dy) dz.Dispose();
+        return grads;
+    }
+}
+
 /// <summary>y[..., j] = x[..., j] + bias[j].  dx = dy, dBias[j] = Σ over the other axes of dy[..., j].</summary>
 internal sealed class BiasAddOp(int units) : Op
 {

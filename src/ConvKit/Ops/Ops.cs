@@ -18,12 +18,17 @@ public static class Ops
     /// </summary>
     /// <remarks>Shape: (N, P, Q, K) with P = ⌊(H + pt + pb − dh·(R−1) − 1)/sh⌋ + 1 (and Q alike); padding from <see cref="ConvArithmetic.Pads"/>.</remarks>
     public static Tensor Conv2D(Tensor input, Tensor kernel, Tensor? bias = null, (int H, int W)? strides = null,
-        Padding padding = Padding.Valid, (int H, int W)? dilation = null, int groups = 1)
+        Padding padding = Padding.Valid, (int H, int W)? dilation = null, int groups = 1) =>
+        Conv2D(input, kernel, bias, strides, padding, dilation, groups, relu: false);
+
+    /// <summary>Conv2D, then ReLU fused into the convolution's epilogue when <paramref name="relu"/> is set (layers with activation relu).</summary>
+    internal static Tensor Conv2D(Tensor input, Tensor kernel, Tensor? bias, (int H, int W)? strides,
+        Padding padding, (int H, int W)? dilation, int groups, bool relu)
     {
         var g = Conv2DGeometry(input.Shape, kernel.Shape, strides ?? (1, 1), padding, dilation ?? (1, 1), groups);
         if (bias is not null && (bias.Rank != 1 || bias.Size != g.K))
             throw new ArgumentException($"Conv2D bias must have shape ({g.K},); received {bias.Shape}.");
-        return Conv2DOp.Forward(input, kernel, bias, g);
+        return Conv2DOp.Forward(input, kernel, bias, g, relu);
     }
 
     /// <summary>Conv2D with explicit padding on each side (as ONNX pads are given).</summary>
@@ -49,7 +54,11 @@ public static class Ops
     /// out[n,t,k] = bias[k] + Σ_{j,c} in[n, t·s − pad + j·d, c] · w[j,c,k]. Shape: (N, L', K).
     /// </summary>
     public static Tensor Conv1D(Tensor input, Tensor kernel, Tensor? bias = null, int stride = 1,
-        Padding padding = Padding.Valid, int dilation = 1, int groups = 1)
+        Padding padding = Padding.Valid, int dilation = 1, int groups = 1) =>
+        Conv1D(input, kernel, bias, stride, padding, dilation, groups, relu: false);
+
+    /// <summary>Conv1D, then ReLU fused into the convolution's epilogue when <paramref name="relu"/> is set.</summary>
+    internal static Tensor Conv1D(Tensor input, Tensor kernel, Tensor? bias, int stride, Padding padding, int dilation, int groups, bool relu)
     {
         if (input.Rank != 3 || kernel.Rank != 3)
             throw new ArgumentException($"Conv1D needs input (batch, steps, channels) and kernel (k, in, filters); received input {input.Shape} and kernel {kernel.Shape}.");
@@ -60,7 +69,7 @@ public static class Ops
             throw new ArgumentException($"Conv1D kernel {kernel.Shape} does not fit input {input.Shape} (padding {padding.ToString().ToLowerInvariant()}, dilation {dilation}, groups {groups}).");
         var image = Reshape(input, g.N, 1, g.W, g.C);
         var filters = Reshape(kernel, 1, g.S, g.ChannelsPerGroup, g.K);
-        var output = Conv2DOp.Forward(image, filters, bias, g);
+        var output = Conv2DOp.Forward(image, filters, bias, g, relu);
         return Reshape(output, g.N, g.Q, g.K);
     }
 
@@ -122,11 +131,10 @@ public static class Ops
     public static Tensor BiasAdd(Tensor x, Tensor bias) => BiasAddOp.Forward(x, bias);
 
     /// <summary>The dense layer's computation: x (…, in) · kernel (in, units) + bias (units,).</summary>
-    public static Tensor Dense(Tensor x, Tensor kernel, Tensor? bias = null)
-    {
-        var y = MatMul(x, kernel);
-        return bias is null ? y : BiasAdd(y, bias);
-    }
+    public static Tensor Dense(Tensor x, Tensor kernel, Tensor? bias = null) => DenseOp.Forward(x, kernel, bias, relu: false);
+
+    /// <summary>Dense, then ReLU fused into the same pass as the bias when <paramref name="relu"/> is set.</summary>
+    internal static Tensor Dense(Tensor x, Tensor kernel, Tensor? bias, bool relu) => DenseOp.Forward(x, kernel, bias, relu);
 
     // ---- shape ----------------------------------------------------------------------------
 

@@ -1,4 +1,6 @@
 using System.Runtime.Intrinsics;
+using ConvKit.Autograd;
+using ConvKit.Kernels;
 using ConvKit.Layers;
 using ConvKit.Tensors;
 
@@ -38,7 +40,7 @@ public abstract class Optimizer
     /// <summary>The learning rate of the next step.</summary>
     public float CurrentLearningRate => Schedule?.Rate(LearningRate, Iterations) ?? LearningRate;
 
-    /// <summary>How many state tensors each weight keeps (Adam: 2, SGD with momentum: 1).</summary>
+    /// <summary>How many state tensors each weight keeps, at most two (Adam: 2, SGD with momentum: 1).</summary>
     protected abstract int SlotCount { get; }
 
     /// <summary>One step: every weight moves against its gradient.</summary>
@@ -48,6 +50,7 @@ public abstract class Optimizer
             throw new ArgumentException($"{weights.Count} weights but {gradients.Count} gradients.");
         float lr = CurrentLearningRate;
         long step = Iterations + 1;
+        long started = OpTrace.Level > 0 ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         for (int i = 0; i < weights.Count; i++)
         {
             var w = weights[i];
@@ -55,14 +58,45 @@ public abstract class Optimizer
             if (g.Shape != w.Shape) throw new ArgumentException($"Gradient {g.Shape} does not match weight '{w.Name}' {w.Shape}.");
             if (!slots.TryGetValue(w, out var state))
                 slots[w] = state = Enumerable.Range(0, SlotCount).Select(_ => Tensor.Zeros(w.Shape)).ToArray();
-            if (WeightDecay > 0) TensorPrimitives.MultiplyAdd(w.Value.Span, -lr * WeightDecay, w.Value.Span, w.Value.Span);
-            Update(w.Value.Span, g.Span, state, lr, step);
+            UpdateInChunks(w.Value, g, state, lr, step);
         }
         Iterations = step;
+        if (OpTrace.Level > 0) OpTrace.Work($"{Name} update of {weights.Sum(w => (long)w.Shape.Size):N0} weights", started);
+    }
+
+    /// <summary>Elements per task of a large weight's update.</summary>
+    private const int UpdateChunk = 1 << 16;
+
+    /// <summary>
+    /// Weight decay and <see cref="Update"/> over a weight, in chunks across the kernel threads when it is large (a
+    /// dense layer's millions of weights): every rule is element by element, so chunking changes no bit, and two
+    /// threads move more memory than one.
+    /// </summary>
+    private unsafe void UpdateInChunks(Tensor weight, Tensor gradient, Tensor[] state, float lr, long step)
+    {
+        int length = weight.Size;
+        Span<float> first = state.Length > 0 ? state[0].Span : default, second = state.Length > 1 ? state[1].Span : default;
+        fixed (float* pw = weight.Span, pg = gradient.Span, p0 = first, p1 = second)
+        {
+            float* w = pw, g = pg, s0 = p0, s1 = p1;
+            KernelThreads.For((length + UpdateChunk - 1) / UpdateChunk, chunk =>
+            {
+                int start = chunk * UpdateChunk, count = Math.Min(UpdateChunk, length - start);
+                var values = new Span<float>(w + start, count);
+                if (WeightDecay > 0) TensorPrimitives.MultiplyAdd(values, -lr * WeightDecay, values, values);
+                var chunkSlots = new OptimizerSlots(
+                    s0 == null ? default : new Span<float>(s0 + start, count), s1 == null ? default : new Span<float>(s1 + start, count));
+                Update(values, new ReadOnlySpan<float>(g + start, count), chunkSlots, lr, step);
+            });
+        }
     }
 
     /// <summary>Moves <paramref name="weight"/> by one step of this optimizer's rule.</summary>
-    protected abstract void Update(Span<float> weight, ReadOnlySpan<float> gradient, Tensor[] state, float learningRate, long step);
+    /// <remarks>
+    /// Called on a contiguous piece of a weight, with the same piece of each state slot, possibly on several threads at
+    /// once for different pieces: a rule must treat every element on its own.
+    /// </remarks>
+    protected abstract void Update(Span<float> weight, ReadOnlySpan<float> gradient, OptimizerSlots slots, float learningRate, long step);
 
     /// <summary>The state to save for resuming: the step count and every slot, keyed <c>weight name/slot i</c>.</summary>
     public (long Iterations, IReadOnlyDictionary<string, Tensor> Slots) GetState(IReadOnlyList<Variable> weights)
@@ -116,6 +150,20 @@ public abstract class Optimizer
     };
 }
 
+/// <summary>The state slots of one piece of a weight (Adam's first and second moments), as spans over that piece.</summary>
+public readonly ref struct OptimizerSlots(Span<float> first, Span<float> second)
+{
+    private readonly Span<float> first = first, second = second;
+
+    /// <summary>Slot 0 or 1 over the piece.</summary>
+    public Span<float> this[int slot] => slot switch
+    {
+        0 => first,
+        1 => second,
+        _ => throw new ArgumentOutOfRangeException(nameof(slot), slot, "An optimizer keeps at most two slots per weight."),
+    };
+}
+
 /// <summary>
 /// Stochastic gradient descent. Without momentum: w −= lr·g. With momentum m: v = m·v − lr·g, then
 /// w += v, or with Nesterov w += m·v − lr·g.
@@ -128,10 +176,10 @@ public sealed class SGD(float learningRate = 0.01f, float momentum = 0f, bool ne
     public override string Name => "sgd";
     protected override int SlotCount => Momentum > 0 ? 1 : 0;
 
-    protected override void Update(Span<float> w, ReadOnlySpan<float> g, Tensor[] state, float lr, long step)
+    protected override void Update(Span<float> w, ReadOnlySpan<float> g, OptimizerSlots state, float lr, long step)
     {
         if (Momentum == 0) { TensorPrimitives.MultiplyAdd(g, -lr, w, w); return; }
-        var v = state[0].Span;
+        var v = state[0];
         for (int i = 0; i < w.Length; i++)
         {
             v[i] = Momentum * v[i] - lr * g[i];
@@ -156,10 +204,10 @@ public class Adam(float learningRate = 0.001f, float beta1 = 0.9f, float beta2 =
     public override string Name => "adam";
     protected override int SlotCount => 2;
 
-    protected override void Update(Span<float> w, ReadOnlySpan<float> g, Tensor[] state, float lr, long step)
+    protected override void Update(Span<float> w, ReadOnlySpan<float> g, OptimizerSlots state, float lr, long step)
     {
-        var m = state[0].Span;
-        var v = state[1].Span;
+        var m = state[0];
+        var v = state[1];
         float alpha = (float)(lr * Math.Sqrt(1 - Math.Pow(Beta2, step)) / (1 - Math.Pow(Beta1, step)));
         float a = 1 - Beta1, b = 1 - Beta2;
         int i = 0;
@@ -213,16 +261,16 @@ public sealed class RMSprop(float learningRate = 0.001f, float rho = 0.9f, float
     public override string Name => "rmsprop";
     protected override int SlotCount => Momentum > 0 ? 2 : 1;
 
-    protected override void Update(Span<float> w, ReadOnlySpan<float> g, Tensor[] state, float lr, long step)
+    protected override void Update(Span<float> w, ReadOnlySpan<float> g, OptimizerSlots state, float lr, long step)
     {
-        var a = state[0].Span;
+        var a = state[0];
         for (int i = 0; i < w.Length; i++)
         {
             a[i] = Rho * a[i] + (1 - Rho) * g[i] * g[i];
             float increment = lr * g[i] / (MathF.Sqrt(a[i]) + Epsilon);
             if (Momentum > 0)
             {
-                var s = state[1].Span;
+                var s = state[1];
                 s[i] = Momentum * s[i] + increment;
                 w[i] -= s[i];
             }

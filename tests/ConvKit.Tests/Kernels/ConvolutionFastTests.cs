@@ -126,6 +126,17 @@ public class ConvolutionFastTests
         Check(new ConvGeometry(2, 8, 61, 3, 10, 3, 5, 1, 2, 1, 1, 1, 0, 1, 0), withBias: false, seed: 27);       // 10 filters: 12-pixel tiles, then 6
     }
 
+    [Fact]
+    public void SingleChannelKernelGradientAgrees()
+    {
+        // One input channel: the kernel gradient runs whole output rows as pieces of the shared dimension.
+        Check(ConvGeometry.Create(3, 28, 28, 1, 32, 5, 5, 1, 1, 1, 1, Padding.Same), withBias: true, seed: 60);    // B read as it lies (K = 32)
+        Check(ConvGeometry.Create(2, 17, 33, 1, 20, 3, 7, 2, 1, 2, 1, Padding.Same), withBias: false, seed: 61);   // packed B, 7 > six rows of A
+        Check(ConvGeometry.Create(2, 9, 12, 1, 70, 4, 3, 1, 1, 1, 1, Padding.Valid), withBias: false, seed: 62);   // three panels of B
+        Check(ConvGeometry.Create(1, 5, 300, 1, 3, 2, 2, 3, 1, 1, 1, Padding.Same), withBias: true, seed: 63);     // stride 3 along H
+        Check(ConvGeometry.Create(1, 70, 300, 1, 3, 2, 2, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 64);   // several blocks per image
+    }
+
     /// <summary>
     /// One image alone takes the whole-batch GEMM, eight together take im2col tiles: the first image's output must have the
     /// same bits either way, so a prediction does not depend on the batch it came in.
@@ -142,6 +153,45 @@ public class ConvolutionFastTests
         ConvolutionKernels.Forward(input, kernel, default, batch, fromBatch);
         ConvolutionKernels.Forward(input.AsSpan(0, alone.InputSize), kernel, default, alone, fromAlone);
         Assert.Equal(fromAlone, fromBatch.AsSpan(0, alone.OutputSize).ToArray());
+    }
+
+    public static TheoryData<string, int, int, int, int, int, int, int, bool> FusedReluPaths => new()
+    {
+        // path, N, H, W, C, K, kernel, pad (0 valid, 1 same), bias
+        { "1×1 GEMM", 2, 5, 7, 8, 12, 1, 0, true },
+        { "1×1 GEMM, no bias", 2, 5, 7, 8, 12, 1, 0, false },
+        { "dot products", 1, 12, 30, 3, 2, 5, 0, true },
+        { "direct, 16 filters", 1, 9, 40, 3, 16, 5, 0, true },
+        { "direct, 20 filters", 2, 7, 19, 3, 20, 3, 0, false },
+        { "width padded", 2, 9, 17, 3, 8, 3, 1, true },
+        { "whole batch", 1, 8, 8, 64, 64, 3, 1, true },
+        { "tiles", 8, 8, 8, 64, 64, 3, 1, false },
+    };
+
+    /// <summary>
+    /// ReLU in the epilogue gives exactly max(convolution, 0) on every forward path, fast and reference: the same bits
+    /// as the convolution followed by a ReLU op.
+    /// </summary>
+    [Theory, MemberData(nameof(FusedReluPaths))]
+    public void FusedReluIsTheConvolutionThenReluBitForBit(string path, int n, int h, int w, int c, int k, int size, int pad, bool withBias)
+    {
+        var g = ConvGeometry.Create(n, h, w, c, k, size, size, 1, 1, 1, 1, pad == 1 ? Padding.Same : Padding.Valid);
+        var input = KernelAssert.Random(g.InputSize, 50);
+        var kernel = KernelAssert.Random(g.KernelSize, 51);
+        var bias = withBias ? KernelAssert.Random(g.K, 52) : [];
+        var expected = new float[g.OutputSize];
+        var fused = KernelAssert.Random(g.OutputSize, 53);
+        ConvolutionFast.Forward(input, kernel, bias, g, expected);
+        TensorPrimitives.Max(expected, 0f, expected);
+        ConvolutionFast.Forward(input, kernel, bias, g, fused, relu: true);
+        KernelAssert.Exact(expected, fused, $"fused ReLU, {path}");
+        Assert.Contains(0f, fused);
+        Assert.Contains(fused, v => v > 0);
+
+        var reference = new float[g.OutputSize];
+        ConvolutionReference.Forward(input, kernel, bias, g, reference);
+        TensorPrimitives.Max(reference, 0f, reference);
+        KernelAssert.Close(reference, fused, 2e-6f * (g.R * g.S * g.C + g.K + 8), $"fused ReLU against the reference, {path}");
     }
 
     [Fact]

@@ -32,6 +32,19 @@ public class GradientTests
         Check(t => Ops.Conv2D(t[0], t[1], t[2], (sh, sw), pad, (dh, dw), groups), [x, w, b]);
     }
 
+    /// <summary>The kinks of the fused ReLU sit where an output is 0; ε = 1e-3 keeps the probes clear of them.</summary>
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void Conv2DWithFusedRelu(int sh, int sw, int dh, int dw, string padding, int groups)
+    {
+        var x = Random(1, 2, 7, 6, 4);
+        var w = Random(2, 3, 2, 4 / groups, 6);
+        var b = Random(3, 6);
+        var pad = padding == "same" ? Padding.Same : Padding.Valid;
+        Check(t => Ops.Conv2D(t[0], t[1], t[2], (sh, sw), pad, (dh, dw), groups, relu: true), [x, w, b], epsilon: 1e-3);
+        Check(t => Ops.Conv1D(t[0], t[1], null, sh, pad, dh, 1, relu: true), [Random(4, 2, 11, 3), Random(5, 3, 3, 5)], epsilon: 1e-3);
+    }
+
     [Theory]
     [InlineData(1, 1, "valid")]
     [InlineData(2, 1, "same")]
@@ -105,6 +118,8 @@ public class GradientTests
     public void DenseAndShapes()
     {
         Check(t => Ops.Dense(t[0], t[1], t[2]), [Random(15, 4, 6), Random(16, 6, 3), Random(17, 3)]);
+        Check(t => Ops.Dense(t[0], t[1], t[2], relu: true), [Random(35, 4, 6), Random(36, 6, 3), Random(37, 3)], epsilon: 1e-3);
+        Check(t => Ops.Dense(t[0], t[1], null, relu: true), [Random(15, 2, 3, 6), Random(16, 6, 5)], epsilon: 1e-3);
         Check(t => Ops.MatMul(t[0], t[1]), [Random(18, 2, 3, 5), Random(19, 5, 4)]);
         Check(t => Ops.Flatten(t[0]), [Random(20, 2, 3, 4, 2)]);
         Check(t => Ops.Reshape(t[0], 4, -1), [Random(21, 2, 3, 4)]);

@@ -56,8 +56,9 @@ public class OptimizerTests
     [Fact]
     public void AdamIsTheScalarRuleBitForBitAtEveryLength()
     {
-        // The update runs eight elements at a time with a scalar tail; every element must match the scalar formula.
-        foreach (int length in new[] { 1, 7, 8, 9, 37 })
+        // The update runs eight elements at a time with a scalar tail, and large weights in chunks of 65,536 across
+        // threads; every element must match the scalar formula.
+        foreach (int length in new[] { 1, 7, 8, 9, 37, 65_536 + 37, 3 * 65_536 + 5 })
         {
             var random = new Random(length);
             var initial = Enumerable.Range(0, length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();

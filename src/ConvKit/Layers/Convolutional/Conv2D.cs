@@ -25,8 +25,10 @@ public sealed class Conv2D(
     protected override Tensor CallCore(Tensor input, bool training)
     {
         CheckChannels(input);
-        var y = Ops.Conv2D(input, Kernel!.Value, Bias?.Value, (Strides[0], Strides[1]), Padding, (DilationRate[0], DilationRate[1]), Groups);
-        return ActivationFunction.Apply(y);
+        // ReLU is fused into the convolution's epilogue; any other activation follows as an op of its own.
+        bool relu = ActivationFunction == ActivationFunction.Relu;
+        var y = Ops.Conv2D(input, Kernel!.Value, Bias?.Value, (Strides[0], Strides[1]), Padding, (DilationRate[0], DilationRate[1]), Groups, relu);
+        return relu ? y : ActivationFunction.Apply(y);
     }
 }
 
@@ -47,7 +49,8 @@ public sealed class Conv1D(
     protected override Tensor CallCore(Tensor input, bool training)
     {
         CheckChannels(input);
-        var y = Ops.Conv1D(input, Kernel!.Value, Bias?.Value, Strides[0], Padding, DilationRate[0], Groups);
-        return ActivationFunction.Apply(y);
+        bool relu = ActivationFunction == ActivationFunction.Relu;
+        var y = Ops.Conv1D(input, Kernel!.Value, Bias?.Value, Strides[0], Padding, DilationRate[0], Groups, relu);
+        return relu ? y : ActivationFunction.Apply(y);
     }
 }

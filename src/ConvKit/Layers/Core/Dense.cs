@@ -46,7 +46,10 @@ public sealed class Dense : Layer
     {
         if (input.Shape[-1] != Kernel!.Shape[0])
             throw new ArgumentException($"Dense '{Name}' expects {Kernel.Shape[0]} input features (kernel {Kernel.Shape}); received input {input.Shape}.");
-        return ActivationFunction.Apply(Ops.Dense(input, Kernel.Value, Bias?.Value));
+        // ReLU, the common case, is fused into the op's bias pass; any other activation follows as an op of its own.
+        bool relu = ActivationFunction == ActivationFunction.Relu;
+        var y = Ops.Dense(input, Kernel.Value, Bias?.Value, relu);
+        return relu ? y : ActivationFunction.Apply(y);
     }
 
     public override IReadOnlyDictionary<string, object?> GetConfig() => new Dictionary<string, object?>(base.GetConfig())

@@ -199,20 +199,6 @@ internal static unsafe class ConvolutionFast
     }
 
     /// <summary>
-    /// dBias[k] = Σ_rows dOut[row, k], a row at a time in row order: the reference's order of additions, so the result
-    /// is bit-for-bit the reference's.
-    /// </summary>
-    public static void BackwardBias(
-        ReadOnlySpan<float> gradOutput, // [rows, K]
-        int k,
-        Span<float> gradBias)           // [K], overwritten
-    {
-        var sum = gradBias.Slice(0, k);
-        sum.Clear();
-        for (int i = 0; i + k <= gradOutput.Length; i += k) TensorPrimitives.Add(sum, gradOutput.Slice(i, k), sum);
-    }
-
-    /// <summary>
     /// The geometry of the forward convolution that computes a stride-1 input gradient: dOut [N, P, Q, K] convolved
     /// with the flipped kernel W'[r, s, k, c] = W[R−1−r, S−1−s, c, k] over padding dh·(R−1) − padTop (and likewise for
     /// the other sides) gives dIn [N, H, W, C]. Null when that does not hold (strides, groups, a pad wider than the

@@ -30,11 +30,11 @@ internal static class ConvolutionKernels
         else ConvolutionFast.BackwardKernel(gradOutput, input, g, gradKernel);
     }
 
-    /// <summary>dBias[k] = Σ over rows of dOut[row, k]; dOut viewed as [rows, K].</summary>
+    /// <summary>dBias[k] = Σ over rows of dOut[row, k]; dOut viewed as [rows, K]; large ones summed by parts (<see cref="Epilogue.BiasGradient"/>).</summary>
     public static void BackwardBias(ReadOnlySpan<float> gradOutput, int k, Span<float> gradBias)
     {
         if (KernelOptions.UseReference) ConvolutionReference.BackwardBias(gradOutput, k, gradBias);
-        else ConvolutionFast.BackwardBias(gradOutput, k, gradBias);
+        else Epilogue.BiasGradient(gradOutput.Slice(0, gradOutput.Length / k * k), k, gradBias.Slice(0, k));
     }
 }
 

@@ -1,28 +1,131 @@
 namespace ConvKit.Kernels;
 
-/// <summary>What a convolution or dense layer does to its GEMM's output before anyone reads it: bias, then ReLU.</summary>
-internal static class Epilogue
+/// <summary>
+/// What a convolution or dense layer does to its GEMM's output before anyone reads it (bias, then ReLU), and the
+/// backward of that: the ReLU mask and the bias gradient, in one pass.
+/// </summary>
+internal static unsafe class Epilogue
 {
     /// <summary>
     /// y[i, ·] += bias for every row of <paramref name="k"/> values, then max(y, 0) when <paramref name="relu"/> is set;
     /// a row at a time, so each row is still in L1 for the second step. The same operations as BiasAdd then Relu, so
-    /// the same bits.
+    /// the same bits. Large outputs are split by rows across the threads.
     /// </summary>
     public static void Apply(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu)
     {
+        if (bias.IsEmpty && !relu) return;
+        fixed (float* py = y, pb = bias)
+        {
+            float* start = py, b = pb;
+            int rows = y.Length / k;
+            KernelThreads.ForRows(rows, k, (_, first, last) =>
+                ApplyRows(new Span<float>(start + (nint)first * k, (last - first) * k), k, b == null ? default : new ReadOnlySpan<float>(b, k), relu));
+        }
+    }
+
+    /// <summary>y = max(x, 0), split across the threads when large.</summary>
+    public static void Relu(ReadOnlySpan<float> x, Span<float> y)
+    {
+        fixed (float* px = x, py = y)
+        {
+            float* source = px, target = py;
+            KernelThreads.ForRows(y.Length, 1, (_, first, last) =>
+                TensorPrimitives.Max(new ReadOnlySpan<float>(source + first, last - first), 0f, new Span<float>(target + first, last - first)));
+        }
+    }
+
+    public static void Apply(float* y, nint rows, int k, float* bias, bool relu) =>
+        Apply(new Span<float>(y, checked((int)(rows * k))), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu);
+
+    private static void ApplyRows(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu)
+    {
         if (bias.IsEmpty)
         {
-            if (relu) TensorPrimitives.Max(y, 0f, y);
+            TensorPrimitives.Max(y, 0f, y);
             return;
         }
         for (int start = 0; start < y.Length; start += k)
         {
             var row = y.Slice(start, k);
-            TensorPrimitives.Add(row, bias.Slice(0, k), row);
+            TensorPrimitives.Add(row, bias, row);
             if (relu) TensorPrimitives.Max(row, 0f, row);
         }
     }
 
-    public static unsafe void Apply(float* y, nint rows, int k, float* bias, bool relu) =>
-        Apply(new Span<float>(y, checked((int)(rows * k))), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu);
+    /// <summary>
+    /// ReLU's backward, dz = dy where y &gt; 0 else 0, and when <paramref name="gradBias"/> is not empty the bias
+    /// gradient dBias[j] = Σ over rows of dz[·, j] from the same pass, rows of <paramref name="k"/> values. Large
+    /// tensors are split by rows across the threads, each summing its rows in order; the parts' sums are added in
+    /// part order, as <see cref="BiasGradient"/> does, so the bias gradient has the same bits either way.
+    /// </summary>
+    public static void ReluBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dz, int k, Span<float> gradBias)
+    {
+        if (KernelOptions.UseReference)
+        {
+            for (int i = 0; i < dz.Length; i++) dz[i] = y[i] > 0 ? dy[i] : 0f;
+            if (!gradBias.IsEmpty) ConvolutionReference.BackwardBias(dz, k, gradBias);
+            return;
+        }
+        int rows = dz.Length / k;
+        bool withBias = !gradBias.IsEmpty;
+        int parts = KernelThreads.RowParts(rows, k);
+        float* partials = withBias && parts > 1 ? KernelBuffers.Partials(parts * k) : null;
+        fixed (float* py = y, pdy = dy, pdz = dz, pbias = gradBias)
+        {
+            float* yv = py, g = pdy, d = pdz, bias = pbias, sums = partials;
+            KernelThreads.ForRows(rows, k, (part, first, last) =>
+            {
+                nint offset = (nint)first * k;
+                int count = (last - first) * k;
+                Mask(new ReadOnlySpan<float>(yv + offset, count), new ReadOnlySpan<float>(g + offset, count), new Span<float>(d + offset, count));
+                if (withBias) SumRows(new ReadOnlySpan<float>(d + offset, count), k, new Span<float>(sums == null ? bias : sums + (nint)part * k, k));
+            });
+            if (sums != null) AddParts(sums, parts, k, bias);
+        }
+    }
+
+    /// <summary>
+    /// dBias[j] = Σ over rows of dOut[row, j]: each thread's rows summed in row order, the parts added in part order.
+    /// Below <see cref="KernelThreads.ElementwiseChunk"/> · 2 elements that is one part, the reference's order of
+    /// additions, so the same bits.
+    /// </summary>
+    public static void BiasGradient(ReadOnlySpan<float> gradOutput, int k, Span<float> gradBias)
+    {
+        int rows = gradOutput.Length / k;
+        int parts = KernelThreads.RowParts(rows, k);
+        float* partials = parts > 1 ? KernelBuffers.Partials(parts * k) : null;
+        fixed (float* pdy = gradOutput, pbias = gradBias)
+        {
+            float* g = pdy, bias = pbias, sums = partials;
+            KernelThreads.ForRows(rows, k, (part, first, last) =>
+                SumRows(new ReadOnlySpan<float>(g + (nint)first * k, (last - first) * k), k, new Span<float>(sums == null ? bias : sums + (nint)part * k, k)));
+            if (sums != null) AddParts(sums, parts, k, bias);
+        }
+    }
+
+    /// <summary>dx = dy where y &gt; 0, else 0.</summary>
+    public static void Mask(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        int i = 0;
+        for (; i <= dx.Length - System.Numerics.Vector<float>.Count; i += System.Numerics.Vector<float>.Count)
+        {
+            var mask = System.Numerics.Vector.GreaterThan(new System.Numerics.Vector<float>(y.Slice(i)), System.Numerics.Vector<float>.Zero);
+            System.Numerics.Vector.ConditionalSelect(mask, new System.Numerics.Vector<float>(dy.Slice(i)), System.Numerics.Vector<float>.Zero).CopyTo(dx.Slice(i));
+        }
+        for (; i < dx.Length; i++) dx[i] = y[i] > 0 ? dy[i] : 0f;
+    }
+
+    /// <summary>sum = Σ rows of <paramref name="values"/> in row order (overwritten).</summary>
+    private static void SumRows(ReadOnlySpan<float> values, int k, Span<float> sum)
+    {
+        sum.Clear();
+        for (int i = 0; i + k <= values.Length; i += k) TensorPrimitives.Add(sum, values.Slice(i, k), sum);
+    }
+
+    private static void AddParts(float* partials, int parts, int k, float* result)
+    {
+        var target = new Span<float>(result, k);
+        new ReadOnlySpan<float>(partials, k).CopyTo(target);
+        for (int part = 1; part < parts; part++) TensorPrimitives.Add(target, new ReadOnlySpan<float>(partials + (nint)part * k, k), target);
+    }
 }

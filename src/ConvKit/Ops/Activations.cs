@@ -1,5 +1,6 @@
 using System.Numerics;
 using ConvKit.Autograd;
+using ConvKit.Kernels;
 using ConvKit.Tensors;
 
 namespace ConvKit.Operations;
@@ -12,7 +13,7 @@ internal sealed class ReluOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        TensorPrimitives.Max(x.Span, 0f, y.Span);
+        Epilogue.Relu(x.Span, y.Span);
         GradientTape.Record(new ReluOp(y), [x], y);
         return y;
     }
@@ -20,20 +21,8 @@ internal sealed class ReluOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        Mask(y.Span, dy.Span, dx.Span);
+        Epilogue.ReluBackward(y.Span, dy.Span, dx.Span, 1, default);
         return [dx];
-    }
-
-    /// <summary>dx = dy where y &gt; 0, else 0: ReLU's backward, also for the ops that fuse ReLU into their output.</summary>
-    public static void Mask(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
-    {
-        int i = 0;
-        for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
-        {
-            var mask = Vector.GreaterThan(new Vector<float>(y.Slice(i)), Vector<float>.Zero);
-            Vector.ConditionalSelect(mask, new Vector<float>(dy.Slice(i)), Vector<float>.Zero).CopyTo(dx.Slice(i));
-        }
-        for (; i < dx.Length; i++) dx[i] = y[i] > 0 ? dy[i] : 0f;
     }
 }
 

@@ -26,13 +26,17 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
     public override Tensor?[] Backward(Tensor gradOutput, bool[] needs)
     {
         var grads = new Tensor?[needs.Length];
+        bool biasGradient = needs.Length > 2 && needs[2];
+        if (biasGradient) grads[2] = Tensor.Zeros(geometry.K);
         Tensor? masked = null;
         if (reluOutput is not null)
         {
+            // The ReLU mask and the bias gradient in one pass over the output gradient.
             masked = Tensor.Uninitialized(gradOutput.Shape);
-            ReluOp.Mask(reluOutput.Span, gradOutput.Span, masked.Span);
+            Epilogue.ReluBackward(reluOutput.Span, gradOutput.Span, masked.Span, geometry.K, biasGradient ? grads[2]!.Span : default);
             gradOutput = masked;
         }
+        else if (biasGradient) ConvolutionKernels.BackwardBias(gradOutput.Span, geometry.K, grads[2]!.Span);
         if (needs[0])
         {
             grads[0] = Tensor.Uninitialized(input.Shape);
@@ -42,11 +46,6 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
         {
             grads[1] = Tensor.Zeros(kernel.Shape);
             ConvolutionKernels.BackwardKernel(gradOutput.Span, input.Span, geometry, grads[1]!.Span);
-        }
-        if (needs.Length > 2 && needs[2])
-        {
-            grads[2] = Tensor.Zeros(geometry.K);
-            ConvolutionKernels.BackwardBias(gradOutput.Span, geometry.K, grads[2]!.Span);
         }
         masked?.Dispose();
         return grads;

@@ -68,12 +68,16 @@ internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op
     {
         int k = w.Shape[0], n = w.Shape[1], m = x.Size / Math.Max(1, k);
         var grads = new Tensor?[needs.Length];
+        bool biasGradient = needs.Length > 2 && needs[2];
+        if (biasGradient) grads[2] = Tensor.Zeros(n);
         var dz = dy;
         if (reluOutput is not null)
         {
+            // The ReLU mask and the bias gradient in one pass.
             dz = Tensor.Uninitialized(dy.Shape);
-            ReluOp.Mask(reluOutput.Span, dy.Span, dz.Span);
+            Epilogue.ReluBackward(reluOutput.Span, dy.Span, dz.Span, n, biasGradient ? grads[2]!.Span : default);
         }
+        else if (biasGradient) ConvolutionKernels.BackwardBias(dz.Span, n, grads[2]!.Span);
         if (needs[0])
         {
             grads[0] = Tensor.Uninitialized(x.Shape);
@@ -83,11 +87,6 @@ internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op
         {
             grads[1] = Tensor.Uninitialized(w.Shape);
             GemmKernels.Multiply(true, false, k, n, m, x.Span, k, dz.Span, n, grads[1]!.Span, n, accumulate: false);
-        }
-        if (needs.Length > 2 && needs[2])
-        {
-            grads[2] = Tensor.Zeros(n);
-            ConvolutionKernels.BackwardBias(dz.Span, n, grads[2]!.Span);
         }
         if (dz != dy) dz.Dispose();
         return grads;

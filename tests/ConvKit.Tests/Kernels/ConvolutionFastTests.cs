@@ -82,8 +82,37 @@ public class ConvolutionFastTests
         var expected = new float[filters];
         var actual = KernelAssert.Random(filters, 3);
         ConvolutionReference.BackwardBias(gradOutput, filters, expected);
-        ConvolutionFast.BackwardBias(gradOutput, filters, actual);
+        Epilogue.BiasGradient(gradOutput, filters, actual);
         KernelAssert.Exact(expected, actual, $"bias gradient rows={rows} filters={filters}");
+    }
+
+    /// <summary>
+    /// The ReLU mask and the bias gradient in one pass, split by rows across threads when large: the mask exactly the
+    /// scalar rule, the bias gradient the same bits as <see cref="Epilogue.BiasGradient"/> of the masked gradient
+    /// (the same parts) and close to the reference's single row-order sum.
+    /// </summary>
+    [Theory]
+    [InlineData(7, 3)]
+    [InlineData(100 * 28 * 28, 32)]
+    [InlineData(100, 1024)]
+    [InlineData(70_001, 5)]
+    public void ReluBackwardMasksAndSumsTheBiasGradientInOnePass(int rows, int filters)
+    {
+        var y = KernelAssert.Random(rows * filters, 70);
+        var dy = KernelAssert.Random(rows * filters, 71);
+        var dz = KernelAssert.Random(rows * filters, 72);
+        var gradBias = KernelAssert.Random(filters, 73);
+        Epilogue.ReluBackward(y, dy, dz, filters, gradBias);
+
+        var expectedMask = new float[y.Length];
+        for (int i = 0; i < y.Length; i++) expectedMask[i] = y[i] > 0 ? dy[i] : 0f;
+        KernelAssert.Exact(expectedMask, dz, "ReLU mask");
+        var byParts = new float[filters];
+        Epilogue.BiasGradient(expectedMask, filters, byParts);
+        KernelAssert.Exact(byParts, gradBias, "bias gradient from the mask's pass");
+        var reference = new float[filters];
+        ConvolutionReference.BackwardBias(expectedMask, filters, reference);
+        KernelAssert.Close(reference, gradBias, 1e-6f * rows, "bias gradient against the reference");
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using ConvKit.Kernels;
 using ConvKit.Autograd;
 using ConvKit.Tensors;
@@ -73,7 +75,20 @@ internal sealed class DropoutOp(Tensor scaledMask) : Op
         var mask = Tensor.Uninitialized(x.Shape);
         var m = mask.Span;
         float keep = 1f / (1f - rate);
-        for (int i = 0; i < m.Length; i++) m[i] = random.NextFloat() >= rate ? keep : 0f;
+        // Draw all the numbers first, then compare eight at a time: as a branch per element, the comparison was
+        // mispredicted on a good part of them and cost more than the draws. The same draws and comparisons, so the same mask.
+        var draws = MemoryMarshal.Cast<float, uint>(m);
+        random.Fill(draws);
+        int at = 0;
+        var vRate = Vector256.Create(rate);
+        var vKeep = Vector256.Create(keep);
+        var scale = Vector256.Create(1f / (1 << 24));
+        for (; at <= m.Length - Vector256<float>.Count; at += Vector256<float>.Count)
+        {
+            var uniform = Vector256.ConvertToSingle(Vector256.ShiftRightLogical(Vector256.Create<uint>(draws.Slice(at)), 8).AsInt32()) * scale;
+            Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(uniform, vRate), vKeep, Vector256<float>.Zero).CopyTo(m.Slice(at));
+        }
+        for (; at < m.Length; at++) m[at] = (draws[at] >> 8) * (1f / (1 << 24)) >= rate ? keep : 0f;
         var y = Tensor.Uninitialized(x.Shape);
         System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, m, y.Span);
         var op = new DropoutOp(mask);

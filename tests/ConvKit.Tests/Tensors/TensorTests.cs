@@ -99,4 +99,30 @@ public class TensorTests
         Assert.Equal("Tensor([[1, 2.5],\n        [3, 4]], shape=(2, 2))", t.ToString());
         Assert.Contains("...", Tensor.Zeros(100).ToString());
     }
+
+    [Fact]
+    public void FillDrawsWhatOneCallAtATimeDraws()
+    {
+        var one = new RandomSource(42);
+        var bulk = new RandomSource(42);
+        var expected = Enumerable.Range(0, 37).Select(_ => one.NextUInt()).ToArray();
+        var values = new uint[37];
+        bulk.Fill(values.AsSpan(0, 20));
+        bulk.Fill(values.AsSpan(20));
+        Assert.Equal(expected, values);
+        Assert.Equal(one.NextUInt(), bulk.NextUInt());
+    }
+
+    /// <summary>Dropout's mask, built eight at a time, is the scalar rule: keep 1/(1 − rate) where the draw is ≥ rate.</summary>
+    [Fact]
+    public void DropoutKeepsExactlyTheUnitsWhoseDrawIsAtLeastTheRate()
+    {
+        var x = Tensor.Ones(3, 37);
+        var y = ConvKit.Operations.Ops.Dropout(x, 0.4f, new RandomSource(9));
+        var draws = new RandomSource(9);
+        float keep = 1f / (1f - 0.4f);
+        var expected = Enumerable.Range(0, x.Size).Select(_ => draws.NextFloat() >= 0.4f ? keep : 0f).ToArray();
+        Assert.Equal(expected, y.ToArray());
+        Assert.InRange(expected.Count(v => v == 0f), 20, 70);
+    }
 }

@@ -17,39 +17,3 @@ internal sealed class Contender(string side, Action run, Func<float[]> output, I
 
 /// <summary>Median and best of the timed runs.</summary>
 internal sealed record Timing(double MedianSeconds, double MinSeconds, int Reps);
-
-internal static class Stopwatches
-{
-    /// <summary>Warm-up, then up to <see cref="PeersOptions.MaxReps"/> timed runs within the time budget; the median is the figure.</summary>
-    public static Timing Measure(Contender contender, PeersOptions options)
-    {
-        var samples = new List<double>();
-        for (int i = 0; i < options.WarmupRuns; i++)
-        {
-            double seconds = Time(contender);
-            if (seconds >= options.BudgetSeconds)
-            {
-                samples.Add(seconds);   // too slow to repeat: the warm-up is the sample
-                break;
-            }
-        }
-        if (samples.Count == 0)
-        {
-            for (int i = 0; i < options.MaxReps; i++)
-            {
-                samples.Add(Time(contender));
-                if (samples.Sum() >= options.BudgetSeconds) break;
-            }
-        }
-        samples.Sort();
-        double median = samples.Count % 2 == 1 ? samples[samples.Count / 2] : (samples[samples.Count / 2 - 1] + samples[samples.Count / 2]) / 2;
-        return new Timing(median, samples[0], samples.Count);
-    }
-
-    private static double Time(Contender contender)
-    {
-        var start = Stopwatch.GetTimestamp();
-        contender.Run();
-        return Stopwatch.GetElapsedTime(start).TotalSeconds;
-    }
-}

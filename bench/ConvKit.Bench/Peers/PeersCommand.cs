@@ -41,63 +41,145 @@ internal static class PeersCommand
         return 0;
     }
 
+    /// <summary>
+    /// Sets every side up, warms each up, then times them in turns (ConvKit, peer 1, peer 2, ConvKit, …) so that a
+    /// stretch of this shared machine's slowness falls on every side alike instead of on whichever was being timed.
+    /// </summary>
     private static CaseResult RunCase(BenchCase benchCase, PeersOptions options)
     {
         Progress($"{benchCase.Id}: preparing inputs");
-        var sides = benchCase.Prepare();
-        var (convKit, reference) = Measure(benchCase, ConvKitSide.Side, sides.ConvKit, options, null, null);
-        var peers = new List<SideResult>();
-        for (int i = 0; i < sides.Peers.Count; i++)
-            peers.Add(Measure(benchCase, sides.PeerNames[i], sides.Peers[i], options, convKit, reference).Result);
-        return new CaseResult(benchCase, convKit, peers);
-    }
-
-    /// <summary>Sets up one side, times it, reads its output and, for a peer, compares it with ConvKit's.</summary>
-    private static (SideResult Result, float[]? Output) Measure(BenchCase benchCase, string side, Func<Contender?> create,
-        PeersOptions options, SideResult? convKit, float[]? reference)
-    {
-        Contender? contender;
+        var prepared = benchCase.Prepare();
+        var sides = new List<MeasuredSide> { SetUp(benchCase, ConvKitSide.Side, prepared.ConvKit) };
+        for (int i = 0; i < prepared.Peers.Count; i++) sides.Add(SetUp(benchCase, prepared.PeerNames[i], prepared.Peers[i]));
         try
         {
-            contender = create();
+            foreach (var side in sides) WarmUp(benchCase, side, options);
+            for (int rep = 0; rep < options.MaxReps; rep++)
+                foreach (var side in sides.Where(s => s.Contender is not null && !s.Finished))
+                    TimeOnce(benchCase, side, options);
+            var convKit = Report(benchCase, sides[0], null, null, out var reference);
+            var peers = sides.Skip(1).Select(side => Report(benchCase, side, convKit, reference, out _)).ToList();
+            return new CaseResult(benchCase, convKit, peers);
+        }
+        finally
+        {
+            foreach (var side in sides) side.Contender?.Dispose();
+        }
+    }
+
+    /// <summary>One side of a case while it is measured: its contender, or why it has none, and its timed runs.</summary>
+    private sealed class MeasuredSide(string name)
+    {
+        public string Name { get; } = name;
+        public Contender? Contender { get; set; }
+        public SideResult? Failure { get; set; }
+        public List<double> Samples { get; } = [];
+        /// <summary>Its time budget is spent (or one warm-up took all of it): no more runs.</summary>
+        public bool Finished { get; set; }
+    }
+
+    private static MeasuredSide SetUp(BenchCase benchCase, string name, Func<Contender?> create)
+    {
+        var side = new MeasuredSide(name);
+        try
+        {
+            side.Contender = create();
+            if (side.Contender is null) side.Failure = new SideResult(name, SideStatus.Missing, "not implemented yet");
         }
         catch (PeerUnavailableException e)
         {
-            return (new SideResult(side, SideStatus.Unavailable, e.Message), null);
+            side.Failure = new SideResult(name, SideStatus.Unavailable, e.Message);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Progress($"{benchCase.Id}: {side} failed to set up: {e.Message}");
-            return (new SideResult(side, SideStatus.Failed, OneLine(e)), null);
+            Progress($"{benchCase.Id}: {name} failed to set up: {e.Message}");
+            side.Failure = new SideResult(name, SideStatus.Failed, OneLine(e));
         }
-        if (contender is null) return (new SideResult(side, SideStatus.Missing, "not implemented yet"), null);
+        return side;
+    }
 
-        using (contender)
+    /// <summary>
+    /// At least <see cref="PeersOptions.WarmupRuns"/> untimed runs, and more until <see cref="PeersOptions.WarmupSeconds"/>
+    /// have passed: the runtime compiles hot code a second time, optimised, only after some dozens of calls, so a
+    /// training step reaches its steady speed after about ten steps. A warm-up longer than the whole budget is the sample.
+    /// </summary>
+    private static void WarmUp(BenchCase benchCase, MeasuredSide side, PeersOptions options)
+    {
+        if (side.Contender is null) return;
+        Progress($"{benchCase.Id}: {side.Name}: warming up");
+        double spent = 0;
+        for (int run = 0; run < options.MaxWarmupRuns && (run < options.WarmupRuns || spent < options.WarmupSeconds); run++)
         {
-            try
+            double seconds = Run(benchCase, side);
+            if (side.Contender is null) return;
+            spent += seconds;
+            if (seconds >= options.BudgetSeconds)
             {
-                Progress($"{benchCase.Id}: {contender.Side}");
-                var timing = Stopwatches.Measure(contender, options);
-                float[] output = contender.Output();
-                double? gflops = benchCase.Flops / timing.MedianSeconds / 1e9;
-                double? gbps = benchCase.Bytes / timing.MedianSeconds / 1e9;
-                double? speedup = convKit?.Timing is { } ck ? timing.MedianSeconds / ck.MedianSeconds : null;
-                double? maxAbs = null, relative = null;
-                bool? agrees = null;
-                if (reference is not null)
-                {
-                    (maxAbs, relative) = Compare(output, reference);
-                    agrees = relative <= benchCase.Tolerance;
-                }
-                Progress($"{benchCase.Id}: {contender.Side} {timing.MedianSeconds * 1e3:F2} ms" +
-                    (maxAbs is null ? "" : $", max|diff| {maxAbs:G3} ({(agrees == true ? "ok" : "MISMATCH")})"));
-                return (new SideResult(contender.Side, SideStatus.Ok, null, timing, gflops, gbps, speedup, maxAbs, relative, agrees), output);
+                side.Samples.Add(seconds);
+                side.Finished = true;
+                return;
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+        }
+    }
+
+    private static void TimeOnce(BenchCase benchCase, MeasuredSide side, PeersOptions options)
+    {
+        double seconds = Run(benchCase, side);
+        if (side.Contender is null) return;
+        side.Samples.Add(seconds);
+        if (side.Samples.Sum() >= options.BudgetSeconds) side.Finished = true;
+    }
+
+    /// <summary>Times one run; a side that throws is marked failed and set aside.</summary>
+    private static double Run(BenchCase benchCase, MeasuredSide side)
+    {
+        try
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            side.Contender!.Run();
+            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Progress($"{benchCase.Id}: {side.Name} failed: {e.Message}");
+            side.Failure = new SideResult(side.Name, SideStatus.Failed, OneLine(e));
+            side.Contender!.Dispose();
+            side.Contender = null;
+            return 0;
+        }
+    }
+
+    /// <summary>The side's median and best, its output and, for a peer, the comparison with ConvKit's output.</summary>
+    private static SideResult Report(BenchCase benchCase, MeasuredSide side, SideResult? convKit, float[]? reference, out float[]? output)
+    {
+        output = null;
+        if (side.Failure is not null || side.Contender is null || side.Samples.Count == 0)
+            return side.Failure ?? new SideResult(side.Name, SideStatus.Failed, "no timed run");
+        try
+        {
+            var samples = side.Samples.Order().ToList();
+            int count = samples.Count;
+            double median = count % 2 == 1 ? samples[count / 2] : (samples[count / 2 - 1] + samples[count / 2]) / 2;
+            var timing = new Timing(median, samples[0], count);
+            output = side.Contender.Output();
+            double? gflops = benchCase.Flops / timing.MedianSeconds / 1e9;
+            double? gbps = benchCase.Bytes / timing.MedianSeconds / 1e9;
+            double? speedup = convKit?.Timing is { } ck ? timing.MedianSeconds / ck.MedianSeconds : null;
+            double? maxAbs = null, relative = null;
+            bool? agrees = null;
+            if (reference is not null)
             {
-                Progress($"{benchCase.Id}: {contender.Side} failed: {e.Message}");
-                return (new SideResult(contender.Side, SideStatus.Failed, OneLine(e)), null);
+                (maxAbs, relative) = Compare(output, reference);
+                agrees = relative <= benchCase.Tolerance;
             }
+            Progress($"{benchCase.Id}: {side.Name} {timing.MedianSeconds * 1e3:F2} ms over {count} runs" +
+                (maxAbs is null ? "" : $", max|diff| {maxAbs:G3} ({(agrees == true ? "ok" : "MISMATCH")})"));
+            return new SideResult(side.Name, SideStatus.Ok, null, timing, gflops, gbps, speedup, maxAbs, relative, agrees);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Progress($"{benchCase.Id}: {side.Name} failed: {e.Message}");
+            return new SideResult(side.Name, SideStatus.Failed, OneLine(e));
         }
     }
 

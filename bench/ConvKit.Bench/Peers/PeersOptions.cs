@@ -5,11 +5,16 @@ namespace ConvKit.Bench.Peers;
 /// <summary>Arguments of <c>peers</c>: <c>--quick</c>, <c>--json</c>, <c>--threads N</c>, <c>--only ID[,ID…]</c>.</summary>
 internal sealed record PeersOptions(bool Quick, bool Json, int Threads, IReadOnlySet<string>? Only)
 {
-    /// <summary>Timed repetitions at most (the median is reported).</summary>
-    public int MaxReps => Quick ? 3 : 10;
+    /// <summary>Timed repetitions of each side at most, taken in turns with the other sides (the median is reported).</summary>
+    public int MaxReps => Quick ? 3 : 15;
 
-    /// <summary>Untimed runs before timing.</summary>
+    /// <summary>Untimed runs before timing, at least.</summary>
     public int WarmupRuns => Quick ? 1 : 2;
+
+    /// <summary>Warm-up goes on until this much time has passed (or <see cref="MaxWarmupRuns"/> runs).</summary>
+    public double WarmupSeconds => Quick ? 0.2 : 1.5;
+
+    public int MaxWarmupRuns => Quick ? 5 : 30;
 
     /// <summary>
     /// Seconds one contender may spend on timed runs; a slow kernel gets fewer reps (at least one).

@@ -88,24 +88,68 @@ internal sealed class TransposeOp(int[] permutation) : Op
     {
         if (permutation.Length != x.Rank || permutation.Order().Where((p, i) => p != i).Any())
             throw new ArgumentException($"Transpose of {x.Shape} needs a permutation of 0..{x.Rank - 1}; received ({string.Join(", ", permutation)}).");
-        var y = Tensor.Zeros(new Shape(permutation.Select(p => x.Shape[p]).ToArray()));
+        var outShape = new Shape(permutation.Select(p => x.Shape[p]).ToArray());
+        var y = Tensor.Uninitialized(outShape);
+        if (y.Size == 0) return y;
+        int rank = x.Rank, last = rank - 1;
         var inStrides = x.Shape.Strides();
-        var strides = permutation.Select(p => inStrides[p]).ToArray();
-        var counter = new int[x.Rank];
-        int index = 0;
+        var outStrides = outShape.Strides();
+        // outStride[d]: the step in the output for one step along input axis d.
+        var outStride = new int[rank];
+        for (int a = 0; a < rank; a++) outStride[permutation[a]] = outStrides[a];
+        int rows = permutation[last];   // the input axis that runs fastest in the output
         var src = x.Data;
-        var dst = y.Span;
-        for (int flat = 0; flat < dst.Length; flat++)
+        var dst = y.Data;
+        if (rows == last)
         {
-            dst[flat] = src[index];
-            for (int axis = x.Rank - 1; axis >= 0; axis--)
-            {
-                index += strides[axis];
-                if (++counter[axis] < y.Shape[axis]) break;
-                index -= strides[axis] * counter[axis];
-                counter[axis] = 0;
-            }
+            // The innermost axis stays innermost: copy runs of it.
+            int run = x.Shape[last];
+            ForEachIndex(x.Shape, [last], outStride, inStrides, (inAt, outAt) => Array.Copy(src, inAt, dst, outAt, run));
+            return y;
         }
+        // Otherwise a 2-D transpose between the input's innermost axis and the output's, in 16 × 16 tiles so that both
+        // the reads and the writes stay within a few cache lines, for every index of the other axes. Element by
+        // element, (K, C, R, S) → (R, S, C, K) read a new cache line per element and took 72 ms for 512 × 512 × 3 × 3.
+        const int Tile = 16;
+        int rowCount = x.Shape[rows], columnCount = x.Shape[last];
+        int rowIn = inStrides[rows], columnOut = outStride[last];
+        ForEachIndex(x.Shape, [rows, last], outStride, inStrides, (inAt, outAt) =>
+        {
+            for (int r0 = 0; r0 < rowCount; r0 += Tile)
+                for (int c0 = 0; c0 < columnCount; c0 += Tile)
+                {
+                    int r1 = Math.Min(rowCount, r0 + Tile), c1 = Math.Min(columnCount, c0 + Tile);
+                    for (int c = c0; c < c1; c++)
+                        for (int r = r0; r < r1; r++)
+                            dst[outAt + c * columnOut + r] = src[inAt + r * rowIn + c];
+                }
+        });
         return y;
+    }
+
+    private delegate void Visit(int inputOffset, int outputOffset);
+
+    /// <summary>Calls <paramref name="visit"/> with the input and output offsets of every index over the axes not in <paramref name="skipped"/>.</summary>
+    private static void ForEachIndex(Shape shape, int[] skipped, int[] outStride, int[] inStrides, Visit visit)
+    {
+        var axes = Enumerable.Range(0, shape.Rank).Where(a => !skipped.Contains(a)).ToArray();
+        var counter = new int[axes.Length];
+        int inAt = 0, outAt = 0;
+        while (true)
+        {
+            visit(inAt, outAt);
+            int i = axes.Length - 1;
+            for (; i >= 0; i--)
+            {
+                int axis = axes[i];
+                inAt += inStrides[axis];
+                outAt += outStride[axis];
+                if (++counter[i] < shape[axis]) break;
+                inAt -= inStrides[axis] * counter[i];
+                outAt -= outStride[axis] * counter[i];
+                counter[i] = 0;
+            }
+            if (i < 0) return;
+        }
     }
 }

@@ -65,25 +65,33 @@ internal static unsafe class GemmPacking
         int firstPanel, int lastPanel,
         float* packed)          // [⌈nc/NR⌉, kc, NR]
     {
+        if (!transposed)
+        {
+            // Row by row: each row of the block is read once, front to back, and dealt out to the panels. Panel by panel,
+            // every panel read NR floats of every row, coming back to each row once per panel: a 7×7×512 → 512
+            // convolution's GEMM (M = 49) took 8.1 ms on one thread that way and 4.9 ms this way, SGEMM 2048³ 4 % longer.
+            int fullPanels = Math.Min(lastPanel, nc / NR);
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = b + p * ldb;
+                for (int panelIndex = firstPanel; panelIndex < fullPanels; panelIndex++)
+                {
+                    float* from = src + panelIndex * NR, to = packed + (nint)panelIndex * NR * kc + p * NR;
+                    for (int j = 0; j < NR; j += 8) Vector256.Store(Vector256.Load(from + j), to + j);
+                }
+                for (int panelIndex = Math.Max(firstPanel, fullPanels); panelIndex < lastPanel; panelIndex++)
+                {
+                    int j0 = panelIndex * NR, columns = Math.Min(NR, nc - j0);
+                    float* from = src + j0, to = packed + (nint)j0 * kc + p * NR;
+                    for (int j = 0; j < NR; j++) to[j] = j < columns ? from[j] : 0f;
+                }
+            }
+            return;
+        }
         for (int panelIndex = firstPanel; panelIndex < lastPanel; panelIndex++)
         {
             int j0 = panelIndex * NR;
-            int columns = Math.Min(NR, nc - j0);
-            float* panel = packed + j0 * kc;
-            if (!transposed)
-            {
-                float* src = b + j0;
-                if (columns == NR)
-                    for (int p = 0; p < kc; p++, src += ldb, panel += NR)
-                        for (int j = 0; j < NR; j += 8) Vector256.Store(Vector256.Load(src + j), panel + j);
-                else
-                    for (int p = 0; p < kc; p++, src += ldb, panel += NR)
-                        for (int j = 0; j < NR; j++) panel[j] = j < columns ? src[j] : 0f;
-            }
-            else
-            {
-                Interleave(b + j0 * ldb, ldb, columns, kc, panel, NR);
-            }
+            Interleave(b + j0 * ldb, ldb, Math.Min(NR, nc - j0), kc, packed + j0 * kc, NR);
         }
     }
 

@@ -122,8 +122,15 @@ internal static class PeersCommand
         }
     }
 
+    /// <summary>
+    /// Idle time before each timed run. libgomp's and ONNX Runtime's worker threads spin for a while after their work,
+    /// so a side timed right after a peer shared the cores with that peer's spinning threads; a pause lets them sleep.
+    /// </summary>
+    private const int PauseMilliseconds = 30;
+
     private static void TimeOnce(BenchCase benchCase, MeasuredSide side, PeersOptions options)
     {
+        Thread.Sleep(PauseMilliseconds);
         double seconds = Run(benchCase, side);
         if (side.Contender is null) return;
         side.Samples.Add(seconds);

@@ -34,7 +34,7 @@ internal static class ConvolutionKernels
     public static void BackwardBias(ReadOnlySpan<float> gradOutput, int k, Span<float> gradBias)
     {
         if (KernelOptions.UseReference) ConvolutionReference.BackwardBias(gradOutput, k, gradBias);
-        else Epilogue.BiasGradient(gradOutput.Slice(0, gradOutput.Length / k * k), k, gradBias.Slice(0, k));
+        else if (k > 0) Epilogue.BiasGradient(gradOutput.Slice(0, gradOutput.Length / k * k), k, gradBias.Slice(0, k));
     }
 }
 

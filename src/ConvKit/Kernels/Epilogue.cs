@@ -13,7 +13,7 @@ internal static unsafe class Epilogue
     /// </summary>
     public static void Apply(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu)
     {
-        if (bias.IsEmpty && !relu) return;
+        if ((bias.IsEmpty && !relu) || y.IsEmpty) return;
         fixed (float* py = y, pb = bias)
         {
             float* start = py, b = pb;
@@ -64,6 +64,11 @@ internal static unsafe class Epilogue
         {
             for (int i = 0; i < dz.Length; i++) dz[i] = y[i] > 0 ? dy[i] : 0f;
             if (!gradBias.IsEmpty) ConvolutionReference.BackwardBias(dz, k, gradBias);
+            return;
+        }
+        if (dz.IsEmpty)
+        {
+            gradBias.Clear();
             return;
         }
         int rows = dz.Length / k;

@@ -1,4 +1,3 @@
-using System.Numerics;
 using ConvKit.Autograd;
 using ConvKit.Kernels;
 using ConvKit.Tensors;

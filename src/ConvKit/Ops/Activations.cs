@@ -32,21 +32,19 @@ internal sealed class LeakyReluOp(Tensor x, float alpha) : Op
 
     public static Tensor Forward(Tensor x, float alpha)
     {
-        var y = Tensor.Zeros(x.Shape);
-        var xv = x.Data;
-        var yv = y.Span;
-        for (int i = 0; i < yv.Length; i++) yv[i] = xv[i] > 0 ? xv[i] : alpha * xv[i];
+        var y = Tensor.Uninitialized(x.Shape);
+        float[] xv = x.Data, yv = y.Data;
+        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.LeakyRelu(xv.AsSpan(start, count), alpha, yv.AsSpan(start, count)));
         GradientTape.Record(new LeakyReluOp(x, alpha), [x], y);
         return y;
     }
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(x.Shape);
-        var xv = x.Data;
-        var g = dy.Data;
-        var d = dx.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = xv[i] > 0 ? g[i] : alpha * g[i];
+        var dx = Tensor.Uninitialized(x.Shape);
+        float[] xv = x.Data, g = dy.Data, d = dx.Data;
+        ActivationKernels.InPieces(dx.Size, (start, count) =>
+            ActivationKernels.LeakyReluBackward(xv.AsSpan(start, count), g.AsSpan(start, count), alpha, d.AsSpan(start, count)));
         return [dx];
     }
 }
@@ -58,19 +56,19 @@ internal sealed class SigmoidOp(Tensor y) : Op
 
     public static Tensor Forward(Tensor x)
     {
-        var y = Tensor.Zeros(x.Shape);
-        TensorPrimitives.Sigmoid(x.Span, y.Span);
+        var y = Tensor.Uninitialized(x.Shape);
+        float[] xv = x.Data, yv = y.Data;
+        ActivationKernels.InPieces(y.Size, (start, count) => TensorPrimitives.Sigmoid(xv.AsSpan(start, count), yv.AsSpan(start, count)));
         GradientTape.Record(new SigmoidOp(y), [x], y);
         return y;
     }
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(y.Shape);
-        var yv = y.Data;
-        var g = dy.Data;
-        var d = dx.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = g[i] * yv[i] * (1 - yv[i]);
+        var dx = Tensor.Uninitialized(y.Shape);
+        float[] yv = y.Data, g = dy.Data, d = dx.Data;
+        ActivationKernels.InPieces(dx.Size, (start, count) =>
+            ActivationKernels.SigmoidBackward(yv.AsSpan(start, count), g.AsSpan(start, count), d.AsSpan(start, count)));
         return [dx];
     }
 }
@@ -82,19 +80,19 @@ internal sealed class TanhOp(Tensor y) : Op
 
     public static Tensor Forward(Tensor x)
     {
-        var y = Tensor.Zeros(x.Shape);
-        TensorPrimitives.Tanh(x.Span, y.Span);
+        var y = Tensor.Uninitialized(x.Shape);
+        float[] xv = x.Data, yv = y.Data;
+        ActivationKernels.InPieces(y.Size, (start, count) => TensorPrimitives.Tanh(xv.AsSpan(start, count), yv.AsSpan(start, count)));
         GradientTape.Record(new TanhOp(y), [x], y);
         return y;
     }
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(y.Shape);
-        var yv = y.Data;
-        var g = dy.Data;
-        var d = dx.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = g[i] * (1 - yv[i] * yv[i]);
+        var dx = Tensor.Uninitialized(y.Shape);
+        float[] yv = y.Data, g = dy.Data, d = dx.Data;
+        ActivationKernels.InPieces(dx.Size, (start, count) =>
+            ActivationKernels.TanhBackward(yv.AsSpan(start, count), g.AsSpan(start, count), d.AsSpan(start, count)));
         return [dx];
     }
 }
@@ -106,29 +104,26 @@ internal sealed class EluOp(Tensor x, Tensor y, float alpha) : Op
 
     public static Tensor Forward(Tensor x, float alpha)
     {
-        var y = Tensor.Zeros(x.Shape);
-        var xv = x.Data;
-        var yv = y.Span;
-        for (int i = 0; i < yv.Length; i++) yv[i] = xv[i] > 0 ? xv[i] : alpha * (MathF.Exp(xv[i]) - 1);
+        var y = Tensor.Uninitialized(x.Shape);
+        float[] xv = x.Data, yv = y.Data;
+        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.Elu(xv.AsSpan(start, count), alpha, yv.AsSpan(start, count)));
         GradientTape.Record(new EluOp(x, y, alpha), [x], y);
         return y;
     }
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(x.Shape);
-        var xv = x.Data;
-        var yv = y.Data;
-        var g = dy.Data;
-        var d = dx.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = xv[i] > 0 ? g[i] : g[i] * (yv[i] + alpha);
+        var dx = Tensor.Uninitialized(x.Shape);
+        float[] xv = x.Data, yv = y.Data, g = dy.Data, d = dx.Data;
+        ActivationKernels.InPieces(dx.Size, (start, count) =>
+            ActivationKernels.EluBackward(xv.AsSpan(start, count), yv.AsSpan(start, count), g.AsSpan(start, count), alpha, d.AsSpan(start, count)));
         return [dx];
     }
 }
 
 /// <summary>
 /// y = softmax(x) along the last axis: y_i = e^(x_i − max) / Σ_j e^(x_j − max).
-/// dx_i = y_i · (dy_i − Σ_j dy_j · y_j).
+/// dx_i = y_i · (dy_i − Σ_j dy_j · y_j). Rows are split across the threads when large.
 /// </summary>
 internal sealed class SoftmaxOp(Tensor y) : Op
 {
@@ -136,38 +131,46 @@ internal sealed class SoftmaxOp(Tensor y) : Op
 
     public static Tensor Forward(Tensor x)
     {
-        var y = Tensor.Zeros(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         int n = x.Shape[-1];
-        for (int row = 0; row < x.Size; row += n)
+        float[] xv = x.Data, yv = y.Data;
+        ActivationKernels.InRows(n == 0 ? 0 : x.Size / n, n, (first, count) =>
         {
-            // exp(x − max) / Σ exp(x − max): the same value, without overflow for large inputs (e.g. 10000).
-            var yr = y.Span.Slice(row, n);
-            TensorPrimitives.Subtract(x.Span.Slice(row, n), TensorPrimitives.Max(x.Span.Slice(row, n)), yr);
-            TensorPrimitives.SoftMax(yr, yr);
-        }
+            for (int row = first * n, end = (first + count) * n; row < end; row += n)
+            {
+                // exp(x − max) / Σ exp(x − max): the same value, without overflow for large inputs (e.g. 10000).
+                var yr = yv.AsSpan(row, n);
+                TensorPrimitives.Subtract(xv.AsSpan(row, n), TensorPrimitives.Max(xv.AsSpan(row, n)), yr);
+                TensorPrimitives.SoftMax(yr, yr);
+            }
+        });
         GradientTape.Record(new SoftmaxOp(y), [x], y);
         return y;
     }
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(y.Shape);
+        var dx = Tensor.Uninitialized(y.Shape);
         int n = y.Shape[-1];
-        for (int row = 0; row < y.Size; row += n)
+        float[] yv = y.Data, g = dy.Data, d = dx.Data;
+        ActivationKernels.InRows(n == 0 ? 0 : y.Size / n, n, (first, count) =>
         {
-            var yr = y.Span.Slice(row, n);
-            var gr = dy.Span.Slice(row, n);
-            var dr = dx.Span.Slice(row, n);
-            float dot = TensorPrimitives.Dot(yr, gr);
-            for (int i = 0; i < n; i++) dr[i] = yr[i] * (gr[i] - dot);
-        }
+            for (int row = first * n, end = (first + count) * n; row < end; row += n)
+            {
+                var yr = yv.AsSpan(row, n);
+                var gr = g.AsSpan(row, n);
+                var dr = d.AsSpan(row, n);
+                float dot = TensorPrimitives.Dot(yr, gr);
+                for (int i = 0; i < n; i++) dr[i] = yr[i] * (gr[i] - dot);
+            }
+        });
         return [dx];
     }
 }
 
 /// <summary>
 /// y = log softmax(x) along the last axis: y_i = x_i − max − log Σ_j e^(x_j − max).
-/// dx_i = dy_i − e^(y_i) · Σ_j dy_j.
+/// dx_i = dy_i − e^(y_i) · Σ_j dy_j. Rows are split across the threads when large.
 /// </summary>
 internal sealed class LogSoftmaxOp(Tensor y) : Op
 {
@@ -175,34 +178,40 @@ internal sealed class LogSoftmaxOp(Tensor y) : Op
 
     public static Tensor Forward(Tensor x)
     {
-        var y = Tensor.Zeros(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         int n = x.Shape[-1];
-        for (int row = 0; row < x.Size; row += n)
+        float[] xv = x.Data, yv = y.Data;
+        ActivationKernels.InRows(n == 0 ? 0 : x.Size / n, n, (first, count) =>
         {
-            var xr = x.Span.Slice(row, n);
-            var yr = y.Span.Slice(row, n);
-            float max = TensorPrimitives.Max(xr);
-            double sum = 0;
-            for (int i = 0; i < n; i++) sum += Math.Exp(xr[i] - max);
-            float logSum = max + (float)Math.Log(sum);
-            TensorPrimitives.Subtract(xr, logSum, yr);
-        }
+            for (int row = first * n, end = (first + count) * n; row < end; row += n)
+            {
+                var xr = xv.AsSpan(row, n);
+                float max = TensorPrimitives.Max(xr);
+                double sum = 0;
+                for (int i = 0; i < n; i++) sum += Math.Exp(xr[i] - max);
+                TensorPrimitives.Subtract(xr, max + (float)Math.Log(sum), yv.AsSpan(row, n));
+            }
+        });
         GradientTape.Record(new LogSoftmaxOp(y), [x], y);
         return y;
     }
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        var dx = Tensor.Zeros(y.Shape);
+        var dx = Tensor.Uninitialized(y.Shape);
         int n = y.Shape[-1];
-        for (int row = 0; row < y.Size; row += n)
+        float[] yv = y.Data, g = dy.Data, d = dx.Data;
+        ActivationKernels.InRows(n == 0 ? 0 : y.Size / n, n, (first, count) =>
         {
-            var yr = y.Span.Slice(row, n);
-            var gr = dy.Span.Slice(row, n);
-            var dr = dx.Span.Slice(row, n);
-            float sum = TensorPrimitives.Sum(gr);
-            for (int i = 0; i < n; i++) dr[i] = gr[i] - MathF.Exp(yr[i]) * sum;
-        }
+            for (int row = first * n, end = (first + count) * n; row < end; row += n)
+            {
+                var yr = yv.AsSpan(row, n);
+                var gr = g.AsSpan(row, n);
+                var dr = d.AsSpan(row, n);
+                float sum = TensorPrimitives.Sum(gr);
+                for (int i = 0; i < n; i++) dr[i] = gr[i] - MathF.Exp(yr[i]) * sum;
+            }
+        });
         return [dx];
     }
 }

@@ -1,0 +1,97 @@
+using System.Numerics;
+
+namespace ConvKit.Kernels;
+
+/// <summary>
+/// Elementwise activations and their derivatives, Vector&lt;float&gt; wide, with the scalar rule for the tail (the same
+/// operations in the same order, so the same bits). <see cref="InPieces"/> and <see cref="InRows"/> split a large
+/// tensor across the threads. ReLU lives in <see cref="Epilogue"/>.
+/// </summary>
+internal static class ActivationKernels
+{
+    /// <summary>piece(start, count) over [0, length), in one piece per thread when large (<see cref="KernelThreads.ForRows"/>).</summary>
+    public static void InPieces(int length, Action<int, int> piece) =>
+        KernelThreads.ForRows(length, 1, (_, start, end) => piece(start, end - start));
+
+    /// <summary>rows(first, count) over <paramref name="rowCount"/> rows of <paramref name="rowLength"/>, split across the threads when large.</summary>
+    public static void InRows(int rowCount, int rowLength, Action<int, int> rows) =>
+        KernelThreads.ForRows(rowCount, rowLength, (_, first, end) => rows(first, end - first));
+
+    /// <summary>y = x for x &gt; 0, α·x otherwise.</summary>
+    public static void LeakyRelu(ReadOnlySpan<float> x, float alpha, Span<float> y)
+    {
+        var a = new Vector<float>(alpha);
+        int i = 0;
+        for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var v = new Vector<float>(x.Slice(i));
+            Vector.ConditionalSelect(Vector.GreaterThan(v, Vector<float>.Zero), v, a * v).CopyTo(y.Slice(i));
+        }
+        for (; i < y.Length; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+    }
+
+    /// <summary>dx = dy for x &gt; 0, α·dy otherwise.</summary>
+    public static void LeakyReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, float alpha, Span<float> dx)
+    {
+        var a = new Vector<float>(alpha);
+        int i = 0;
+        for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var g = new Vector<float>(dy.Slice(i));
+            Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(x.Slice(i)), Vector<float>.Zero), g, a * g).CopyTo(dx.Slice(i));
+        }
+        for (; i < dx.Length; i++) dx[i] = x[i] > 0 ? dy[i] : alpha * dy[i];
+    }
+
+    /// <summary>dx = dy · y · (1 − y), the sigmoid's derivative from its output.</summary>
+    public static void SigmoidBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        int i = 0;
+        for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var v = new Vector<float>(y.Slice(i));
+            (new Vector<float>(dy.Slice(i)) * v * (Vector<float>.One - v)).CopyTo(dx.Slice(i));
+        }
+        for (; i < dx.Length; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
+    }
+
+    /// <summary>dx = dy · (1 − y²), tanh's derivative from its output.</summary>
+    public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        int i = 0;
+        for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var v = new Vector<float>(y.Slice(i));
+            (new Vector<float>(dy.Slice(i)) * (Vector<float>.One - v * v)).CopyTo(dx.Slice(i));
+        }
+        for (; i < dx.Length; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
+    }
+
+    /// <summary>y = x for x &gt; 0, α·(eˣ − 1) otherwise; eˣ from <see cref="TensorPrimitives.Exp(ReadOnlySpan{float}, Span{float})"/>.</summary>
+    public static void Elu(ReadOnlySpan<float> x, float alpha, Span<float> y)
+    {
+        TensorPrimitives.Exp(x, y);
+        var a = new Vector<float>(alpha);
+        int i = 0;
+        for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var v = new Vector<float>(x.Slice(i));
+            Vector.ConditionalSelect(Vector.GreaterThan(v, Vector<float>.Zero), v, a * (new Vector<float>(y.Slice(i)) - Vector<float>.One)).CopyTo(y.Slice(i));
+        }
+        for (; i < y.Length; i++) y[i] = x[i] > 0 ? x[i] : alpha * (y[i] - 1);
+    }
+
+    /// <summary>dx = dy for x &gt; 0, dy · (y + α) otherwise.</summary>
+    public static void EluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, float alpha, Span<float> dx)
+    {
+        var a = new Vector<float>(alpha);
+        int i = 0;
+        for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var g = new Vector<float>(dy.Slice(i));
+            Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(x.Slice(i)), Vector<float>.Zero), g, g * (new Vector<float>(y.Slice(i)) + a))
+                .CopyTo(dx.Slice(i));
+        }
+        for (; i < dx.Length; i++) dx[i] = x[i] > 0 ? dy[i] : dy[i] * (y[i] + alpha);
+    }
+}

@@ -17,6 +17,17 @@ internal static class ActivationKernels
     public static void InRows(int rowCount, int rowLength, Action<int, int> rows) =>
         KernelThreads.ForRows(rowCount, rowLength, (_, first, end) => rows(first, end - first));
 
+    /// <summary>The rule for one row: its values of two inputs, and its values of the output to write.</summary>
+    public delegate void RowRule(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> result);
+
+    /// <summary>rule(a row, b row, result row) for every row of <paramref name="n"/> values of <paramref name="size"/>, split across the threads when large.</summary>
+    public static void EachRow(float[] a, float[] b, float[] result, int size, int n, RowRule rule) =>
+        InRows(n == 0 ? 0 : size / n, n, (first, count) =>
+        {
+            for (int row = first * n, end = (first + count) * n; row < end; row += n)
+                rule(a.AsSpan(row, n), b.AsSpan(row, n), result.AsSpan(row, n));
+        });
+
     /// <summary>y = x for x &gt; 0, α·x otherwise.</summary>
     public static void LeakyRelu(ReadOnlySpan<float> x, float alpha, Span<float> y)
     {

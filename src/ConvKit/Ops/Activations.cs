@@ -132,17 +132,11 @@ internal sealed class SoftmaxOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        int n = x.Shape[-1];
-        float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InRows(n == 0 ? 0 : x.Size / n, n, (first, count) =>
+        // exp(x − max) / Σ exp(x − max): the same value, without overflow for large inputs (e.g. 10000).
+        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) =>
         {
-            for (int row = first * n, end = (first + count) * n; row < end; row += n)
-            {
-                // exp(x − max) / Σ exp(x − max): the same value, without overflow for large inputs (e.g. 10000).
-                var yr = yv.AsSpan(row, n);
-                TensorPrimitives.Subtract(xv.AsSpan(row, n), TensorPrimitives.Max(xv.AsSpan(row, n)), yr);
-                TensorPrimitives.SoftMax(yr, yr);
-            }
+            TensorPrimitives.Subtract(xr, TensorPrimitives.Max(xr), yr);
+            TensorPrimitives.SoftMax(yr, yr);
         });
         GradientTape.Record(new SoftmaxOp(y), [x], y);
         return y;
@@ -151,18 +145,10 @@ internal sealed class SoftmaxOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        int n = y.Shape[-1];
-        float[] yv = y.Data, g = dy.Data, d = dx.Data;
-        ActivationKernels.InRows(n == 0 ? 0 : y.Size / n, n, (first, count) =>
+        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], (yr, gr, dr) =>
         {
-            for (int row = first * n, end = (first + count) * n; row < end; row += n)
-            {
-                var yr = yv.AsSpan(row, n);
-                var gr = g.AsSpan(row, n);
-                var dr = d.AsSpan(row, n);
-                float dot = TensorPrimitives.Dot(yr, gr);
-                for (int i = 0; i < n; i++) dr[i] = yr[i] * (gr[i] - dot);
-            }
+            float dot = TensorPrimitives.Dot(yr, gr);
+            for (int i = 0; i < dr.Length; i++) dr[i] = yr[i] * (gr[i] - dot);
         });
         return [dx];
     }
@@ -179,18 +165,12 @@ internal sealed class LogSoftmaxOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        int n = x.Shape[-1];
-        float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InRows(n == 0 ? 0 : x.Size / n, n, (first, count) =>
+        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) =>
         {
-            for (int row = first * n, end = (first + count) * n; row < end; row += n)
-            {
-                var xr = xv.AsSpan(row, n);
-                float max = TensorPrimitives.Max(xr);
-                double sum = 0;
-                for (int i = 0; i < n; i++) sum += Math.Exp(xr[i] - max);
-                TensorPrimitives.Subtract(xr, max + (float)Math.Log(sum), yv.AsSpan(row, n));
-            }
+            float max = TensorPrimitives.Max(xr);
+            double sum = 0;
+            for (int i = 0; i < xr.Length; i++) sum += Math.Exp(xr[i] - max);
+            TensorPrimitives.Subtract(xr, max + (float)Math.Log(sum), yr);
         });
         GradientTape.Record(new LogSoftmaxOp(y), [x], y);
         return y;
@@ -199,18 +179,10 @@ internal sealed class LogSoftmaxOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        int n = y.Shape[-1];
-        float[] yv = y.Data, g = dy.Data, d = dx.Data;
-        ActivationKernels.InRows(n == 0 ? 0 : y.Size / n, n, (first, count) =>
+        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], (yr, gr, dr) =>
         {
-            for (int row = first * n, end = (first + count) * n; row < end; row += n)
-            {
-                var yr = yv.AsSpan(row, n);
-                var gr = g.AsSpan(row, n);
-                var dr = d.AsSpan(row, n);
-                float sum = TensorPrimitives.Sum(gr);
-                for (int i = 0; i < n; i++) dr[i] = gr[i] - MathF.Exp(yr[i]) * sum;
-            }
+            float sum = TensorPrimitives.Sum(gr);
+            for (int i = 0; i < dr.Length; i++) dr[i] = gr[i] - MathF.Exp(yr[i]) * sum;
         });
         return [dx];
     }

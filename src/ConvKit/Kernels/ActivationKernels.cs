@@ -81,6 +81,17 @@ internal static class ActivationKernels
     /// <summary>y = x for x &gt; 0, α·(eˣ − 1) otherwise; eˣ from <see cref="TensorPrimitives.Exp(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public static void Elu(ReadOnlySpan<float> x, float alpha, Span<float> y)
     {
+        // A block at a time, so that the second step finds the block's exponentials still in L1.
+        const int Block = 2048;
+        for (int start = 0; start < y.Length; start += Block)
+        {
+            int count = Math.Min(Block, y.Length - start);
+            EluBlock(x.Slice(start, count), alpha, y.Slice(start, count));
+        }
+    }
+
+    private static void EluBlock(ReadOnlySpan<float> x, float alpha, Span<float> y)
+    {
         TensorPrimitives.Exp(x, y);
         var a = new Vector<float>(alpha);
         int i = 0;

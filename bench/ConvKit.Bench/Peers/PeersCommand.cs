@@ -49,6 +49,7 @@ internal static class PeersCommand
     {
         Progress($"{benchCase.Id}: preparing inputs");
         var prepared = benchCase.Prepare();
+        // Every side stays set up for the whole case (three seed-convolution outputs are about 400 MB together).
         var sides = new List<MeasuredSide> { SetUp(benchCase, ConvKitSide.Side, prepared.ConvKit) };
         for (int i = 0; i < prepared.Peers.Count; i++) sides.Add(SetUp(benchCase, prepared.PeerNames[i], prepared.Peers[i]));
         try
@@ -150,8 +151,10 @@ internal static class PeersCommand
         {
             Progress($"{benchCase.Id}: {side.Name} failed: {e.Message}");
             side.Failure = new SideResult(side.Name, SideStatus.Failed, OneLine(e));
-            side.Contender!.Dispose();
+            var failed = side.Contender!;
             side.Contender = null;
+            try { failed.Dispose(); }
+            catch (Exception disposal) when (disposal is not OutOfMemoryException) { Progress($"{benchCase.Id}: {side.Name} failed to clean up: {disposal.Message}"); }
             return 0;
         }
     }

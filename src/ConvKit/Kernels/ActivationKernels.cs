@@ -4,7 +4,7 @@ namespace ConvKit.Kernels;
 
 /// <summary>
 /// Elementwise activations and their derivatives, Vector&lt;float&gt; wide, with the scalar rule for the tail (the same
-/// operations in the same order, so the same bits). <see cref="InPieces"/> and <see cref="InRows"/> split a large
+/// operations in the same order, so the same bits wherever an element sits in a tensor). <see cref="InPieces"/> and <see cref="InRows"/> split a large
 /// tensor across the threads. ReLU lives in <see cref="Epilogue"/>.
 /// </summary>
 internal static class ActivationKernels
@@ -85,14 +85,26 @@ internal static class ActivationKernels
         const int Block = 2048;
         for (int start = 0; start < y.Length; start += Block)
         {
-            int count = Math.Min(Block, y.Length - start);
+            // The last block takes the remainder whole rather than leave a short one.
+            int count = y.Length - start < 2 * Block ? y.Length - start : Block;
             EluBlock(x.Slice(start, count), alpha, y.Slice(start, count));
+            if (count > Block) break;
         }
     }
 
     private static void EluBlock(ReadOnlySpan<float> x, float alpha, Span<float> y)
     {
-        TensorPrimitives.Exp(x, y);
+        if (x.Length < 8)
+        {
+            // TensorPrimitives.Exp takes another path for spans of 1–3 and rounds some values differently; padded to
+            // eight, every element gets the bits it would get anywhere in a longer tensor.
+            Span<float> padded = stackalloc float[8];
+            padded.Clear();
+            x.CopyTo(padded);
+            TensorPrimitives.Exp(padded, padded);
+            padded.Slice(0, x.Length).CopyTo(y);
+        }
+        else TensorPrimitives.Exp(x, y);
         var a = new Vector<float>(alpha);
         int i = 0;
         for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)

@@ -33,7 +33,8 @@ internal static unsafe class ConvolutionFast
     /// <summary>
     /// out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k],
     /// then max(out, 0) when <paramref name="relu"/> is set. Bias and ReLU are an epilogue on each tile or output row
-    /// right after its GEMM, while it is still in cache, rather than passes over the whole output.
+    /// right after its GEMM, while it is still in cache; the 1×1 and whole-batch paths, whose GEMM covers the whole
+    /// output at once, make one pass over it afterwards.
     /// </summary>
     public static void Forward(
         ReadOnlySpan<float> input,      // [N, H, W, C]

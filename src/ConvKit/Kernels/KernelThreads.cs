@@ -49,9 +49,10 @@ internal static class KernelThreads
     public const int ElementwiseChunk = 1 << 17;
 
     /// <summary>
-    /// Splits <paramref name="rows"/> rows of <paramref name="rowLength"/> elements into contiguous ranges of rows, one per
-    /// thread when there are at least two chunks of <see cref="ElementwiseChunk"/> elements, else one range; runs
-    /// <c>body(part, firstRow, endRow)</c> for each. The partition depends only on the shape and <see cref="Count"/>.
+    /// Splits <paramref name="rows"/> rows of <paramref name="rowLength"/> elements into contiguous ranges of rows: as many
+    /// as there are whole chunks of <see cref="ElementwiseChunk"/> elements, at most <see cref="Available"/> and at most
+    /// one per row, and one range below two chunks; runs <c>body(part, firstRow, endRow)</c> for each. Outside a
+    /// parallel region the partition depends only on the shape and <see cref="Count"/>; inside one it is a single range.
     /// </summary>
     public static void ForRows(int rows, int rowLength, Action<int, int, int> body)
     {

@@ -8,8 +8,8 @@ namespace ConvKit.Operations;
 /// 2-D convolution as layers compute it (cross-correlation, no flip), channels-last.
 /// out[n,p,q,k] = bias[k] + Σ_{r,s,c} in[n, p·sh − pt + r·dh, q·sw − pl + s·dw, c] · w[r,s,c,k].
 /// dIn and dW are the two transposed correlations; dBias[k] = Σ_{n,p,q} dOut[n,p,q,k].
-/// With ReLU fused, out = max(that, 0), applied to each tile of output while it is in cache instead of in a pass of
-/// its own; backward first masks dOut by out &gt; 0.
+/// With ReLU fused, out = max(that, 0), applied with the bias to each tile of output after its GEMM (see
+/// <see cref="ConvolutionFast.Forward"/>) instead of in an op of its own; backward first masks dOut by out &gt; 0.
 /// </summary>
 internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometry, Tensor? reluOutput) : Op
 {

@@ -91,6 +91,11 @@ internal sealed class TransposeOp(int[] permutation) : Op
         var outShape = new Shape(permutation.Select(p => x.Shape[p]).ToArray());
         var y = Tensor.Uninitialized(outShape);
         if (y.Size == 0) return y;
+        if (x.Rank == 0)
+        {
+            y.Span[0] = x.Span[0];
+            return y;
+        }
         int rank = x.Rank, last = rank - 1;
         var inStrides = x.Shape.Strides();
         var outStrides = outShape.Strides();

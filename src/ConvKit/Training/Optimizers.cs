@@ -56,6 +56,8 @@ public abstract class Optimizer
             var w = weights[i];
             var g = gradients[i];
             if (g.Shape != w.Shape) throw new ArgumentException($"Gradient {g.Shape} does not match weight '{w.Name}' {w.Shape}.");
+            if (SlotCount is < 0 or > 2)
+                throw new InvalidOperationException($"Optimizer '{Name}' asks for {SlotCount} state slots per weight; an optimizer keeps at most two.");
             if (!slots.TryGetValue(w, out var state))
                 slots[w] = state = Enumerable.Range(0, SlotCount).Select(_ => Tensor.Zeros(w.Shape)).ToArray();
             UpdateInChunks(w.Value, g, state, lr, step);

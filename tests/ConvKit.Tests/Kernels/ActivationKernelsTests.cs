@@ -33,6 +33,10 @@ public class ActivationKernelsTests
         var dy = Tensor.RandomNormal(new Shape(length), 0f, 1f, length + 1);
         float[] xs = x.ToArray(), g = dy.ToArray();
 
+        var (relu, dRelu) = Run(Ops.Relu, x, dy);
+        Assert.Equal(xs.Select(v => Math.Max(v, 0f)), relu);
+        Assert.Equal(xs.Select((v, i) => v > 0 ? g[i] : 0f), dRelu);
+
         var (leaky, dLeaky) = Run(t => Ops.LeakyRelu(t, 0.2f), x, dy);
         Assert.Equal(xs.Select(v => v > 0 ? v : 0.2f * v), leaky);
         Assert.Equal(xs.Select((v, i) => v > 0 ? g[i] : 0.2f * g[i]), dLeaky);
@@ -48,6 +52,20 @@ public class ActivationKernelsTests
         var (elu, dElu) = Run(t => Ops.Elu(t, 1.5f), x, dy);
         Assert.All(elu.Zip(xs), p => Near(p.Second > 0 ? p.Second : 1.5 * (Math.Exp(p.Second) - 1), p.First));
         Assert.Equal(xs.Select((v, i) => v > 0 ? g[i] : g[i] * (elu[i] + 1.5f)), dElu);
+    }
+
+    /// <summary>An element's ELU has the same bits wherever it sits: alone, at the end of a block, past a block of 2048.</summary>
+    [Fact]
+    public void EluGivesAnElementTheSameBitsInAnyTensor()
+    {
+        // Negative inputs, where ELU takes the exponential.
+        var values = Tensor.RandomUniform(new Shape(4096), -4f, -0.01f, 11).ToArray();
+        var whole = Ops.Elu(Tensor.FromArray(values, 4096)).ToArray();
+        foreach (int length in new[] { 1, 2, 3, 9, 2049, 2050, 2051, 4095 })
+        {
+            var part = Ops.Elu(Tensor.FromArray(values[..length], length)).ToArray();
+            Assert.Equal(whole[..length], part);
+        }
     }
 
     /// <summary>Softmax and log-softmax rows, split across threads when there are many, are each row's own computation.</summary>

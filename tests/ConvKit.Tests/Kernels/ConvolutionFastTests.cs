@@ -159,7 +159,8 @@ public class ConvolutionFastTests
     public void SingleChannelKernelGradientAgrees()
     {
         // One input channel: the kernel gradient runs whole output rows as pieces of the shared dimension.
-        Check(ConvGeometry.Create(3, 28, 28, 1, 32, 5, 5, 1, 1, 1, 1, Padding.Same), withBias: true, seed: 60);    // B read as it lies (K = 32)
+        Check(ConvGeometry.Create(3, 28, 28, 1, 32, 5, 5, 1, 1, 1, 1, Padding.Same), withBias: true, seed: 60);    // B read as it lies (K = NR with AVX-512)
+        Check(ConvGeometry.Create(2, 20, 21, 1, 16, 3, 3, 1, 1, 1, 1, Padding.Same), withBias: true, seed: 65);    // the same with AVX2 (NR = 16)
         Check(ConvGeometry.Create(2, 17, 33, 1, 20, 3, 7, 2, 1, 2, 1, Padding.Same), withBias: false, seed: 61);   // packed B, 7 > six rows of A
         Check(ConvGeometry.Create(2, 9, 12, 1, 70, 4, 3, 1, 1, 1, 1, Padding.Valid), withBias: false, seed: 62);   // three panels of B
         Check(ConvGeometry.Create(1, 5, 300, 1, 3, 2, 2, 3, 1, 1, 1, Padding.Same), withBias: true, seed: 63);     // stride 3 along H
@@ -189,6 +190,7 @@ public class ConvolutionFastTests
         // path, N, H, W, C, K, kernel, pad (0 valid, 1 same), bias
         { "1×1 GEMM", 2, 5, 7, 8, 12, 1, 0, true },
         { "1×1 GEMM, no bias", 2, 5, 7, 8, 12, 1, 0, false },
+        { "1×1 GEMM, epilogue on two threads", 2, 64, 64, 8, 64, 1, 0, true },
         { "dot products", 1, 12, 30, 3, 2, 5, 0, true },
         { "direct, 16 filters", 1, 9, 40, 3, 16, 5, 0, true },
         { "direct, 20 filters", 2, 7, 19, 3, 20, 3, 0, false },

@@ -48,6 +48,14 @@ public class TransposeTests
     }
 
     [Fact]
+    public void AScalarTransposesToItself()
+    {
+        var y = Ops.Transpose(Tensor.Scalar(4.5f), []);
+        Assert.Equal(0, y.Rank);
+        Assert.Equal(4.5f, y.Item());
+    }
+
+    [Fact]
     public void AnEmptyAxisGivesAnEmptyResult()
     {
         var y = Ops.Transpose(Tensor.Zeros(new Shape(2, 0, 3)), 2, 0, 1);

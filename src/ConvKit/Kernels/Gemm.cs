@@ -217,6 +217,55 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>Floats that <see cref="PackWholeB"/> writes for an op(B) of [k, n].</summary>
+    public static long WholeBSize(int n, int k) => (long)(n + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR * GemmMicroKernel.NR * k;
+
+    /// <summary>
+    /// op(B) [k, n] packed once for many products with the same B (a convolution's kernel against each of its column
+    /// tiles): for each block of <see cref="GemmBlockSizes.KC"/> of the shared dimension, all of B's panels
+    /// [⌈n/NR⌉, kc, NR], the blocks one after another. <see cref="MultiplyWholeB"/> reads it.
+    /// </summary>
+    public static void PackWholeB(bool transposeB, int n, int k, float* b, nint ldb, float* packed)
+    {
+        int panels = (n + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR;
+        for (int pc = 0; pc < k; pc += Blocks.KC)
+            GemmPacking.PackB(transposeB, Math.Min(Blocks.KC, k - pc), n, transposeB ? b + pc : b + pc * ldb, ldb, 0, panels,
+                packed + (nint)pc * panels * GemmMicroKernel.NR);
+    }
+
+    /// <summary>
+    /// C[m, n] (+)= A[m, k] · B with A read in place (row-major, lda) and B from <see cref="PackWholeB"/>, on the calling
+    /// thread: the work of one tile of a parallel convolution. The blocks and their order are those of
+    /// <see cref="Multiply(bool, bool, int, int, int, float*, nint, float*, nint, float*, nint, bool, bool)"/> with A in
+    /// place on one thread, so the bits are the same; only B is not packed again for every tile.
+    /// </summary>
+    public static void MultiplyWholeB(int m, int n, int k, float* a, nint lda, float* packedB, float* c, nint ldc, bool accumulate)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
+            return;
+        }
+        var blocks = Blocks;
+        int panels = (n + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR;
+        // Equal MC blocks, each a multiple of MR, as Multiply makes them.
+        int blockCount = (m + blocks.MC - 1) / blocks.MC;
+        int mc = ((m + blockCount - 1) / blockCount + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR * GemmMicroKernel.MR;
+        for (int jc = 0; jc < n; jc += blocks.NC)
+        {
+            int nc = Math.Min(blocks.NC, n - jc);
+            for (int pc = 0; pc < k; pc += blocks.KC)
+            {
+                int kc = Math.Min(blocks.KC, k - pc);
+                float* bBlock = packedB + (nint)pc * panels * GemmMicroKernel.NR + (nint)jc * kc;
+                for (int ic = 0; ic < m; ic += mc)
+                    GemmMacroKernel.Strided(Math.Min(mc, m - ic), nc, kc, a + ic * lda + pc, lda, 1, bBlock, c + ic * ldc + jc, ldc,
+                        overwrite: pc == 0 && !accumulate);
+            }
+        }
+    }
+
     /// <summary>
     /// The loops for <see cref="GemmBlockSizes.RowPanelsOuter"/>: threads take equal shares of C's rows (or, for a short A,
     /// of its columns) and run independently, with no synchronisation but the end: each packs its own blocks of A and B.

@@ -69,6 +69,39 @@ public class GemmTests
         Assert.Equal(serial, threaded);
     }
 
+    /// <summary>
+    /// B packed once and multiplied by many A's (a convolution's kernel against its tiles): the same bits as the GEMM with
+    /// A in place on one thread, whose blocks it keeps, for B as it lies and transposed, across KC, NC and MC and with
+    /// ragged edges.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 112, 64, 800)]
+    [InlineData(true, 112, 800, 64)]
+    [InlineData(false, 1000, 33, 300)]
+    [InlineData(true, 49, 2100, 130)]
+    [InlineData(false, 7, 5, 0)]
+    public unsafe void WholePackedBGivesTheBitsOfThePlainGemm(bool transposeB, int m, int n, int k)
+    {
+        int ldb = transposeB ? k + 3 : n + 3;
+        var a = KernelAssert.Random(m * (k + 1), 40);
+        var b = KernelAssert.Random((transposeB ? n : k) * ldb, 41);
+        var plain = KernelAssert.Random(m * n, 42);
+        var whole = KernelAssert.Random(m * n, 43);
+        var packed = new float[Gemm.WholeBSize(n, k) + 16];
+        fixed (float* pa = a, pb = b, pp = plain, pw = whole, pk = packed)
+        {
+            float* ta = pa, tb = pb, tp = pp, tw = pw, tk = pk;
+            // Inside a parallel region the plain GEMM runs on one thread, as a tile's does.
+            KernelThreads.For(2, part => { if (part == 0) Gemm.Multiply(false, transposeB, m, n, k, ta, k + 1, tb, ldb, tp, n, false, inPlaceA: true); });
+            Gemm.PackWholeB(transposeB, n, k, tb, ldb, tk);
+            Gemm.MultiplyWholeB(m, n, k, ta, k + 1, tk, tw, n, accumulate: false);
+        }
+        Assert.Equal(plain, whole);
+        var expected = new float[m * n];
+        GemmReference.Multiply(false, transposeB, m, n, k, a, k + 1, b, ldb, expected, n, false);
+        KernelAssert.Close(expected, whole, 1e-5f * Math.Max(1, k), $"whole packed B m={m} n={n} k={k} tb={transposeB}");
+    }
+
     /// <summary>The micro-kernels this machine can run, with their NR: the portable one always.</summary>
     public static TheoryData<string> MicroKernels()
     {

@@ -187,9 +187,7 @@ internal static unsafe class Gemm
                 }
                 KernelThreads.For(rowParts * columnParts, part =>
                 {
-                    var (rowStart, rowEnd) = KernelThreads.Range(m, rowParts, part / columnParts, MR);
-                    var (panelStart, panelEnd) = KernelThreads.Range(panels, columnParts, part % columnParts);
-                    int columnStart = panelStart * NR, columnEnd = Math.Min(nc, panelEnd * NR);
+                    var (rowStart, rowEnd, columnStart, columnEnd) = Share(m, nc, rowParts, columnParts, part, MR);
                     if (rowStart >= rowEnd || columnStart >= columnEnd) return;
                     // Equal MC blocks inside this thread's rows, each at most MC and a multiple of MR.
                     int rows = rowEnd - rowStart;
@@ -289,15 +287,26 @@ internal static unsafe class Gemm
         }
         KernelThreads.For(rowParts * columnParts, part =>
         {
-            var (rowStart, rowEnd) = KernelThreads.Range(m, rowParts, part / columnParts, MR);
-            var (panelStart, panelEnd) = KernelThreads.Range(bPanels, columnParts, part % columnParts);
-            int columnStart = panelStart * NR, columnEnd = Math.Min(n, panelEnd * NR);
+            var (rowStart, rowEnd, columnStart, columnEnd) = Share(m, n, rowParts, columnParts, part, MR);
             if (rowStart >= rowEnd || columnStart >= columnEnd) return;
             float* aShare = transposeA ? a + rowStart : a + rowStart * lda;
             float* bShare = transposeB ? b + columnStart * ldb : b + columnStart;
             MultiplyShare(transposeA, transposeB, rowEnd - rowStart, columnEnd - columnStart, k,
                 aShare, lda, bShare, ldb, c + rowStart * ldc + columnStart, ldc, accumulate);
         });
+    }
+
+    /// <summary>
+    /// Part <paramref name="part"/> of an [m, n] C cut into <paramref name="rowParts"/> × <paramref name="columnParts"/>
+    /// shares: its rows (in multiples of <paramref name="mr"/>) and its columns (whole NR panels); empty when there are
+    /// more parts than panels.
+    /// </summary>
+    private static (int RowStart, int RowEnd, int ColumnStart, int ColumnEnd) Share(int m, int n, int rowParts, int columnParts, int part, int mr)
+    {
+        int NR = GemmMicroKernel.NR;
+        var (rowStart, rowEnd) = KernelThreads.Range(m, rowParts, part / columnParts, mr);
+        var (panelStart, panelEnd) = KernelThreads.Range((n + NR - 1) / NR, columnParts, part % columnParts);
+        return (rowStart, rowEnd, panelStart * NR, Math.Min(n, panelEnd * NR));
     }
 
     /// <summary>One thread's share of <see cref="MultiplyRowPanelsOuter"/>: the whole product of its rows and columns.</summary>

@@ -55,7 +55,8 @@ internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC, bo
 /// in place by the packing routines. Threads split the 3rd loop (rows) or, for short wide products, the 2nd
 /// loop (columns); every element of C is computed by one thread in one fixed order, so the result does not
 /// depend on the number of threads. On AVX-512 a product whose A is packed runs the other order instead
-/// (<see cref="GemmBlockSizes.RowPanelsOuter"/>, in <c>MultiplyRowPanelsOuter</c>), with each thread on its own share of C.
+/// (<see cref="GemmBlockSizes.RowPanelsOuter"/>, in <c>MultiplyRowPanelsOuter</c>): the threads take chunks of C's rows
+/// against one packing of B, or equal shares of its columns.
 /// </remarks>
 internal static unsafe class Gemm
 {
@@ -115,7 +116,7 @@ internal static unsafe class Gemm
         var blocks = packA ? PackedBlocks : Blocks;
         if (OpTrace.Level >= 2 && !KernelThreads.InParallel)
             OpTrace.Kernel($"GEMM {m}×{n}×{k}{(transposeA ? " Aᵀ" : "")}{(transposeB ? " Bᵀ" : "")}: {GemmMicroKernel.Selected} " +
-                (blocks.RowPanelsOuter ? $"{GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed, threads on shares" :
+                (blocks.RowPanelsOuter ? $"{GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed, threads on row chunks or column shares" :
                  packA ? $"{GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed" : $"{GemmMicroKernel.MR}×{GemmMicroKernel.NR} with A in place") +
                 $", {threads} thread(s)");
         if (blocks.RowPanelsOuter)
@@ -265,12 +266,11 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// The loops for <see cref="GemmBlockSizes.RowPanelsOuter"/>: threads take equal shares of C's rows (or, for a short A,
-    /// of its columns) and run independently, with no synchronisation but the end: each packs its own blocks of A and B.
+    /// The loops for <see cref="GemmBlockSizes.RowPanelsOuter"/>. A tall C goes to <see cref="MultiplyRowChunks"/>; a short,
+    /// wide one is cut into equal shares of its columns, one per thread, which run with no synchronisation but the end:
+    /// each packs all of A (M·K copies, little beside M·N·K multiply-adds) and its own columns of B.
     /// Within a share: over KC of the shared dimension, then MC rows (packing that block of A once, into L3), then NC
     /// columns (packing that block of B, into L2), and the macro-kernel runs each A micro-panel against the B block.
-    /// Packing B once per thread costs K·N copies per thread, little beside M·N·K multiply-adds, and removes the two
-    /// barriers per block that a shared B block needs, which on a busy two-core machine cost more than they save.
     /// </summary>
     private static void MultiplyRowPanelsOuter(
         bool transposeA, bool transposeB, int m, int n, int k,
@@ -278,22 +278,97 @@ internal static unsafe class Gemm
     {
         int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
         int aPanels = (m + MR - 1) / MR, bPanels = (n + NR - 1) / NR;
-        // Splitting rows has every thread pack all of B (K·N copies each), splitting columns all of A (M·K each).
-        int rowParts = 1, columnParts = 1;
-        if (threads > 1)
+        if (threads > 1 && ((m >= n && aPanels >= threads) || bPanels < threads))
         {
-            if ((m >= n && aPanels >= threads) || bPanels < threads) rowParts = Math.Min(threads, aPanels);
-            else columnParts = Math.Min(threads, bPanels);
+            MultiplyRowChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
+            return;
         }
-        KernelThreads.For(rowParts * columnParts, part =>
+        int columnParts = Math.Min(threads, bPanels);
+        KernelThreads.For(columnParts, part =>
         {
-            var (rowStart, rowEnd, columnStart, columnEnd) = Share(m, n, rowParts, columnParts, part, MR);
+            var (rowStart, rowEnd, columnStart, columnEnd) = Share(m, n, 1, columnParts, part, MR);
             if (rowStart >= rowEnd || columnStart >= columnEnd) return;
-            float* aShare = transposeA ? a + rowStart : a + rowStart * lda;
             float* bShare = transposeB ? b + columnStart * ldb : b + columnStart;
-            MultiplyShare(transposeA, transposeB, rowEnd - rowStart, columnEnd - columnStart, k,
-                aShare, lda, bShare, ldb, c + rowStart * ldc + columnStart, ldc, accumulate);
+            MultiplyShare(transposeA, transposeB, m, columnEnd - columnStart, k, a, lda, bShare, ldb, c + columnStart, ldc, accumulate);
         });
+    }
+
+    /// <summary>Floats of B that <see cref="MultiplyRowChunks"/> packs ahead at most (unless one KC block is more): 24 MB.</summary>
+    private const long SharedBLimit = 6L << 20;
+
+    /// <summary>
+    /// Columns of B per block in <see cref="MultiplyRowChunks"/>: a block of B is then at most 256 · 384 · 4 = 384 KB, which
+    /// leaves room in Skylake-SP's 1 MB L2 for a chunk's block of A (350 KB for SGEMM 2048³ on two threads).
+    /// </summary>
+    private const int ChunkNC = 256;
+
+    /// <summary>Row chunks per thread in <see cref="MultiplyRowChunks"/>: a quarter of a share is what a thread left behind waits for.</summary>
+    private const int ChunksPerThread = 4;
+
+    /// <summary>
+    /// <see cref="MultiplyRowPanelsOuter"/> split by rows, with B packed once for all threads: for a group of KC blocks
+    /// of the shared dimension, the threads first pack B's panels together, then take chunks of C's rows (several per
+    /// thread, handed out as threads come free), each chunk packing its rows of A and running them against the packed B.
+    /// </summary>
+    /// <remarks>
+    /// Equal row shares, one per thread, each packing all of B, made the slower thread's share the whole product's time;
+    /// on a shared two-core host one core often runs at half speed for a while. Small chunks let the other thread take
+    /// the work over, and B is packed once instead of once per thread. Every element of C still sums the same KC blocks
+    /// in the same order, so the bits do not depend on the chunks or the threads.
+    /// </remarks>
+    private static void MultiplyRowChunks(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads)
+    {
+        int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
+        var blocks = PackedBlocks;
+        int kc = BlockSize(k, blocks.KC, 2), nc = BlockSize(n, ChunkNC, NR);
+        int panels = (n + NR - 1) / NR, aPanels = (m + MR - 1) / MR;
+        long blockFloats = (long)kc * panels * NR;
+        int kBlocks = (k + kc - 1) / kc;
+        // As few groups as the limit allows, of equal numbers of blocks.
+        int groups = (int)Math.Min(kBlocks, (kBlocks * blockFloats + SharedBLimit - 1) / SharedBLimit);
+        int blocksPerGroup = (kBlocks + groups - 1) / groups;
+        // Four chunks per thread, more when a chunk would pass MC rows.
+        int chunks = Math.Min(aPanels, Math.Max(ChunksPerThread * threads, (m + blocks.MC - 1) / blocks.MC));
+        float* packedB = KernelBuffers.SharedB(blocksPerGroup * blockFloats);
+        for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
+        {
+            int groupBlocks = Math.Min(blocksPerGroup, kBlocks - firstBlock);
+            KernelThreads.For(groupBlocks * threads, item =>
+            {
+                int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
+                var (first, last) = KernelThreads.Range(panels, threads, item % threads);
+                GemmPacking.PackB(transposeB, kcHere, n, transposeB ? b + pc : b + pc * ldb, ldb, first, last, packedB + block * blockFloats);
+            });
+            KernelThreads.ForEach(chunks, chunk =>
+            {
+                var (rowStart, rowEnd) = KernelThreads.Range(m, chunks, chunk, MR);
+                int rows = rowEnd - rowStart;
+                if (rows <= 0) return;
+                float* packedA = KernelBuffers.PackA((rows + MR - 1) / MR * MR * kc);
+                for (int block = 0; block < groupBlocks; block++)
+                {
+                    int pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
+                    bool overwrite = pc == 0 && !accumulate;
+                    GemmPacking.PackA(transposeA, rows, kcHere, transposeA ? a + pc * lda + rowStart : a + rowStart * lda + pc, lda, packedA);
+                    for (int jc = 0; jc < n; jc += nc)
+                        GemmMacroKernel.Packed(rows, Math.Min(nc, n - jc), kcHere, packedA, packedB + block * blockFloats + (nint)jc * kcHere,
+                            c + rowStart * ldc + jc, ldc, overwrite, rowPanelsOuter: true);
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// The size of the blocks that cut <paramref name="length"/> into as few pieces of at most <paramref name="limit"/> as
+    /// possible, of equal size in multiples of <paramref name="grain"/>: 2048 in blocks of 384 would leave a thin last block
+    /// of 128, whose tiles load and store C as often for a third of the work.
+    /// </summary>
+    private static int BlockSize(int length, int limit, int grain)
+    {
+        int count = (length + limit - 1) / limit;
+        return Math.Min(limit, ((length + count - 1) / count + grain - 1) / grain * grain);
     }
 
     /// <summary>
@@ -317,9 +392,10 @@ internal static unsafe class Gemm
         int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
         var blocks = PackedBlocks;
         nint aRowStep = transposeA ? 1 : lda;
-        for (int pc = 0; pc < k; pc += blocks.KC)
+        int kcBlock = BlockSize(k, blocks.KC, 2);
+        for (int pc = 0; pc < k; pc += kcBlock)
         {
-            int kc = Math.Min(blocks.KC, k - pc);
+            int kc = Math.Min(kcBlock, k - pc);
             bool overwrite = pc == 0 && !accumulate;
             for (int ic = 0; ic < m; ic += blocks.MC)
             {

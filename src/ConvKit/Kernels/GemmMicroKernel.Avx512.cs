@@ -20,6 +20,9 @@ internal static unsafe partial class GemmMicroKernel
     private const int NR512 = 32;
     private const int PackedMR512 = 12;
 
+    /// <summary>Floats of packed B ahead of the current step that <see cref="Avx512Packed"/> prefetches (24 steps of 32).</summary>
+    private const int PrefetchAheadB = 24 * NR512;
+
     /// <summary>The packed kernel with MR = 12: C[12, 32] (+)= A[12, kc] · B[kc, 32], A packed as a[p·12 + i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx512Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
@@ -53,6 +56,10 @@ internal static unsafe partial class GemmMicroKernel
         int p = 0;
         for (; p + 2 <= kc; p += 2)
         {
+            // B streams from L2 (A stays in L1): ask for its lines 24 steps ahead, 3 KB, past where the hardware
+            // prefetcher keeps up. 3–5 % on SGEMM 1024³ and 2048³ (512 to 1024 floats ahead measured alike).
+            Sse.Prefetch0(b + PrefetchAheadB); Sse.Prefetch0(b + PrefetchAheadB + 16);
+            Sse.Prefetch0(b + PrefetchAheadB + 32); Sse.Prefetch0(b + PrefetchAheadB + 48);
             var b0 = Avx512F.LoadVector512(b);
             var b1 = Avx512F.LoadVector512(b + 16);
             var a00 = Vector512.Create(a[0]);

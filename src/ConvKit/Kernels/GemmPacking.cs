@@ -17,6 +17,12 @@ internal static unsafe class GemmPacking
     private static int NR => GemmMicroKernel.NR;
 
     /// <summary>
+    /// Rows of B that <see cref="PackB"/> asks the cache for ahead of the one it copies. Each row of a block is a short run
+    /// (NC floats) on a page of its own, too short for the hardware prefetcher to get going.
+    /// </summary>
+    private const int PrefetchRows = 4;
+
+    /// <summary>
     /// packed[(i / MR)·MR·kc + p·MR + i % MR] = op(A)[i, p] for i &lt; mc, p &lt; kc, with MR = <see cref="GemmMicroKernel.PackedMR"/>;
     /// zero for the padding rows.
     /// </summary>
@@ -74,6 +80,11 @@ internal static unsafe class GemmPacking
             for (int p = 0; p < kc; p++)
             {
                 float* src = b + p * ldb;
+                if (p + PrefetchRows < kc)
+                {
+                    float* ahead = src + PrefetchRows * ldb;
+                    for (int j = firstPanel * NR; j < Math.Min(nc, lastPanel * NR); j += 16) Sse.Prefetch0(ahead + j);
+                }
                 for (int panelIndex = firstPanel; panelIndex < fullPanels; panelIndex++)
                 {
                     float* from = src + panelIndex * NR, to = packed + (nint)panelIndex * NR * kc + p * NR;
@@ -98,7 +109,8 @@ internal static unsafe class GemmPacking
     /// <summary>
     /// panel[p·width + i] = source[i·ld + p] for i &lt; lines, zero for lines ≤ i &lt; width: <paramref name="lines"/> rows
     /// read along p, interleaved into one micro-panel. Groups of eight lines go through 8 × 8 register transposes
-    /// (eight loads and eight stores of eight floats instead of 64 single-float copies); the rest is copied one by one.
+    /// (eight loads and eight stores of eight floats instead of 64 single-float copies), a group of four (rows 8–11 of
+    /// a 12-row panel) through 4 × 8 ones; the rest is copied one by one.
     /// </summary>
     private static void Interleave(
         float* source, nint ld, int lines, int kc,
@@ -106,14 +118,17 @@ internal static unsafe class GemmPacking
     {
         int i = 0;
         if (Avx.IsSupported)
-            for (; i + 8 <= lines; i += 8)
-            {
-                float* src = source + i * ld;
-                int p = 0;
-                for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, ld, panel + p * width + i, width);
-                for (; p < kc; p++)
-                    for (int ii = 0; ii < 8; ii++) panel[p * width + i + ii] = src[ii * ld + p];
-            }
+            foreach (int group in (ReadOnlySpan<int>)[8, 4])
+                for (; i + group <= lines; i += group)
+                {
+                    float* src = source + i * ld;
+                    int p = 0;
+                    for (; p + 8 <= kc; p += 8)
+                        if (group == 8) Transpose8x8(src + p, ld, panel + p * width + i, width);
+                        else Transpose4x8(src + p, ld, panel + p * width + i, width);
+                    for (; p < kc; p++)
+                        for (int ii = 0; ii < group; ii++) panel[p * width + i + ii] = src[ii * ld + p];
+                }
         for (; i < width; i++)
         {
             if (i >= lines)
@@ -124,6 +139,29 @@ internal static unsafe class GemmPacking
             float* src = source + i * ld;
             for (int p = 0; p < kc; p++) panel[p * width + i] = src[p];
         }
+    }
+
+    /// <summary>destination[p·destinationStride + i] = source[i·sourceStride + p] for i &lt; 4, p &lt; 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4x8(float* source, nint sourceStride, float* destination, nint destinationStride)
+    {
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + sourceStride);
+        var r2 = Avx.LoadVector256(source + 2 * sourceStride);
+        var r3 = Avx.LoadVector256(source + 3 * sourceStride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        // Each 128-bit half of s_j is the column p = j (low half) or p = j + 4 (high half).
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        Sse.Store(destination, s0.GetLower());
+        Sse.Store(destination + destinationStride, s1.GetLower());
+        Sse.Store(destination + 2 * destinationStride, s2.GetLower());
+        Sse.Store(destination + 3 * destinationStride, s3.GetLower());
+        Sse.Store(destination + 4 * destinationStride, s0.GetUpper());
+        Sse.Store(destination + 5 * destinationStride, s1.GetUpper());
+        Sse.Store(destination + 6 * destinationStride, s2.GetUpper());
+        Sse.Store(destination + 7 * destinationStride, s3.GetUpper());
     }
 
     /// <summary>destination[p·destinationStride + i] = source[i·sourceStride + p] for i, p &lt; 8.</summary>

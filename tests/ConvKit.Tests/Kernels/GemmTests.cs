@@ -70,6 +70,35 @@ public class GemmTests
     }
 
     /// <summary>
+    /// A packed, every way the threads can split the work: a tall C in row chunks against B packed once for all threads
+    /// (with the shared dimension in equal KC blocks, and past what one packing of B holds), a wide C in column shares;
+    /// the same bits as on one thread, and close to the reference.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, 1000, 200, 2048)]   // row chunks, KC blocks of 342
+    [InlineData(true, true, 777, 129, 400)]       // row chunks, transposed operands, ragged edges
+    [InlineData(false, true, 30, 900, 500)]       // column shares
+    [InlineData(true, false, 40, 32, 200000)]     // row chunks over two packings of B (K·N past 6 · 2²⁰ floats)
+    public unsafe void PackedGemmGivesTheSameBitsOnOneThreadAndOnAll(bool transposeA, bool transposeB, int m, int n, int k)
+    {
+        int lda = (transposeA ? m : k) + 1, ldb = (transposeB ? k : n) + 2;
+        var a = KernelAssert.Random((transposeA ? k : m) * lda, 50);
+        var b = KernelAssert.Random((transposeB ? n : k) * ldb, 51);
+        var threaded = KernelAssert.Random(m * n, 52);
+        var serial = (float[])threaded.Clone();
+        var expected = (float[])threaded.Clone();
+        fixed (float* pa = a, pb = b, pt = threaded, ps = serial)
+        {
+            float* ta = pa, tb = pb, tt = pt, ts = ps;
+            Gemm.Multiply(transposeA, transposeB, m, n, k, ta, lda, tb, ldb, tt, n, accumulate: true);
+            KernelThreads.For(2, part => { if (part == 0) Gemm.Multiply(transposeA, transposeB, m, n, k, ta, lda, tb, ldb, ts, n, accumulate: true); });
+        }
+        Assert.Equal(serial, threaded);
+        GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, expected, n, accumulate: true);
+        KernelAssert.Close(expected, threaded, 1e-5f * k, $"packed GEMM ta={transposeA} tb={transposeB} m={m} n={n} k={k}");
+    }
+
+    /// <summary>
     /// B packed once and multiplied by many A's (a convolution's kernel against its tiles): the same bits as the GEMM with
     /// A in place on one thread, whose blocks it keeps, for B as it lies and transposed, across KC, NC and MC and with
     /// ragged edges.

@@ -22,9 +22,13 @@ namespace ConvKit.Kernels;
 /// which L2 holds beside the A block of one thread. These serve the in-place kernels (A not packed).
 /// </para>
 /// <para>
-/// Skylake-SP with A packed (12 × 32, <see cref="RowPanelsOuter"/>, the order of BLIS's own Skylake-X kernel): KC = 384
-/// makes the A micro-panel 12·384·4 = 18 KB of L1 and reads and writes each C tile a third as often as KC = 128 would;
-/// NC = 480 makes the B block 384·480·4 = 720 KB of the 1 MB L2; MC = 2400 makes the A block 3.5 MB of L3.
+/// Skylake-SP with A packed (12 × 32, <see cref="RowPanelsOuter"/>, the order of BLIS's own Skylake-X kernel): KC = 1024
+/// reads and writes each C tile once per 1024 steps, and calls the micro-kernel (whose start and end cost it about
+/// 9 % of its time at KC = 384) a third as often. Its A micro-panel (48 KB) no longer stays in L1, but it did not before
+/// either: the B micro-panel streaming past evicted it. NC = 128 keeps the B block (1024·128·4 = 512 KB) in the 1 MB L2
+/// beside a chunk of A (Gemm's ChunkABytes). MC = 2400 bounds the A block of a short, wide product, in L3.
+/// On SGEMM 1024³ and 2048³ KC = 1024 with NC = 128 measured 2–8 % faster than KC = 384 with NC = 256–480, on one
+/// thread and on two.
 /// </para>
 /// </remarks>
 internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC, bool RowPanelsOuter = false)
@@ -33,7 +37,7 @@ internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC, bo
 
     public static GemmBlockSizes SkylakeSP { get; } = new(GemmMicroKernel.MR, 32, 960, 128, 2048);
 
-    public static GemmBlockSizes SkylakeSPPacked { get; } = new(12, 32, 2400, 384, 480, RowPanelsOuter: true);
+    public static GemmBlockSizes SkylakeSPPacked { get; } = new(12, 32, 2400, 1024, 128, RowPanelsOuter: true);
 
     /// <summary>The sizes for the micro-kernel this process runs, with A read in place.</summary>
     public static GemmBlockSizes ForSelectedKernel =>
@@ -278,7 +282,7 @@ internal static unsafe class Gemm
     {
         int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
         int aPanels = (m + MR - 1) / MR, bPanels = (n + NR - 1) / NR;
-        if (threads > 1 && ((m >= n && aPanels >= threads) || bPanels < threads))
+        if ((m >= n && aPanels >= threads) || bPanels < threads)
         {
             MultiplyRowChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
@@ -297,10 +301,10 @@ internal static unsafe class Gemm
     private const long SharedBLimit = 6L << 20;
 
     /// <summary>
-    /// Columns of B per block in <see cref="MultiplyRowChunks"/>: a block of B is then at most 256 · 384 · 4 = 384 KB, which
-    /// leaves room in Skylake-SP's 1 MB L2 for a chunk's block of A (350 KB for SGEMM 2048³ on two threads).
+    /// Bytes of packed A per row chunk in <see cref="MultiplyRowChunks"/> at most (unless one micro-panel is more): 384 KB
+    /// beside a 512 KB block of B in Skylake-SP's 1 MB L2; 96 rows at KC = 1024.
     /// </summary>
-    private const int ChunkNC = 256;
+    private const int ChunkABytes = 384 << 10;
 
     /// <summary>Row chunks per thread in <see cref="MultiplyRowChunks"/>: a quarter of a share is what a thread left behind waits for.</summary>
     private const int ChunksPerThread = 4;
@@ -322,26 +326,27 @@ internal static unsafe class Gemm
     {
         int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
         var blocks = PackedBlocks;
-        int kc = BlockSize(k, blocks.KC, 2), nc = BlockSize(n, ChunkNC, NR);
+        int kc = BlockSize(k, blocks.KC, 2), nc = BlockSize(n, blocks.NC, NR);
         int panels = (n + NR - 1) / NR, aPanels = (m + MR - 1) / MR;
         long blockFloats = (long)kc * panels * NR;
         int kBlocks = (k + kc - 1) / kc;
         // As few groups as the limit allows, of equal numbers of blocks.
         int groups = (int)Math.Min(kBlocks, (kBlocks * blockFloats + SharedBLimit - 1) / SharedBLimit);
         int blocksPerGroup = (kBlocks + groups - 1) / groups;
-        // Four chunks per thread, more when a chunk would pass MC rows.
-        int chunks = Math.Min(aPanels, Math.Max(ChunksPerThread * threads, (m + blocks.MC - 1) / blocks.MC));
+        // Four chunks per thread, more when a chunk's A would pass ChunkABytes.
+        int chunkRows = Math.Max(MR, ChunkABytes / (kc * sizeof(float)));
+        int chunks = Math.Min(aPanels, Math.Max(ChunksPerThread * threads, (m + chunkRows - 1) / chunkRows));
         float* packedB = KernelBuffers.SharedB(blocksPerGroup * blockFloats);
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
         {
             int groupBlocks = Math.Min(blocksPerGroup, kBlocks - firstBlock);
-            KernelThreads.For(groupBlocks * threads, item =>
+            KernelThreads.ForEach(groupBlocks * threads, threads, item =>
             {
                 int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
                 var (first, last) = KernelThreads.Range(panels, threads, item % threads);
                 GemmPacking.PackB(transposeB, kcHere, n, transposeB ? b + pc : b + pc * ldb, ldb, first, last, packedB + block * blockFloats);
             });
-            KernelThreads.ForEach(chunks, chunk =>
+            KernelThreads.ForEach(chunks, threads, chunk =>
             {
                 var (rowStart, rowEnd) = KernelThreads.Range(m, chunks, chunk, MR);
                 int rows = rowEnd - rowStart;

@@ -43,13 +43,14 @@ internal static class KernelThreads
     }
 
     /// <summary>
-    /// Runs <c>body(0) … body(count − 1)</c> like <see cref="For"/>, handing the items out one at a time in order as threads
-    /// come free: for work in more pieces than threads, where a thread slowed by the host should get fewer of them.
+    /// Runs <c>body(0) … body(count − 1)</c> on at most <paramref name="threads"/> threads, handing the items out one at a
+    /// time in order as threads come free: for work in more pieces than threads, where a thread slowed by the host should
+    /// get fewer of them.
     /// </summary>
-    public static void ForEach(int count, Action<int> body)
+    public static void ForEach(int count, int threads, Action<int> body)
     {
         if (count <= 0) return;
-        int threads = Math.Min(count, Available);
+        threads = Math.Min(Math.Min(count, threads), Available);
         if (threads == 1)
         {
             for (int i = 0; i < count; i++) body(i);

@@ -40,7 +40,7 @@ public class GemmTests
         Check(transposeA, transposeB, 200, 200, 260, pad: 5, accumulate: true, seed: 3);  // threaded, odd edges
         Check(transposeA, transposeB, 1000, 13, 80, pad: 1, accumulate: false, seed: 4);  // one micro-panel of B: A read in place
         Check(transposeA, transposeB, 10, 3000, 40, pad: 2, accumulate: true, seed: 5);   // few rows: threads split the columns
-        Check(transposeA, transposeB, 2413, 490, 390, pad: 1, accumulate: true, seed: 7); // AVX-512 packed order: MC 2400, NC 480, KC 384
+        Check(transposeA, transposeB, 2413, 490, 390, pad: 1, accumulate: true, seed: 7); // AVX-512 packed: row chunks, NC 128
     }
 
     /// <summary>
@@ -75,7 +75,7 @@ public class GemmTests
     /// the same bits as on one thread, and close to the reference.
     /// </summary>
     [Theory]
-    [InlineData(false, false, 1000, 200, 2048)]   // row chunks, KC blocks of 342
+    [InlineData(false, false, 1000, 200, 2048)]   // row chunks, two KC blocks
     [InlineData(true, true, 777, 129, 400)]       // row chunks, transposed operands, ragged edges
     [InlineData(false, true, 30, 900, 500)]       // column shares
     [InlineData(true, false, 40, 32, 200000)]     // row chunks over two packings of B (K·N past 6 · 2²⁰ floats)

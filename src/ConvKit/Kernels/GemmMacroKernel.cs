@@ -57,7 +57,8 @@ internal static unsafe class GemmMacroKernel
     }
 
     /// <summary>
-    /// C[mc, nc] (+)= A[mc, kc] · Bpacked[kc, nc] with A read in place: A[i, p] = a[i·rowStep + p·columnStep].
+    /// C[mc, nc] (+)= A[mc, kc] · Bpacked[kc, nc] with A read in place: A[i, p] = a[i·rowStep + p·columnStep]. On AVX-512,
+    /// rows whose columns are adjacent go twelve at a time (<see cref="GemmMicroKernel.Avx512StridedRows12"/>).
     /// </summary>
     public static void Strided(
         int mc, int nc, int kc,
@@ -67,6 +68,7 @@ internal static unsafe class GemmMacroKernel
         bool overwrite)
     {
         float* tile = stackalloc float[MR * NR];
+        bool rows12 = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && columnStep == 1;
         for (int jr = 0; jr < nc; jr += NR)                             // 2nd loop around the micro-kernel
         {
             int nr = Math.Min(NR, nc - jr);
@@ -76,7 +78,13 @@ internal static unsafe class GemmMacroKernel
                 int mr = Math.Min(MR, mc - ir);
                 float* aPanel = a + ir * rowStep;
                 float* cTile = c + ir * ldc + jr;
-                if (mr == MR && nr == NR) GemmMicroKernel.Strided(kc, MR, aPanel, rowStep, columnStep, bPanel, cTile, ldc, overwrite);
+                if (rows12 && mc - ir >= 12 && nr == NR)
+                {
+                    // Twelve rows at once; the same sums in the same order as two six-row tiles.
+                    GemmMicroKernel.Avx512StridedRows12(kc, aPanel, rowStep, bPanel, cTile, ldc, overwrite);
+                    ir += MR;
+                }
+                else if (mr == MR && nr == NR) GemmMicroKernel.Strided(kc, MR, aPanel, rowStep, columnStep, bPanel, cTile, ldc, overwrite);
                 else
                 {
                     GemmMicroKernel.Strided(kc, mr, aPanel, rowStep, columnStep, bPanel, tile, NR, overwrite: true);

@@ -210,6 +210,43 @@ public class GemmTests
         Assert.Equal(strided, packed);
     }
 
+    /// <summary>
+    /// The twelve-row in-place AVX-512 kernel against two calls of the six-row one, bit for bit, overwriting and adding,
+    /// with a padded row step and ldc; and the macro-kernel with it against the reference over ragged rows and columns.
+    /// </summary>
+    [Fact]
+    public unsafe void TwelveRowInPlaceKernelGivesTheBitsOfTwoSixRowTiles()
+    {
+        if (!Avx512F.IsSupported) return;
+        const int mr = GemmMicroKernel.MR, nr = 32, ldc = nr + 5;
+        foreach (int kc in new[] { 1, 3, 64, 129 })
+            foreach (bool overwrite in new[] { true, false })
+            {
+                int rowStep = kc + 7;
+                var a = KernelAssert.Random(12 * rowStep, kc);
+                var b = KernelAssert.Random(kc * nr, kc + 1);
+                var twelve = KernelAssert.Random(12 * ldc, kc + 2);
+                var six = (float[])twelve.Clone();
+                fixed (float* pa = a, pb = b, pt = twelve, ps = six)
+                {
+                    GemmMicroKernel.Avx512StridedRows12(kc, pa, rowStep, pb, pt, ldc, overwrite);
+                    for (int i0 = 0; i0 < 12; i0 += mr)
+                        GemmMicroKernel.Avx512Strided(kc, mr, pa + i0 * rowStep, rowStep, 1, pb, ps + i0 * ldc, ldc, overwrite);
+                }
+                Assert.Equal(six, twelve);
+            }
+        // Through the macro-kernel: 12-row tiles, then a 6-row one, then 5 rows through the scratch tile; 40 columns.
+        const int m = 12 + 12 + 6 + 5, n = 40, k = 70;
+        var ma = KernelAssert.Random(m * (k + 2), 90);
+        var mb = KernelAssert.Random(k * n, 91);
+        var expected = new float[m * n];
+        var actual = new float[m * n];
+        GemmReference.Multiply(false, false, m, n, k, ma, k + 2, mb, n, expected, n, false);
+        fixed (float* pa = ma, pb = mb, pc = actual)
+            Gemm.Multiply(false, false, m, n, k, pa, k + 2, pb, n, pc, n, false, inPlaceA: true);
+        KernelAssert.Close(expected, actual, 1e-5f * k, "twelve-row in-place GEMM");
+    }
+
     /// <summary>The segmented (direct-convolution) entry of every kernel against one strided call over the pieces laid end to end.</summary>
     [Theory, MemberData(nameof(MicroKernels))]
     public unsafe void SegmentsMicroKernelSkipsNullPieces(string kernel)

@@ -476,6 +476,7 @@ internal static unsafe class ConvolutionFast
         // rows run twelve pixels at a time through the 12 × 16 AVX-512 kernel, and the last few through the 6 × 16 AVX2 one.
         bool narrow = g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && Avx2.IsSupported && Fma.IsSupported;
         int NR = narrow ? GemmMicroKernel.NR256 : GemmMicroKernel.NR;
+        bool rows12 = !narrow && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512;
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
         float* packedB = KernelBuffers.PackB(panels * NR * depth);
         if (narrow) PackNarrow(w, depth, g.K, packedB);
@@ -494,9 +495,26 @@ internal static unsafe class ConvolutionFast
             }
             float* yRow = y + (nint)outputRow * g.Q * g.K;
             const int wideRows = GemmMicroKernel.Segments16Rows;
-            float* wideTile = stackalloc float[wideRows * 16];
+            float* wideTile = stackalloc float[wideRows * NR];
             for (int q = 0; q < g.Q; q += MR)
             {
+                // Twelve pixels at a time through the AVX-512 32-filter kernel while twelve remain.
+                for (; rows12 && g.Q - q >= wideRows; q += wideRows)
+                {
+                    for (int r = 0; r < g.R; r++) shifted[r] = bases[r] == null ? null : bases[r] + q * rowStep;
+                    for (int jr = 0; jr < g.K; jr += NR)
+                    {
+                        int nr = Math.Min(NR, g.K - jr);
+                        float* cTile = yRow + (nint)q * g.K + jr;
+                        float* bPanel = packedB + (nint)jr * depth;
+                        if (nr == NR) GemmMicroKernel.Avx512SegmentsRows12(g.R, shifted, length, rowStep, bPanel, cTile, g.K);
+                        else
+                        {
+                            GemmMicroKernel.Avx512SegmentsRows12(g.R, shifted, length, rowStep, bPanel, wideTile, NR);
+                            for (int i = 0; i < wideRows; i++) new ReadOnlySpan<float>(wideTile + i * NR, nr).CopyTo(new Span<float>(cTile + (nint)i * g.K, nr));
+                        }
+                    }
+                }
                 // Twelve pixels at a time through the AVX-512 16-filter kernel while twelve remain.
                 for (; narrow && g.Q - q >= wideRows; q += wideRows)
                 {
@@ -636,18 +654,35 @@ internal static unsafe class ConvolutionFast
         g.Groups == 1 && g.DilationW == 1 && g.PadLeft == 0 && g.PadRight == 0 && g.K <= 2 * GemmMicroKernel.NR && g.R <= 64;
 
     /// <summary>
+    /// Whether a kernel deeper than KC still goes direct, through the twelve-pixel AVX-512 kernel
+    /// (<see cref="GemmMicroKernel.Avx512SegmentsRows12"/>). Its packed kernel (R·S·C × K) streams from L2 once per twelve
+    /// pixels, so it must fit there (512 KB), and an output row's pixels must fill twelve-pixel blocks well: Q = 56 runs
+    /// as 4 × 12 + 6 + 2, the 2 costing 6 (93 %); Q = 14 as 12 + 2 costing 6 (58 %), where im2col tiles measured 8 %
+    /// faster. ResNet's 56×56×64 → 64 3×3 convolution ran 2–9 % faster direct than through im2col, forward and for the
+    /// input gradient.
+    /// </summary>
+    private static bool TwelvePixelDirectPays(ConvGeometry g)
+    {
+        if (GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 || g.K <= GemmMicroKernel.NR256) return false;
+        long kernelBytes = (long)g.R * g.S * g.C * ((g.K + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR * GemmMicroKernel.NR) * sizeof(float);
+        int computed = g.Q / 12 * 12 + (g.Q % 12 + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR * GemmMicroKernel.MR;
+        return kernelBytes <= 512 << 10 && g.Q * 10 >= computed * 9;
+    }
+
+    /// <summary>
     /// The geometry of the same convolution on an input padded along W beforehand (<see cref="PadWidth"/>), when that
     /// makes it <see cref="IsRowContiguous"/>: the direct kernel then reads R runs of S·C inputs per pixel in place, where
     /// im2col would first write R·S·C values per pixel. Null when the shape is not otherwise row-contiguous, or when the
-    /// packed kernel (R·S·C × NR) would not fit the GEMM's KC: past that the direct kernel streams it from L2 for every
-    /// six pixels, and im2col plus the blocked GEMM measured as fast or faster (C = 32 and 64 on Skylake-SP), while
+    /// packed kernel (R·S·C × NR) would not fit the GEMM's KC (unless <see cref="TwelvePixelDirectPays"/>): past that the
+    /// six-pixel direct kernel streams it from L2 for every six pixels, and im2col plus the blocked GEMM measured as fast
+    /// or faster (C = 32 and 64 on Skylake-SP), while
     /// the C = 1 first layer of a CNN runs about 3× faster direct. A few filters (the input gradient of that layer, run as
     /// a forward convolution with one filter) always take the padded path: the dot-product kernel has no packed panel.
     /// </summary>
     private static ConvGeometry? WidthPadded(ConvGeometry g)
     {
         if (g.PadLeft == 0 && g.PadRight == 0) return null;
-        if (g.R * g.S * g.C > Gemm.Blocks.KC && !(g.K <= DotFilterLimit && Fma.IsSupported)) return null;
+        if (g.R * g.S * g.C > Gemm.Blocks.KC && !(g.K <= DotFilterLimit && Fma.IsSupported) && !TwelvePixelDirectPays(g)) return null;
         var t = g with { W = g.W + g.PadLeft + g.PadRight, PadLeft = 0, PadRight = 0 };
         return IsRowContiguous(t) && t.Q == g.Q ? t : null;
     }

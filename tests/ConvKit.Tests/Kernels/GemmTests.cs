@@ -211,8 +211,9 @@ public class GemmTests
     }
 
     /// <summary>
-    /// The twelve-row in-place AVX-512 kernel against two calls of the six-row one, bit for bit, overwriting and adding,
-    /// with a padded row step and ldc; and the macro-kernel with it against the reference over ragged rows and columns.
+    /// The twelve-row in-place AVX-512 kernels against two calls of the six-row ones, bit for bit: overwriting and adding,
+    /// with a padded row step and ldc, and the segmented form with a null piece; and the macro-kernel against the
+    /// reference over ragged rows and columns.
     /// </summary>
     [Fact]
     public unsafe void TwelveRowInPlaceKernelGivesTheBitsOfTwoSixRowTiles()
@@ -235,6 +236,27 @@ public class GemmTests
                 }
                 Assert.Equal(six, twelve);
             }
+        // The segmented (direct-convolution) form: three pieces, the middle one all zero, against two six-row calls.
+        {
+            const int length = 45, rowStep = 50;
+            var a = KernelAssert.Random(3 * 12 * rowStep + length, 80);
+            var b = KernelAssert.Random(3 * length * nr, 81);
+            var twelve = new float[12 * ldc];
+            var six = new float[12 * ldc];
+            fixed (float* pa = a, pb = b, pt = twelve, ps = six)
+            {
+                float** bases = stackalloc float*[3];
+                bases[0] = pa; bases[1] = null; bases[2] = pa + 24 * rowStep;
+                GemmMicroKernel.Avx512SegmentsRows12(3, bases, length, rowStep, pb, pt, ldc);
+                float** shifted = stackalloc float*[3];
+                for (int i0 = 0; i0 < 12; i0 += mr)
+                {
+                    for (int t = 0; t < 3; t++) shifted[t] = bases[t] == null ? null : bases[t] + i0 * rowStep;
+                    GemmMicroKernel.Avx512Segments(3, shifted, length, rowStep, mr, pb, ps + i0 * ldc, ldc, overwrite: true);
+                }
+            }
+            Assert.Equal(six, twelve);
+        }
         // Through the macro-kernel: 12-row tiles, then a 6-row one, then 5 rows through the scratch tile; 40 columns.
         const int m = 12 + 12 + 6 + 5, n = 40, k = 70;
         var ma = KernelAssert.Random(m * (k + 2), 90);

@@ -112,7 +112,7 @@ internal static unsafe class GemmPacking
     /// (eight loads and eight stores of eight floats instead of 64 single-float copies), a group of four (rows 8–11 of
     /// a 12-row panel) through 4 × 8 ones; the rest is copied one by one.
     /// </summary>
-    private static void Interleave(
+    internal static void Interleave(
         float* source, nint ld, int lines, int kc,
         float* panel, int width)        // [kc, width]
     {

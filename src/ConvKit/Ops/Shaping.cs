@@ -1,4 +1,5 @@
 using ConvKit.Autograd;
+using ConvKit.Kernels;
 using ConvKit.Tensors;
 
 namespace ConvKit.Operations;
@@ -96,40 +97,51 @@ internal sealed class TransposeOp(int[] permutation) : Op
             y.Span[0] = x.Span[0];
             return y;
         }
-        int rank = x.Rank, last = rank - 1;
-        var inStrides = x.Shape.Strides();
-        var outStrides = outShape.Strides();
-        // outStride[d]: the step in the output for one step along input axis d.
-        var outStride = new int[rank];
-        for (int a = 0; a < rank; a++) outStride[permutation[a]] = outStrides[a];
-        int rows = permutation[last];   // the input axis that runs fastest in the output
-        var src = x.Data;
-        var dst = y.Data;
-        if (rows == last)
+        int last = x.Rank - 1, fastest = permutation[last];   // the input axis that runs fastest in the output
+        if (fastest == last)
         {
-            // The innermost axis stays innermost: copy runs of it.
-            int run = x.Shape[last];
-            ForEachIndex(x.Shape, [last], outStride, inStrides, (inAt, outAt) => Array.Copy(src, inAt, dst, outAt, run));
+            CopyRuns(x, permutation, y);
             return y;
         }
-        // Otherwise a 2-D transpose between the input's innermost axis and the output's, in 16 × 16 tiles so that both
-        // the reads and the writes stay within a few cache lines, for every index of the other axes. Element by
-        // element, (K, C, R, S) → (R, S, C, K) read a new cache line per element and took 72 ms for 512 × 512 × 3 × 3.
-        const int Tile = 16;
-        int rowCount = x.Shape[rows], columnCount = x.Shape[last];
-        int rowIn = inStrides[rows], columnOut = outStride[last];
-        ForEachIndex(x.Shape, [rows, last], outStride, inStrides, (inAt, outAt) =>
-        {
-            for (int r0 = 0; r0 < rowCount; r0 += Tile)
-                for (int c0 = 0; c0 < columnCount; c0 += Tile)
-                {
-                    int r1 = Math.Min(rowCount, r0 + Tile), c1 = Math.Min(columnCount, c0 + Tile);
-                    for (int c = c0; c < c1; c++)
-                        for (int r = r0; r < r1; r++)
-                            dst[outAt + c * columnOut + r] = src[inAt + r * rowIn + c];
-                }
-        });
+        // First move that axis last, a batch of 2-D transposes whose rows are contiguous on both sides; then the innermost
+        // axis stays innermost and the rest is copies of runs. (K, C, R, S) → (R, S, C, K) in one pass with S innermost
+        // read a cache line per three floats and took 27 ms for 512 × 512 × 3 × 3.
+        var movedAxes = Enumerable.Range(0, x.Rank).Where(a => a != fastest).Append(fastest).ToArray();
+        using var moved = Tensor.Uninitialized(new Shape(movedAxes.Select(a => x.Shape[a]).ToArray()));
+        int outer = 1, inner = 1;
+        for (int a = 0; a < fastest; a++) outer *= x.Shape[a];
+        for (int a = fastest + 1; a < x.Rank; a++) inner *= x.Shape[a];
+        TransposeMatrices(x.Data, outer, x.Shape[fastest], inner, moved.Data);
+        var movedPermutation = permutation.Select(a => Array.IndexOf(movedAxes, a)).ToArray();
+        CopyRuns(moved, movedPermutation, y);
         return y;
+    }
+
+    /// <summary>y = x permuted, for a permutation that keeps the innermost axis innermost: copies of its runs.</summary>
+    private static void CopyRuns(Tensor x, int[] permutation, Tensor y)
+    {
+        int last = x.Rank - 1, run = x.Shape[last];
+        var outStrides = y.Shape.Strides();
+        var outStride = new int[x.Rank];   // the step in the output for one step along input axis d
+        for (int a = 0; a < x.Rank; a++) outStride[permutation[a]] = outStrides[a];
+        var src = x.Data;
+        var dst = y.Data;
+        ForEachIndex(x.Shape, [last], outStride, x.Shape.Strides(), (inAt, outAt) => Array.Copy(src, inAt, dst, outAt, run));
+    }
+
+    /// <summary>
+    /// destination[o, j, i] = source[o, i, j] for o &lt; <paramref name="count"/>, i &lt; <paramref name="rows"/>,
+    /// j &lt; <paramref name="columns"/>: the GEMM's packing transpose (8 × 8 register blocks) with the whole of each
+    /// matrix as one panel.
+    /// </summary>
+    private static unsafe void TransposeMatrices(float[] source, int count, int rows, int columns, float[] destination)
+    {
+        fixed (float* from = source, to = destination)
+            for (int o = 0; o < count; o++)
+            {
+                nint at = (nint)o * rows * columns;
+                GemmPacking.Interleave(from + at, columns, rows, columns, to + at, rows);
+            }
     }
 
     private delegate void Visit(int inputOffset, int outputOffset);

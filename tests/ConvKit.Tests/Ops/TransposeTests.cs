@@ -34,7 +34,7 @@ public class TransposeTests
     [InlineData(new[] { 5 })]
     [InlineData(new[] { 3, 17 })]
     [InlineData(new[] { 33, 2, 7 })]
-    [InlineData(new[] { 20, 18, 3, 3 })]      // an ONNX kernel (K, C, R, S), 16-wide tiles with ragged edges
+    [InlineData(new[] { 20, 18, 3, 3 })]      // an ONNX kernel (K, C, R, S): 8 × 8 and 4 × 8 blocks with ragged edges
     [InlineData(new[] { 2, 1, 5, 19, 1 })]
     public void EveryPermutationMovesEveryElementWhereTheDefinitionSays(int[] dims)
     {

@@ -333,9 +333,11 @@ internal static unsafe class Gemm
         // As few groups as the limit allows, of equal numbers of blocks.
         int groups = (int)Math.Min(kBlocks, (kBlocks * blockFloats + SharedBLimit - 1) / SharedBLimit);
         int blocksPerGroup = (kBlocks + groups - 1) / groups;
-        // Four chunks per thread, more when a chunk's A would pass ChunkABytes.
+        // Four chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread: SGEMM 1024³
+        // made 11 chunks, and one thread waited for the other's sixth.
         int chunkRows = Math.Max(MR, ChunkABytes / (kc * sizeof(float)));
-        int chunks = Math.Min(aPanels, Math.Max(ChunksPerThread * threads, (m + chunkRows - 1) / chunkRows));
+        int perThread = Math.Max(ChunksPerThread, ((m + chunkRows - 1) / chunkRows + threads - 1) / threads);
+        int chunks = Math.Min(aPanels, perThread * threads);
         float* packedB = KernelBuffers.SharedB(blocksPerGroup * blockFloats);
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
         {

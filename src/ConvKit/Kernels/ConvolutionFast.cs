@@ -110,8 +110,8 @@ internal static unsafe class ConvolutionFast
     }
 
     private static string DirectKernel(ConvGeometry g) =>
-        g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512
-            ? "12 × 16 AVX-512 kernel" : $"{GemmMicroKernel.MR} × {GemmMicroKernel.NR} {GemmMicroKernel.Selected} kernel";
+        GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 ? $"{GemmMicroKernel.MR} × {GemmMicroKernel.NR} {GemmMicroKernel.Selected} kernel"
+        : g.K <= GemmMicroKernel.NR256 ? "12 × 16 AVX-512 kernel" : "12 × 32 AVX-512 kernel, the last pixels 6 × 32";
 
     /// <summary>Reports the path taken at <c>CONVKIT_DEBUG=2</c> (callers test the level first, so the text is built only then).</summary>
     private static void Trace(string pass, ConvGeometry g, string path)
@@ -657,13 +657,13 @@ internal static unsafe class ConvolutionFast
     /// Whether a kernel deeper than KC still goes direct, through the twelve-pixel AVX-512 kernel
     /// (<see cref="GemmMicroKernel.Avx512SegmentsRows12"/>). Its packed kernel (R·S·C × K) streams from L2 once per twelve
     /// pixels, so it must fit there (512 KB), and an output row's pixels must fill twelve-pixel blocks well: Q = 56 runs
-    /// as 4 × 12 + 6 + 2, the 2 costing 6 (93 %); Q = 14 as 12 + 2 costing 6 (58 %), where im2col tiles measured 8 %
-    /// faster. ResNet's 56×56×64 → 64 3×3 convolution ran 2–9 % faster direct than through im2col, forward and for the
-    /// input gradient.
+    /// as 4 × 12 + 6 + 2, the 2 costing 6 (93 %); Q = 14 as 12 + 2 costing 6 (78 %), where im2col tiles measured 8 %
+    /// faster; below 12 pixels there is no twelve-pixel block at all. ResNet's 56×56×64 → 64 3×3 convolution ran 2–9 %
+    /// faster direct than through im2col, forward and for the input gradient.
     /// </summary>
-    private static bool TwelvePixelDirectPays(ConvGeometry g)
+    internal static bool TwelvePixelDirectPays(ConvGeometry g)
     {
-        if (GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 || g.K <= GemmMicroKernel.NR256) return false;
+        if (GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 || g.K <= GemmMicroKernel.NR256 || g.Q < 12) return false;
         long kernelBytes = (long)g.R * g.S * g.C * ((g.K + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR * GemmMicroKernel.NR) * sizeof(float);
         int computed = g.Q / 12 * 12 + (g.Q % 12 + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR * GemmMicroKernel.MR;
         return kernelBytes <= 512 << 10 && g.Q * 10 >= computed * 9;

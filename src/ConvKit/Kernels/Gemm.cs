@@ -27,7 +27,8 @@ namespace ConvKit.Kernels;
 /// 9 % of its time at KC = 384) a third as often. Its A micro-panel (48 KB) no longer stays in L1, but it did not before
 /// either: the B micro-panel streaming past evicted it. NC = 128 makes the B block 1024·128·4 = 512 KB of the 1 MB L2,
 /// which every A micro-panel of a row chunk (Gemm's ChunkABytes) runs against in turn. MC = 2400 bounds the A block of
-/// a short, wide product, in L3.
+/// a wide product (split by columns); at KC = 1024 the largest is 9.4 MB, streamed from L3 or memory, but a wide product
+/// is usually short (a dense layer's batch of rows).
 /// On SGEMM 1024³ and 2048³ KC = 1024 with NC = 128 measured 2–8 % faster than KC = 384 with NC = 256–480, on one
 /// thread and on two.
 /// </para>
@@ -298,7 +299,10 @@ internal static unsafe class Gemm
         });
     }
 
-    /// <summary>Floats of B that <see cref="MultiplyRowChunks"/> packs ahead at most (unless one KC block is more): 24 MB.</summary>
+    /// <summary>
+    /// Floats of B that <see cref="MultiplyRowChunks"/> packs ahead at most (unless one KC block is more): 24 MB, which the
+    /// calling thread's buffer keeps for the next product, as every kernel buffer does.
+    /// </summary>
     private const long SharedBLimit = 6L << 20;
 
     /// <summary>
@@ -333,11 +337,12 @@ internal static unsafe class Gemm
         int panels = (n + NR - 1) / NR, aPanels = (m + MR - 1) / MR;
         long blockFloats = (long)kc * panels * NR;
         int kBlocks = (k + kc - 1) / kc;
-        // As few groups as the limit allows, of equal numbers of blocks.
-        int groups = (int)Math.Min(kBlocks, (kBlocks * blockFloats + SharedBLimit - 1) / SharedBLimit);
+        // As few groups as the limit allows, of nearly equal numbers of blocks, none past the limit.
+        int mostPerGroup = (int)Math.Clamp(SharedBLimit / blockFloats, 1, kBlocks);
+        int groups = (kBlocks + mostPerGroup - 1) / mostPerGroup;
         int blocksPerGroup = (kBlocks + groups - 1) / groups;
-        // Four chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread: SGEMM 1024³
-        // made 11 chunks, and one thread waited for the other's sixth.
+        // Four chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread (unless there
+        // are fewer micro-panels of A than that): SGEMM 1024³ made 11 chunks, and one thread waited for the other's sixth.
         int chunkRows = Math.Max(MR, ChunkABytes / (kc * sizeof(float)));
         int perThread = Math.Max(ChunksPerThread, ((m + chunkRows - 1) / chunkRows + threads - 1) / threads);
         int chunks = Math.Min(aPanels, perThread * threads);

@@ -12,7 +12,7 @@ namespace ConvKit.Kernels;
 /// loop over kc. It has no m or n loops and no edge cases: the macro-kernel gives it whole tiles (or a scratch tile).
 /// </summary>
 /// <remarks>
-/// One kernel is chosen per process, and with it NR: AVX-512F gives 12 × 32 (<see cref="Avx512Packed"/>; 6 × 32 in place), AVX2 + FMA
+/// One kernel is chosen per process, and with it NR: AVX-512F gives 12 × 32 (<see cref="Avx512Packed"/>; in place 12 × 32 where twelve rows remain, else 6 × 32), AVX2 + FMA
 /// 6 × 16 (<see cref="Avx2Packed"/>), anything else the portable 6 × 16 (<see cref="PortablePacked"/>).
 /// AVX-512 is chosen by <see cref="Avx512F.IsSupported"/>, not <c>Vector512.IsHardwareAccelerated</c>: the runtime
 /// reports the latter false on Skylake-SP and Cascade Lake (it keeps auto-vectorised code 256 bits wide there for

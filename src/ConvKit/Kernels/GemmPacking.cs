@@ -18,7 +18,8 @@ internal static unsafe class GemmPacking
 
     /// <summary>
     /// Rows of B that <see cref="PackB"/> asks the cache for ahead of the one it copies. Each row of a block is a short run
-    /// (NC floats) on a page of its own, too short for the hardware prefetcher to get going.
+    /// (the block's columns, or a thread's part of them) on a page of its own, too short for the hardware prefetcher to
+    /// get going.
     /// </summary>
     private const int PrefetchRows = 4;
 
@@ -109,8 +110,8 @@ internal static unsafe class GemmPacking
     /// <summary>
     /// panel[p·width + i] = source[i·ld + p] for i &lt; lines, zero for lines ≤ i &lt; width: <paramref name="lines"/> rows
     /// read along p, interleaved into one micro-panel. Groups of eight lines go through 8 × 8 register transposes
-    /// (eight loads and eight stores of eight floats instead of 64 single-float copies), a group of four (rows 8–11 of
-    /// a 12-row panel) through 4 × 8 ones; the rest is copied one by one.
+    /// (eight loads and eight stores of eight floats instead of 64 single-float copies), then groups of four (rows 8–11
+    /// of a 12-row panel, or four left over) through 4 × 8 ones; the rest is copied one by one.
     /// </summary>
     internal static void Interleave(
         float* source, nint ld, int lines, int kc,

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using ConvKit.Kernels;
 
 namespace ConvKit.Tests.Kernels;
@@ -79,8 +80,12 @@ public class ConvolutionFastTests
     [Theory]
     [InlineData(30, 64, 64)]
     [InlineData(24, 24, 40)]
-    public void DeepKernelsOnTwelvePixelRowsAgree(int width, int channels, int filters) =>
-        Check(ConvGeometry.Create(2, 7, width, channels, filters, 3, 3, 1, 1, 1, 1, Padding.Same), withBias: true, seed: width + filters);
+    public void DeepKernelsOnTwelvePixelRowsAgree(int width, int channels, int filters)
+    {
+        var g = ConvGeometry.Create(2, 7, width, channels, filters, 3, 3, 1, 1, 1, 1, Padding.Same);
+        Assert.Equal(Avx512F.IsSupported, ConvolutionFast.TwelvePixelDirectPays(g));
+        Check(g, withBias: true, seed: width + filters);
+    }
 
     [Theory]
     [InlineData(1, 1)]

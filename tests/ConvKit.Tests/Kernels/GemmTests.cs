@@ -34,8 +34,8 @@ public class GemmTests
     [Theory, MemberData(nameof(Transposes))]
     public void LargeSizesCrossEveryBlockBoundary(bool transposeA, bool transposeB)
     {
-        Check(transposeA, transposeB, 301, 45, 530, pad: 3, accumulate: false, seed: 1);   // rows over MC, k over KC
-        Check(transposeA, transposeB, 1931, 70, 150, pad: 1, accumulate: true, seed: 6);  // rows over the larger MC of AVX-512
+        Check(transposeA, transposeB, 301, 45, 530, pad: 3, accumulate: false, seed: 1);   // rows over MC, k over KC (AVX2; AVX-512: row chunks)
+        Check(transposeA, transposeB, 1931, 70, 150, pad: 1, accumulate: true, seed: 6);  // many row chunks
         Check(transposeA, transposeB, 7, 4100, 9, pad: 0, accumulate: true, seed: 2);     // columns over NC
         Check(transposeA, transposeB, 200, 200, 260, pad: 5, accumulate: true, seed: 3);  // threaded, odd edges
         Check(transposeA, transposeB, 1000, 13, 80, pad: 1, accumulate: false, seed: 4);  // one micro-panel of B: A read in place
@@ -72,12 +72,15 @@ public class GemmTests
     /// <summary>
     /// A packed, every way the threads can split the work: a tall C in row chunks against B packed once for all threads
     /// (with the shared dimension in equal KC blocks, and past what one packing of B holds), a wide C in column shares;
-    /// the same bits as on one thread, and close to the reference.
+    /// the same bits as on one thread, and close to the reference. (With CONVKIT_THREADS = 1 both runs are on one thread.)
     /// </summary>
     [Theory]
     [InlineData(false, false, 1000, 200, 2048)]   // row chunks, two KC blocks
     [InlineData(true, true, 777, 129, 400)]       // row chunks, transposed operands, ragged edges
     [InlineData(false, true, 30, 900, 500)]       // column shares
+    [InlineData(true, true, 30, 900, 2500)]       // column shares over three KC blocks
+    [InlineData(false, false, 100, 1000, 3001)]   // column shares, three KC blocks and a ragged last one
+    [InlineData(false, false, 2450, 2500, 12)]    // column shares over two MC blocks
     [InlineData(true, false, 40, 32, 200000)]     // row chunks over two packings of B (K·N past 6 · 2²⁰ floats)
     public unsafe void PackedGemmGivesTheSameBitsOnOneThreadAndOnAll(bool transposeA, bool transposeB, int m, int n, int k)
     {

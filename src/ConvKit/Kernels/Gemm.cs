@@ -306,15 +306,20 @@ internal static unsafe class Gemm
     private const long SharedBLimit = 6L << 20;
 
     /// <summary>
-    /// Bytes of packed A per row chunk in <see cref="MultiplyRowChunks"/> at most (unless one micro-panel is more): 768 KB,
-    /// 192 rows at KC = 1024. With a 512 KB block of B that is more than Skylake-SP's 1 MB L2 holds, yet each chunk reads
-    /// all of B once, and twice the rows read it half as often: against 384 KB, SGEMM 2048³ ran 7–9 % faster on one
-    /// thread and 4–7 % on two, 1024³ the same; 1 MB and 1.5 MB gained less.
+    /// Bytes of packed A per row chunk in <see cref="MultiplyRowChunks"/> at most (unless one micro-panel is more): 1.5 MB,
+    /// 384 rows at KC = 1024. With a 512 KB block of B that is more than Skylake-SP's 1 MB L2 holds, so each micro-panel
+    /// of A comes from L3 on its first pass over a block of B (the micro-kernel prefetches it); but each chunk reads all of
+    /// B once, and taller chunks read it less often. SGEMM 2048³ on one thread: 384 KB → 768 KB was 7–9 % faster, and
+    /// 768 KB → 1.5 MB, with A prefetched, another 4–5 % (3 MB the same); on two threads 1–3 %; 1024³ the same.
     /// </summary>
-    private const int ChunkABytes = 768 << 10;
+    private const int ChunkABytes = 1536 << 10;
 
-    /// <summary>Row chunks per thread in <see cref="MultiplyRowChunks"/>: a quarter of a share is what a thread left behind waits for.</summary>
-    private const int ChunksPerThread = 4;
+    /// <summary>
+    /// Row chunks per thread in <see cref="MultiplyRowChunks"/> at least: a third of a share is what a thread left behind
+    /// waits for. SGEMM 2048³ on two threads makes six chunks of 1.5 MB either way; with four per thread (eight chunks)
+    /// its median was 2–4 % slower.
+    /// </summary>
+    private const int ChunksPerThread = 3;
 
     /// <summary>
     /// <see cref="MultiplyRowPanelsOuter"/> split by rows, with B packed once for all threads: for a group of KC blocks
@@ -341,8 +346,9 @@ internal static unsafe class Gemm
         int mostPerGroup = (int)Math.Clamp(SharedBLimit / blockFloats, 1, kBlocks);
         int groups = (kBlocks + mostPerGroup - 1) / mostPerGroup;
         int blocksPerGroup = (kBlocks + groups - 1) / groups;
-        // Four chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread (unless there
-        // are fewer micro-panels of A than that): SGEMM 1024³ made 11 chunks, and one thread waited for the other's sixth.
+        // ChunksPerThread chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread
+        // (unless there are fewer micro-panels of A than that): SGEMM 1024³ once made 11 chunks, and one thread waited for
+        // the other's sixth.
         int chunkRows = Math.Max(MR, ChunkABytes / (kc * sizeof(float)));
         int perThread = Math.Max(ChunksPerThread, ((m + chunkRows - 1) / chunkRows + threads - 1) / threads);
         int chunks = Math.Min(aPanels, perThread * threads);

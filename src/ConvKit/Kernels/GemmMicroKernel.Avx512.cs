@@ -298,16 +298,38 @@ internal static unsafe partial class GemmMicroKernel
     /// Direct convolution, twelve pixels at a time: C[12, 32] (+)= Σ_t A_t[12, length] · B_t[length, 32], row i of A_t read
     /// at bases[t] + i·rowStep (twelve real rows; a null base is an all-zero piece, skipped), B the packed panel of all
     /// pieces one after another. In direct convolution B is the whole depth of the kernel (R·S·C × 32) and streams from
-    /// L2 once per twelve pixels, while A, the pixels' overlapping windows, stays in L1 (prefetching B as
-    /// <see cref="Avx512Packed"/> does measured the same there and 2–7 % slower in im2col tiles, where B is in L1).
-    /// Each element sums the pieces in the order of <see cref="Avx512Segments"/>, so the two give the same bits.
+    /// L2 once per twelve pixels, while A, the pixels' overlapping windows, stays in L1; a B of more than
+    /// <see cref="StreamedBBytes"/> is then prefetched as <see cref="Avx512Packed"/> does. In im2col tiles (kc ≤ 128) B
+    /// stays in L1 and is not. Each element sums the pieces in the order of <see cref="Avx512Segments"/>, so the two give
+    /// the same bits.
     /// </summary>
     /// <remarks>
     /// The twelve rows are addressed from four pointers three rows apart plus one and two row steps, which x86 encodes
     /// in the broadcast's address, so twelve rows cost six general registers.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx512SegmentsRows12(int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc, bool overwrite = true)
+    {
+        if ((long)segments * length * NR512 * sizeof(float) > StreamedBBytes)
+            Avx512SegmentsRows12<StreamedB>(segments, bases, length, rowStep, b, c, ldc, overwrite);
+        else
+            Avx512SegmentsRows12<BInL1>(segments, bases, length, rowStep, b, c, ldc, overwrite);
+    }
+
+    /// <summary>
+    /// Bytes of B above which <see cref="Avx512SegmentsRows12"/> prefetches it: half of L1, the B micro-panel of an
+    /// in-place tile at KC = 128. Prefetching a deeper B, on two threads: ResNet's 3×3 convolution (depth 576) 4–10 %
+    /// faster forward and 12 % for the input gradient, the tutorial CNN's 5×5 × 32 (depth 800) 3–5 %; on one thread 0–5 %.
+    /// Prefetching a B in L1 made the tutorial CNN's first convolution (depth 25) 5 % slower.
+    /// </summary>
+    private const int StreamedBBytes = 16 << 10;
+
+    /// <summary>Type arguments that compile <see cref="Avx512SegmentsRows12"/> twice: with B prefetched, and without.</summary>
+    private struct StreamedB;
+    private struct BInL1;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Avx512SegmentsRows12<TStreamedB>(int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc, bool overwrite)
+        where TStreamedB : struct
     {
         PrefetchRows(c, ldc, 12);
         Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
@@ -330,6 +352,7 @@ internal static unsafe partial class GemmMicroKernel
             float* r3 = r0 + 3 * rowStep, r6 = r0 + 6 * rowStep, r9 = r0 + 9 * rowStep;
             for (int p = 0; p < length; p++)
             {
+                if (typeof(TStreamedB) == typeof(StreamedB)) { Sse.Prefetch0(b + PrefetchAheadB); Sse.Prefetch0(b + PrefetchAheadB + 16); }
                 var b0 = Avx512F.LoadVector512(b);
                 var b1 = Avx512F.LoadVector512(b + 16);
                 var a00 = Vector512.Create(r0[0]);

@@ -216,7 +216,8 @@ public class GemmTests
     /// <summary>
     /// The twelve-row in-place AVX-512 kernels against two calls of the six-row ones, bit for bit: overwriting and adding,
     /// with a padded row step and ldc, and the segmented form with a null piece; and the macro-kernel against the
-    /// reference over ragged rows and columns.
+    /// reference over ragged rows and columns. kc = 129 and the segmented form (depth 135) run the instantiation that
+    /// prefetches B, the shallower ones the other.
     /// </summary>
     [Fact]
     public unsafe void TwelveRowInPlaceKernelGivesTheBitsOfTwoSixRowTiles()

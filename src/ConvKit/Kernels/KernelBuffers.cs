@@ -9,7 +9,7 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class KernelBuffers
 {
-    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedB, wholeB, columns, partials, transformedKernel, paddedInput;
+    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedB, wholeB, columns, partials, transformedKernel, paddedInput, edgeWindows;
 
     /// <summary>Packed A block of the GEMM (MC × KC), private to the thread that packs it.</summary>
     public static float* PackA(int length) => (packA ??= new()).Get(length);
@@ -37,6 +37,9 @@ internal static unsafe class KernelBuffers
 
     /// <summary>A convolution input with its width padding written out, for the direct kernels.</summary>
     public static float* PaddedInput(int length) => (paddedInput ??= new()).Get(length);
+
+    /// <summary>The windows of a direct convolution's edge pixels, copied with their padding columns written as zeros.</summary>
+    public static float* EdgeWindows(int length) => (edgeWindows ??= new()).Get(length);
 
     private sealed class AlignedBuffer
     {

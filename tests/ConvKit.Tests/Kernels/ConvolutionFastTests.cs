@@ -74,12 +74,15 @@ public class ConvolutionFastTests
 
     /// <summary>
     /// Kernels deeper than the GEMM's KC on rows of twelve-pixel blocks: on AVX-512 these run direct through the
-    /// twelve-pixel kernel (K = 64 in whole panels, K = 40 through its scratch tile, Q = 30 with a six-pixel rest), the
-    /// forward and, as a forward of the flipped kernel, the input gradient; on other machines through im2col.
+    /// twelve-pixel kernel (K = 64 in whole panels, K = 40 through its scratch tile; Q = 30 with a six-pixel rest,
+    /// Q = 44 and 45 with eight and nine pixels left over, which run as the row's last twelve), the forward and, as a
+    /// forward of the flipped kernel, the input gradient; on other machines through im2col.
     /// </summary>
     [Theory]
     [InlineData(30, 64, 64)]
     [InlineData(24, 24, 40)]
+    [InlineData(44, 64, 64)]
+    [InlineData(45, 24, 40)]
     public void DeepKernelsOnTwelvePixelRowsAgree(int width, int channels, int filters)
     {
         var g = ConvGeometry.Create(2, 7, width, channels, filters, 3, 3, 1, 1, 1, 1, Padding.Same);

@@ -591,10 +591,14 @@ internal static unsafe class ConvolutionFast
             else
             {
                 float* window = edge + (nint)r * span * g.C;
-                new Span<float>(window, span * g.C).Clear();
-                if (from <= to)
-                    new ReadOnlySpan<float>(bases[r] + (nint)from * g.C, (to - from + 1) * g.C)
-                        .CopyTo(new Span<float>(window + (nint)(from - first) * g.C, (to - from + 1) * g.C));
+                if (from > to) new Span<float>(window, span * g.C).Clear();
+                else
+                {
+                    int left = (from - first) * g.C, copied = (to - from + 1) * g.C;
+                    new Span<float>(window, left).Clear();
+                    new ReadOnlySpan<float>(bases[r] + (nint)from * g.C, copied).CopyTo(new Span<float>(window + left, copied));
+                    new Span<float>(window + left + copied, span * g.C - left - copied).Clear();
+                }
                 shifted[r] = window;
             }
         }

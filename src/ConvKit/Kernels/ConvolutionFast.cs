@@ -118,7 +118,7 @@ internal static unsafe class ConvolutionFast
 
     private static string DirectKernel(ConvGeometry g) =>
         GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 ? $"{GemmMicroKernel.MR} × {GemmMicroKernel.NR} {GemmMicroKernel.Selected} kernel"
-        : g.K <= GemmMicroKernel.NR256 ? "12 × 16 AVX-512 kernel" : "12 × 32 AVX-512 kernel, the last pixels 6 × 32";
+        : g.K <= GemmMicroKernel.NR256 ? "12 × 16 AVX-512 kernel" : $"{WideBlockPixels(g.Q)} × 32 AVX-512 kernel";
 
     /// <summary>Reports the path taken at <c>CONVKIT_DEBUG=2</c> (callers test the level first, so the text is built only then).</summary>
     private static void Trace(string pass, ConvGeometry g, string path)
@@ -489,13 +489,14 @@ internal static unsafe class ConvolutionFast
         // rows run twelve pixels at a time through the 12 × 16 AVX-512 kernel, and the last few through the 6 × 16 AVX2 one.
         bool narrow = g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && Avx2.IsSupported && Fma.IsSupported;
         int NR = narrow ? GemmMicroKernel.NR256 : GemmMicroKernel.NR;
-        bool rows12 = !narrow && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512;
+        bool wideKernel = !narrow && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512;
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
         float* packedB = KernelBuffers.PackB(panels * NR * depth);
         if (narrow) PackNarrow(w, depth, g.K, packedB);
         else GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);
         nint rowStep = (nint)g.StrideW * g.C;
-        const int wideRows = GemmMicroKernel.Segments16Rows;
+        // Pixels per block of the 32-filter AVX-512 kernel (fourteen or twelve) or of the 16-filter one (twelve).
+        int wideRows = wideKernel ? WideBlockPixels(g.Q) : GemmMicroKernel.Segments16Rows;
         int edgeLength = g.PadLeft + g.PadRight == 0 ? 0 : g.R * ((wideRows - 1) * g.StrideW + g.S) * g.C;
         KernelThreads.For(g.N * g.P, outputRow =>
         {
@@ -513,10 +514,10 @@ internal static unsafe class ConvolutionFast
             float* wideTile = stackalloc float[wideRows * NR];
             for (int q = 0; q < g.Q; q += MR)
             {
-                // Twelve pixels at a time through the AVX-512 32-filter kernel while twelve remain. Seven to eleven left
-                // over (Q = 56 leaves eight) go as the row's last twelve, recomputing a few pixels with the same bits:
-                // two six-pixel calls would cost as much and run slower.
-                for (; rows12 && g.Q - q >= wideRows - MR + 1 && g.Q >= wideRows; q += wideRows)
+                // Fourteen or twelve pixels at a time through the AVX-512 32-filter kernel while that many remain. More
+                // than six left over go as the row's last block, recomputing a few pixels with the same bits: two
+                // six-pixel calls would cost as much and run slower.
+                for (; wideKernel && g.Q - q > MR && g.Q >= wideRows; q += wideRows)
                 {
                     q = Math.Min(q, g.Q - wideRows);
                     PointWindows(bases, shifted, q, wideRows, g, edge);
@@ -525,10 +526,10 @@ internal static unsafe class ConvolutionFast
                         int nr = Math.Min(NR, g.K - jr);
                         float* cTile = yRow + (nint)q * g.K + jr;
                         float* bPanel = packedB + (nint)jr * depth;
-                        if (nr == NR) GemmMicroKernel.Avx512SegmentsRows12(g.R, shifted, length, rowStep, bPanel, cTile, g.K);
+                        if (nr == NR) Wide(wideRows, g.R, shifted, length, rowStep, bPanel, cTile, g.K);
                         else
                         {
-                            GemmMicroKernel.Avx512SegmentsRows12(g.R, shifted, length, rowStep, bPanel, wideTile, NR);
+                            Wide(wideRows, g.R, shifted, length, rowStep, bPanel, wideTile, NR);
                             for (int i = 0; i < wideRows; i++) new ReadOnlySpan<float>(wideTile + i * NR, nr).CopyTo(new Span<float>(cTile + (nint)i * g.K, nr));
                         }
                     }
@@ -602,6 +603,31 @@ internal static unsafe class ConvolutionFast
                 shifted[r] = window;
             }
         }
+    }
+
+    private static void Wide(int rows, int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc)
+    {
+        if (rows == 14) GemmMicroKernel.Avx512SegmentsRows14(segments, bases, length, rowStep, b, c, ldc);
+        else GemmMicroKernel.Avx512SegmentsRows12(segments, bases, length, rowStep, b, c, ldc);
+    }
+
+    /// <summary>
+    /// Pixels per block of the 32-filter AVX-512 direct kernel for rows of <paramref name="q"/> pixels: fourteen or
+    /// twelve, whichever computes fewer pixels (<see cref="BlockPixelsComputed"/>), fourteen when equal, as its kernel
+    /// runs faster. ResNet's rows of 56, 28 and 14 pixels take fourteen; a row of 30 takes 12 + 12 + 6.
+    /// </summary>
+    internal static int WideBlockPixels(int q) => BlockPixelsComputed(q, 14) <= BlockPixelsComputed(q, 12) ? 14 : 12;
+
+    /// <summary>
+    /// Pixels a row of <paramref name="q"/> computes in blocks of <paramref name="width"/>: whole blocks, then a rest of
+    /// more than six as one more (overlapping) block, a shorter rest as a six-pixel block.
+    /// </summary>
+    private static int BlockPixelsComputed(int q, int width)
+    {
+        const int MR = GemmMicroKernel.MR;
+        if (q < width) return int.MaxValue;
+        int rest = q % width;
+        return q / width * width + (rest == 0 ? 0 : rest > MR ? width : MR);
     }
 
     private static void Segments(bool narrow, int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc)
@@ -711,19 +737,19 @@ internal static unsafe class ConvolutionFast
         g.Groups == 1 && g.DilationW == 1 && g.PadLeft == 0 && g.PadRight == 0 && g.K <= 2 * GemmMicroKernel.NR && g.R <= 64;
 
     /// <summary>
-    /// Whether a kernel deeper than KC still goes direct, through the twelve-pixel AVX-512 kernel
-    /// (<see cref="GemmMicroKernel.Avx512SegmentsRows12"/>). Its packed kernel (R·S·C × K) streams from L2 once per twelve
-    /// pixels, so it must fit there (512 KB), and an output row's pixels must fill the blocks well: Q = 56 runs as five
-    /// twelve-pixel blocks, the last overlapping the fourth (93 %); Q = 14 as 12 + 2 costing 6 (78 %), where im2col tiles
-    /// measured 8 % faster; below 12 pixels there is no twelve-pixel block at all. ResNet's 56×56×64 → 64 3×3
-    /// convolution ran 2–9 % faster direct than through im2col, forward and for the input gradient (when its last eight
-    /// pixels still ran as 6 + 2).
+    /// Whether a kernel deeper than KC still goes direct, through the fourteen- or twelve-pixel AVX-512 kernel
+    /// (<see cref="WideBlockPixels"/>). Its packed kernel (R·S·C × K) streams from L2 once per block of pixels, so it must
+    /// fit there (512 KB), and an output row's pixels must fill the blocks well: Q = 56, 28 and 14 fill fourteen-pixel
+    /// blocks exactly; Q = 30 runs as 12 + 12 + 6 (100 %); with twelve-pixel blocks only, Q = 14 had run as 12 + 2 costing
+    /// 6 (78 %), where im2col tiles measured 8 % faster. Below 12 pixels there is no such block at all. ResNet's
+    /// 56×56×64 → 64 3×3 convolution ran 2–9 % faster direct than through im2col with twelve-pixel blocks, forward and
+    /// for the input gradient.
     /// </summary>
-    internal static bool TwelvePixelDirectPays(ConvGeometry g)
+    internal static bool WideBlocksDirectPays(ConvGeometry g)
     {
         if (GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 || g.K <= GemmMicroKernel.NR256 || g.Q < 12) return false;
         long kernelBytes = (long)g.R * g.S * g.C * ((g.K + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR * GemmMicroKernel.NR) * sizeof(float);
-        int computed = g.Q / 12 * 12 + (g.Q % 12 + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR * GemmMicroKernel.MR;
+        int computed = BlockPixelsComputed(g.Q, WideBlockPixels(g.Q));
         return kernelBytes <= 512 << 10 && g.Q * 10 >= computed * 9;
     }
 
@@ -731,7 +757,7 @@ internal static unsafe class ConvolutionFast
     /// The geometry of the same convolution on an input padded along W beforehand (<see cref="PadWidth"/>), when that
     /// makes it <see cref="IsRowContiguous"/>: the direct kernel then reads R runs of S·C inputs per pixel in place, where
     /// im2col would first write R·S·C values per pixel. Null when the shape is not otherwise row-contiguous, or when the
-    /// packed kernel (R·S·C × NR) would not fit the GEMM's KC (unless <see cref="TwelvePixelDirectPays"/>): past that the
+    /// packed kernel (R·S·C × NR) would not fit the GEMM's KC (unless <see cref="WideBlocksDirectPays"/>): past that the
     /// six-pixel direct kernel streams it from L2 for every six pixels, and im2col plus the blocked GEMM measured as fast
     /// or faster (C = 32 and 64 on Skylake-SP), while
     /// the C = 1 first layer of a CNN runs about 3× faster direct. A few filters (the input gradient of that layer, run as
@@ -740,7 +766,7 @@ internal static unsafe class ConvolutionFast
     private static ConvGeometry? WidthPadded(ConvGeometry g)
     {
         if (g.PadLeft == 0 && g.PadRight == 0) return null;
-        if (g.R * g.S * g.C > Gemm.Blocks.KC && !(g.K <= DotFilterLimit && Fma.IsSupported) && !TwelvePixelDirectPays(g)) return null;
+        if (g.R * g.S * g.C > Gemm.Blocks.KC && !(g.K <= DotFilterLimit && Fma.IsSupported) && !WideBlocksDirectPays(g)) return null;
         var t = g with { W = g.W + g.PadLeft + g.PadRight, PadLeft = 0, PadRight = 0 };
         return IsRowContiguous(t) && t.Q == g.Q ? t : null;
     }

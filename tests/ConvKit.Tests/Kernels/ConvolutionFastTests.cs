@@ -73,20 +73,24 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
-    /// Kernels deeper than the GEMM's KC on rows of twelve-pixel blocks: on AVX-512 these run direct through the
-    /// twelve-pixel kernel (K = 64 in whole panels, K = 40 through its scratch tile; Q = 30 with a six-pixel rest,
-    /// Q = 44 and 45 with eight and nine pixels left over, which run as the row's last twelve), the forward and, as a
-    /// forward of the flipped kernel, the input gradient; on other machines through im2col.
+    /// Kernels deeper than the GEMM's KC on rows of fourteen- or twelve-pixel blocks: on AVX-512 these run direct (K = 64
+    /// in whole panels, K = 40 through the scratch tile), the forward and, as a forward of the flipped kernel, the input
+    /// gradient; on other machines through im2col. Q = 30 runs as 12 + 12 + 6, Q = 24 as 12 + 12, Q = 35 as 12 + 12 and
+    /// a last 12 overlapping, Q = 28 as 14 + 14, Q = 40 as 14 + 14 and a last 14 overlapping, Q = 44 and 45 as 14 × 3 + 6.
     /// </summary>
     [Theory]
     [InlineData(30, 64, 64)]
     [InlineData(24, 24, 40)]
+    [InlineData(35, 64, 64)]
+    [InlineData(28, 24, 40)]
+    [InlineData(40, 64, 64)]
     [InlineData(44, 64, 64)]
     [InlineData(45, 24, 40)]
-    public void DeepKernelsOnTwelvePixelRowsAgree(int width, int channels, int filters)
+    public void DeepKernelsOnWidePixelBlocksAgree(int width, int channels, int filters)
     {
         var g = ConvGeometry.Create(2, 7, width, channels, filters, 3, 3, 1, 1, 1, 1, Padding.Same);
-        Assert.Equal(Avx512F.IsSupported, ConvolutionFast.TwelvePixelDirectPays(g));
+        Assert.Equal(Avx512F.IsSupported, ConvolutionFast.WideBlocksDirectPays(g));
+        Assert.Equal(width is 24 or 30 or 35 ? 12 : 14, ConvolutionFast.WideBlockPixels(width));
         Check(g, withBias: true, seed: width + filters);
     }
 

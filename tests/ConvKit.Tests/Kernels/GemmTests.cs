@@ -217,7 +217,7 @@ public class GemmTests
     /// The twelve-row in-place AVX-512 kernels against two calls of the six-row ones, bit for bit: overwriting and adding,
     /// with a padded row step and ldc, and the segmented form with a null piece; and the macro-kernel against the
     /// reference over ragged rows and columns. kc = 129 and the segmented form (depth 135) run the instantiation that
-    /// prefetches B, the shallower ones the other.
+    /// prefetches B, the shallower ones the other. The fourteen-row segmented kernel against six-, six- and two-row calls.
     /// </summary>
     [Fact]
     public unsafe void TwelveRowInPlaceKernelGivesTheBitsOfTwoSixRowTiles()
@@ -260,6 +260,28 @@ public class GemmTests
                 }
             }
             Assert.Equal(six, twelve);
+        }
+        // The fourteen-row form against six-, six- and two-row calls, with B deep enough to be prefetched and not.
+        float** pieces = stackalloc float*[3];
+        float** shiftedPieces = stackalloc float*[3];
+        foreach (int length in new[] { 40, 200 })
+        {
+            const int rowStep = 50;
+            var a = KernelAssert.Random(3 * 14 * rowStep + length, 82);
+            var b = KernelAssert.Random(3 * length * nr, 83);
+            var fourteen = new float[14 * ldc];
+            var six = new float[18 * ldc];      // the six-row kernel writes six rows even when fewer are real
+            fixed (float* pa = a, pb = b, pt = fourteen, ps = six)
+            {
+                pieces[0] = pa + 28 * rowStep; pieces[1] = null; pieces[2] = pa;
+                GemmMicroKernel.Avx512SegmentsRows14(3, pieces, length, rowStep, pb, pt, ldc);
+                for (int i0 = 0; i0 < 14; i0 += mr)
+                {
+                    for (int t = 0; t < 3; t++) shiftedPieces[t] = pieces[t] == null ? null : pieces[t] + i0 * rowStep;
+                    GemmMicroKernel.Avx512Segments(3, shiftedPieces, length, rowStep, Math.Min(mr, 14 - i0), pb, ps + i0 * ldc, ldc, overwrite: true);
+                }
+            }
+            Assert.Equal(six.AsSpan(0, 14 * ldc).ToArray(), fourteen);
         }
         // Through the macro-kernel: 12-row tiles, then a 6-row one, then 5 rows through the scratch tile; 40 columns.
         const int m = 12 + 12 + 6 + 5, n = 40, k = 70;

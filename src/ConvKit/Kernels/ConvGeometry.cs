@@ -6,6 +6,10 @@ namespace ConvKit.Kernels;
 /// Everything a 2-D convolution kernel needs to know about its operands, channels-last:
 /// input [N, H, W, C], kernel [R, S, C/G, K], output [N, P, Q, K]. A 1-D convolution is the case H = R = 1.
 /// </summary>
+/// <remarks>
+/// P and Q are computed once, when the geometry is made, as the kernels read them in their loops; a <c>with</c>
+/// expression copies them as they are, so a geometry with other sizes, strides, dilations or pads is made anew.
+/// </remarks>
 public sealed record ConvGeometry(
     int N, int H, int W, int C, int K, int R, int S,
     int StrideH, int StrideW, int DilationH, int DilationW,

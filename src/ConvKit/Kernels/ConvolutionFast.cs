@@ -9,8 +9,10 @@ namespace ConvKit.Kernels;
 /// <summary>
 /// Convolution forward and both gradients as GEMM, channels-last, with the semantics of
 /// <see cref="ConvolutionReference"/>. A 1×1, stride-1, unpadded convolution is one GEMM on the input as it
-/// lies ([N·H·W, C] · [C, K]). A forward with no padding or dilation along W and few filters reads the input
-/// rows in place (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to 32.
+/// lies ([N·H·W, C] · [C, K]). A forward with no dilation along W and few filters reads the input rows in place
+/// (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to two register blocks of them;
+/// padding along W is written out first, into a copy of the input or, for kernel rows of at least
+/// <see cref="EdgeWindowsRun"/> floats, into copies of the edge pixels' windows only.
 /// Otherwise the output is cut into tiles of whole output rows, each tile's receptive fields are gathered
 /// (im2col) into a pooled column buffer of about <see cref="ColumnBudget"/> floats, and the tile is one GEMM
 /// per group. Tiles run in parallel; each thread multiplies serially.
@@ -118,7 +120,9 @@ internal static unsafe class ConvolutionFast
 
     private static string DirectKernel(ConvGeometry g) =>
         GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 ? $"{GemmMicroKernel.MR} × {GemmMicroKernel.NR} {GemmMicroKernel.Selected} kernel"
-        : g.K <= GemmMicroKernel.NR256 ? "12 × 16 AVX-512 kernel" : $"{WideBlockPixels(g.Q)} × 32 AVX-512 kernel";
+        : g.K <= GemmMicroKernel.NR256 ? "12 × 16 AVX-512 kernel"
+        : g.Q < 12 ? "6 × 32 AVX-512 kernel"
+        : $"{WideBlockPixels(g.Q)} × 32 AVX-512 kernel" + (g.Q % WideBlockPixels(g.Q) is > 0 and <= GemmMicroKernel.MR ? ", the last pixels 6 × 32" : "");
 
     /// <summary>Reports the path taken at <c>CONVKIT_DEBUG=2</c> (callers test the level first, so the text is built only then).</summary>
     private static void Trace(string pass, ConvGeometry g, string path)
@@ -495,7 +499,8 @@ internal static unsafe class ConvolutionFast
         if (narrow) PackNarrow(w, depth, g.K, packedB);
         else GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);
         nint rowStep = (nint)g.StrideW * g.C;
-        // Pixels per block of the 32-filter AVX-512 kernel (fourteen or twelve) or of the 16-filter one (twelve).
+        // Pixels per block of the 32-filter AVX-512 kernel (fourteen or twelve) or of the 16-filter one (twelve); on other
+        // machines twelve only sizes the edge windows' buffer, as their blocks are at most six pixels.
         int wideRows = wideKernel ? WideBlockPixels(g.Q) : GemmMicroKernel.Segments16Rows;
         int edgeLength = g.PadLeft + g.PadRight == 0 ? 0 : g.R * ((wideRows - 1) * g.StrideW + g.S) * g.C;
         KernelThreads.For(g.N * g.P, outputRow =>
@@ -755,8 +760,9 @@ internal static unsafe class ConvolutionFast
 
     /// <summary>
     /// The geometry of the same convolution on an input padded along W beforehand (<see cref="PadWidth"/>), when that
-    /// makes it <see cref="IsRowContiguous"/>: the direct kernel then reads R runs of S·C inputs per pixel in place, where
-    /// im2col would first write R·S·C values per pixel. Null when the shape is not otherwise row-contiguous, or when the
+    /// makes it <see cref="IsRowContiguous"/>: the direct kernel then reads R runs of S·C inputs per pixel, where im2col
+    /// would first write R·S·C values per pixel. (With S·C ≥ <see cref="EdgeWindowsRun"/> the forward pads only the edge
+    /// pixels' windows instead of the whole input, and runs on the original geometry.) Null when the shape is not otherwise row-contiguous, or when the
     /// packed kernel (R·S·C × NR) would not fit the GEMM's KC (unless <see cref="WideBlocksDirectPays"/>): past that the
     /// six-pixel direct kernel streams it from L2 for every six pixels, and im2col plus the blocked GEMM measured as fast
     /// or faster (C = 32 and 64 on Skylake-SP), while
@@ -767,7 +773,8 @@ internal static unsafe class ConvolutionFast
     {
         if (g.PadLeft == 0 && g.PadRight == 0) return null;
         if (g.R * g.S * g.C > Gemm.Blocks.KC && !(g.K <= DotFilterLimit && Fma.IsSupported) && !WideBlocksDirectPays(g)) return null;
-        var t = g with { W = g.W + g.PadLeft + g.PadRight, PadLeft = 0, PadRight = 0 };
+        var t = new ConvGeometry(g.N, g.H, g.W + g.PadLeft + g.PadRight, g.C, g.K, g.R, g.S, g.StrideH, g.StrideW, g.DilationH, g.DilationW,
+            g.PadTop, 0, g.PadBottom, 0, g.Groups);
         return IsRowContiguous(t) && t.Q == g.Q ? t : null;
     }
 

@@ -305,7 +305,7 @@ internal static unsafe partial class GemmMicroKernel
     /// </summary>
     /// <remarks>
     /// The twelve rows are addressed from four pointers three rows apart plus one and two row steps, which x86 encodes
-    /// in the broadcast's address, so twelve rows cost six general registers.
+    /// in the broadcast's address, so twelve rows cost six general registers (fourteen, with a fifth pointer, seven).
     /// </remarks>
     internal static void Avx512SegmentsRows12(int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc, bool overwrite = true)
     {
@@ -330,9 +330,9 @@ internal static unsafe partial class GemmMicroKernel
     }
 
     /// <summary>
-    /// Bytes of B above which <see cref="Avx512SegmentsRows12"/> prefetches it: half of L1, the B micro-panel of an
-    /// in-place tile at KC = 128. Prefetching a deeper B, on two threads: ResNet's 3×3 convolution (depth 576) 4–10 %
-    /// faster forward and 12 % for the input gradient, a 28×28×32 → 64 5×5 one (depth 800) 3–5 %; on one thread 0–5 %.
+    /// Bytes of B above which <see cref="Avx512SegmentsRows12"/> and <see cref="Avx512SegmentsRows14"/> prefetch it: half
+    /// of L1, the B micro-panel of an in-place tile at KC = 128. Prefetching a deeper B, on two threads: ResNet's 3×3
+    /// convolution (depth 576) 4–10 % faster forward and 12 % for the input gradient, a 28×28×32 → 64 5×5 one (depth 800) 3–5 %; on one thread 0–5 %.
     /// Prefetching a B in L1 made the tutorial CNN's first convolution (depth 25) 5 % slower.
     /// </summary>
     private const int StreamedBBytes = 16 << 10;

@@ -94,6 +94,43 @@ public class ConvolutionFastTests
         Check(g, withBias: true, seed: width + filters);
     }
 
+    /// <summary>
+    /// Padding only the edge pixels' windows gives the bits of padding the whole input: the same convolution on its input
+    /// padded along W beforehand, bit for bit, and close to the reference. Rows of 56 (fourteen-pixel blocks, both edges),
+    /// stride 2 (Q = 28), K = 40 through the scratch tile, one block touching both edges (Q = 14), a six-pixel rest at the
+    /// right edge (Q = 30, twelve-pixel blocks), padding wider than the kernel's reach (windows wholly in the padding),
+    /// and dilation along H.
+    /// </summary>
+    [Theory]
+    [InlineData(56, 64, 64, 1, 1, 1)]
+    [InlineData(56, 64, 64, 2, 1, 1)]
+    [InlineData(28, 48, 40, 1, 1, 1)]
+    [InlineData(14, 48, 64, 1, 1, 1)]
+    [InlineData(30, 64, 64, 1, 1, 1)]
+    [InlineData(20, 64, 64, 1, 4, 1)]
+    [InlineData(28, 64, 64, 1, 1, 2)]
+    public void EdgeWindowsGiveTheBitsOfAPaddedInput(int width, int channels, int filters, int stride, int pad, int dilationH)
+    {
+        var g = new ConvGeometry(2, 6, width, channels, filters, 3, 3, stride, stride, dilationH, 1, dilationH, pad, dilationH, pad);
+        var padded = new ConvGeometry(2, 6, width + 2 * pad, channels, filters, 3, 3, stride, stride, dilationH, 1, dilationH, 0, dilationH, 0);
+        Assert.Equal(g.Q, padded.Q);
+        var input = KernelAssert.Random(g.InputSize, width + pad);
+        var kernel = KernelAssert.Random(g.KernelSize, filters);
+        var bias = KernelAssert.Random(g.K, 3);
+        var paddedInput = new float[padded.InputSize];
+        for (int row = 0; row < g.N * g.H; row++)
+            input.AsSpan(row * g.W * g.C, g.W * g.C).CopyTo(paddedInput.AsSpan((row * padded.W + pad) * g.C));
+        var expected = new float[g.OutputSize];
+        var actual = new float[g.OutputSize];
+        ConvolutionFast.Forward(paddedInput, kernel, bias, padded, expected);
+        ConvolutionFast.Forward(input, kernel, bias, g, actual);
+        if (Avx512F.IsSupported) KernelAssert.Exact(expected, actual, $"edge windows {g}");
+        else KernelAssert.Close(expected, actual, 2e-6f * (9 * channels + filters + 8), $"edge windows {g}");
+        var reference = new float[g.OutputSize];
+        ConvolutionReference.Forward(input, kernel, bias, g, reference);
+        KernelAssert.Close(reference, actual, 2e-6f * (9 * channels + filters + 8), $"edge windows against the reference {g}");
+    }
+
     [Theory]
     [InlineData(1, 1)]
     [InlineData(7, 3)]

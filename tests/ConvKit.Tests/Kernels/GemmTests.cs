@@ -261,28 +261,30 @@ public class GemmTests
             }
             Assert.Equal(six, twelve);
         }
-        // The fourteen-row form against six-, six- and two-row calls, with B deep enough to be prefetched and not.
+        // The fourteen-row form against six-, six- and two-row calls, with B deep enough to be prefetched and not,
+        // overwriting C and adding to it.
         float** pieces = stackalloc float*[3];
         float** shiftedPieces = stackalloc float*[3];
         foreach (int length in new[] { 40, 200 })
-        {
-            const int rowStep = 50;
-            var a = KernelAssert.Random(3 * 14 * rowStep + length, 82);
-            var b = KernelAssert.Random(3 * length * nr, 83);
-            var fourteen = new float[14 * ldc];
-            var six = new float[18 * ldc];      // the six-row kernel writes six rows even when fewer are real
-            fixed (float* pa = a, pb = b, pt = fourteen, ps = six)
+            foreach (bool overwrite in new[] { true, false })
             {
-                pieces[0] = pa + 28 * rowStep; pieces[1] = null; pieces[2] = pa;
-                GemmMicroKernel.Avx512SegmentsRows14(3, pieces, length, rowStep, pb, pt, ldc);
-                for (int i0 = 0; i0 < 14; i0 += mr)
+                const int rowStep = 50;
+                var a = KernelAssert.Random(3 * 14 * rowStep + length, 82);
+                var b = KernelAssert.Random(3 * length * nr, 83);
+                var six = KernelAssert.Random(18 * ldc, 84);    // the six-row kernel writes six rows even when fewer are real
+                var fourteen = six.AsSpan(0, 14 * ldc).ToArray();
+                fixed (float* pa = a, pb = b, pt = fourteen, ps = six)
                 {
-                    for (int t = 0; t < 3; t++) shiftedPieces[t] = pieces[t] == null ? null : pieces[t] + i0 * rowStep;
-                    GemmMicroKernel.Avx512Segments(3, shiftedPieces, length, rowStep, Math.Min(mr, 14 - i0), pb, ps + i0 * ldc, ldc, overwrite: true);
+                    pieces[0] = pa + 28 * rowStep; pieces[1] = null; pieces[2] = pa;
+                    GemmMicroKernel.Avx512SegmentsRows14(3, pieces, length, rowStep, pb, pt, ldc, overwrite);
+                    for (int i0 = 0; i0 < 14; i0 += mr)
+                    {
+                        for (int t = 0; t < 3; t++) shiftedPieces[t] = pieces[t] == null ? null : pieces[t] + i0 * rowStep;
+                        GemmMicroKernel.Avx512Segments(3, shiftedPieces, length, rowStep, Math.Min(mr, 14 - i0), pb, ps + i0 * ldc, ldc, overwrite);
+                    }
                 }
+                Assert.Equal(six.AsSpan(0, 14 * ldc).ToArray(), fourteen);
             }
-            Assert.Equal(six.AsSpan(0, 14 * ldc).ToArray(), fourteen);
-        }
         // Through the macro-kernel: 12-row tiles, then a 6-row one, then 5 rows through the scratch tile; 40 columns.
         const int m = 12 + 12 + 6 + 5, n = 40, k = 70;
         var ma = KernelAssert.Random(m * (k + 2), 90);

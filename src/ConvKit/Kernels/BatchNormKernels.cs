@@ -68,8 +68,11 @@ internal static class BatchNormKernels
         return total;
     }
 
-    /// <summary>xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · gamma[c] + beta[c] (gamma 1, beta 0 when absent).</summary>
-    public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[] xhat, float[] y)
+    /// <summary>
+    /// xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · gamma[c] + beta[c] (gamma 1, beta 0 when absent).
+    /// A null <paramref name="xhat"/> is not written (inference): y is computed the same way.
+    /// </summary>
+    public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[]? xhat, float[] y)
     {
         var scale = gamma ?? Enumerable.Repeat(1f, channels).ToArray();
         var shift = beta ?? new float[channels];
@@ -79,12 +82,13 @@ internal static class BatchNormKernels
             if (channels % Vector256<float>.Count == 0)
             {
                 NormalizeRows(x.AsSpan(start * channels, (end - start) * channels), mean, invStd, scale, shift,
-                    xhat.AsSpan(start * channels, (end - start) * channels), y.AsSpan(start * channels, (end - start) * channels));
+                    xhat is null ? default : xhat.AsSpan(start * channels, (end - start) * channels), y.AsSpan(start * channels, (end - start) * channels));
                 return;
             }
+            Span<float> scratch = xhat is null ? new float[channels] : default;
             for (int r = start; r < end; r++)
             {
-                var h = xhat.AsSpan(r * channels, channels);
+                var h = xhat is null ? scratch : xhat.AsSpan(r * channels, channels);
                 TensorPrimitives.Subtract(x.AsSpan(r * channels, channels), mean, h);
                 TensorPrimitives.Multiply(h, invStd, h);
                 TensorPrimitives.MultiplyAdd(h, scale, shift, y.AsSpan(r * channels, channels));
@@ -178,16 +182,17 @@ internal static class BatchNormKernels
         }
     }
 
-    /// <summary>xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · scale[c] + shift[c].</summary>
+    /// <summary>xhat[r,c] = (x[r,c] − mean[c]) · invStd[c] (unless <paramref name="xhat"/> is empty); y[r,c] = xhat[r,c] · scale[c] + shift[c].</summary>
     private static void NormalizeRows(ReadOnlySpan<float> x, float[] mean, float[] invStd, float[] scale, float[] shift, Span<float> xhat, Span<float> y)
     {
         int channels = mean.Length;
+        bool keep = !xhat.IsEmpty;
         for (int row = 0; row < x.Length; row += channels)
             for (int c = 0; c < channels; c += Vector256<float>.Count)
             {
                 int i = row + c;
                 var h = (Vector256.Create<float>(x.Slice(i)) - Vector256.Create<float>(mean.AsSpan(c))) * Vector256.Create<float>(invStd.AsSpan(c));
-                h.CopyTo(xhat.Slice(i));
+                if (keep) h.CopyTo(xhat.Slice(i));
                 (h * Vector256.Create<float>(scale.AsSpan(c)) + Vector256.Create<float>(shift.AsSpan(c))).CopyTo(y.Slice(i));
             }
     }

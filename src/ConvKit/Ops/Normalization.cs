@@ -13,7 +13,7 @@ namespace ConvKit.Operations;
 /// Training: dx = γ/√(σ²+ε) · (dy − mean(dy) − x̂ · mean(dy · x̂)); inference: dx = dy · γ/√(σ²+ε).
 /// dγ = Σ dy · x̂, dβ = Σ dy.
 /// </summary>
-internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gamma, bool training, bool hasBeta) : Op
+internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? gamma, bool training, bool hasBeta) : Op
 {
     public override string Name => "BatchNormalization";
 
@@ -30,9 +30,10 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
             movingVariance.Span.CopyTo(variance);
         }
         var invStd = variance.Select(v => 1f / MathF.Sqrt(v + epsilon)).ToArray();
-        var normalized = Tensor.Uninitialized(x.Shape);
+        // x̂ is kept only for a backward pass; with no tape recording (inference) it is not written at all.
+        var normalized = GradientTape.IsRecording ? Tensor.Uninitialized(x.Shape) : null;
         var y = Tensor.Uninitialized(x.Shape);
-        BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, normalized.Data, y.Data);
+        BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, normalized?.Data, y.Data);
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
@@ -41,10 +42,11 @@ internal sealed class BatchNormOp(Tensor normalized, float[] invStd, Tensor? gam
         return (y, mean, variance);
     }
 
-    internal override void ReleaseSaved() => normalized.Dispose();
+    internal override void ReleaseSaved() => normalized?.Dispose();
 
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
+        if (normalized is null) throw new InvalidOperationException("BatchNormalization ran with no tape recording, so it kept nothing for a backward pass.");
         int c = normalized.Shape[-1];
         var dx = needs[0] ? Tensor.Uninitialized(normalized.Shape) : null;
         var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy.Data, normalized.Data, c, invStd, gamma?.Data, training, dx?.Data);

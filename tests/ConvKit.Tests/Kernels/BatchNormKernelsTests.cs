@@ -38,6 +38,10 @@ public class BatchNormKernelsTests
         }
         KernelAssert.Close(expectedXhat, xhat, 1e-5f, "xhat");
         KernelAssert.Close(expectedY, y, 1e-5f, "y");
+        // Inference keeps no x̂: the same y, bit for bit.
+        var yWithoutXhat = new float[x.Length];
+        BatchNormKernels.Normalize(x, channels, expectedMean, invStd, gamma, beta, null, yWithoutXhat);
+        Assert.Equal(y, yWithoutXhat);
 
         var dx = new float[x.Length];
         var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy, expectedXhat, channels, invStd, gamma, training: true, dx);

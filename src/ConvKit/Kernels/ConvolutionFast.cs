@@ -33,9 +33,10 @@ internal static unsafe class ConvolutionFast
     private static readonly int ColumnBudget = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 ? 192 * 1024 : 96 * 1024;
 
     /// <summary>
-    /// out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k],
-    /// then max(out, 0) when <paramref name="relu"/> is set. Bias and ReLU are an epilogue on each tile or output row
-    /// right after its GEMM, while it is still in cache; the 1×1 and whole-batch paths, whose GEMM covers the whole
+    /// out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k]
+    /// (Σ · scale[k] + bias[k] when <paramref name="scale"/> is given: a batch normalization folded in at inference),
+    /// then max(out, 0) when <paramref name="relu"/> is set. Bias, scale and ReLU are an epilogue on each tile or output
+    /// row right after its GEMM, while it is still in cache; the 1×1 and whole-batch paths, whose GEMM covers the whole
     /// output at once, make one pass over it afterwards.
     /// </summary>
     public static void Forward(
@@ -44,33 +45,35 @@ internal static unsafe class ConvolutionFast
         ReadOnlySpan<float> bias,       // [K] or empty
         ConvGeometry g,
         Span<float> output,             // [N, P, Q, K]
-        bool relu = false)
+        bool relu = false,
+        ReadOnlySpan<float> scale = default)    // [K] or empty
     {
         CheckLengths(g, input.Length, kernel.Length, output.Length, "output");
         if (!bias.IsEmpty && bias.Length < g.K) throw new ArgumentException($"Convolution bias needs {g.K} values; received {bias.Length}.");
+        if (!scale.IsEmpty && scale.Length < g.K) throw new ArgumentException($"Convolution scale needs {g.K} values; received {scale.Length}.");
         if (g.OutputSize == 0) return;
         int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg;
-        fixed (float* pin = input, pw = kernel, pb = bias, pout = output)
+        fixed (float* pin = input, pw = kernel, pb = bias, pout = output, pscale = scale)
         {
-            float* x = pin, w = pw, b = pb, y = pout;
+            float* x = pin, w = pw, b = pb, y = pout, sc = pscale;
             if (IsPointwise(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
-                Epilogue.Apply(y, (nint)g.N * g.P * g.Q, g.K, b, relu);
+                Epilogue.Apply(y, (nint)g.N * g.P * g.Q, g.K, b, relu, sc);
                 return;
             }
             if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "dot products over input rows read in place");
-                ForwardDot(x, w, b, g, y, relu);
+                ForwardDot(x, w, b, g, y, relu, sc);
                 return;
             }
             if (IsRowContiguous(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, " + DirectKernel(g));
-                ForwardDirect(x, w, b, g, y, relu);
+                ForwardDirect(x, w, b, g, y, relu, sc);
                 return;
             }
             if (WidthPadded(g) is { } unpadded)
@@ -79,21 +82,21 @@ internal static unsafe class ConvolutionFast
                 if (!dot && g.S * g.C >= EdgeWindowsRun)
                 {
                     if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, edge pixels' windows padded, " + DirectKernel(g));
-                    ForwardDirect(x, w, b, g, y, relu);
+                    ForwardDirect(x, w, b, g, y, relu, sc);
                     return;
                 }
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "width padded once, then " + (dot ? "dot products" : "direct, " + DirectKernel(g)));
                 float* padded = KernelBuffers.PaddedInput(unpadded.InputSize);
                 PadWidth(x, g, padded);
-                if (dot) ForwardDot(padded, w, b, unpadded, y, relu);
-                else ForwardDirect(padded, w, b, unpadded, y, relu);
+                if (dot) ForwardDot(padded, w, b, unpadded, y, relu, sc);
+                else ForwardDirect(padded, w, b, unpadded, y, relu, sc);
                 return;
             }
             int rowsPerTile = RowsPerTile(g, 1), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
             if (g.Groups == 1 && g.N * tilesPerImage < 2 * KernelThreads.Count && (long)g.N * g.P * g.Q * width <= WholeColumnsBudget)
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "im2col of the whole batch, one threaded GEMM");
-                ForwardWhole(x, w, b, g, y, relu);
+                ForwardWhole(x, w, b, g, y, relu, sc);
                 return;
             }
             if (OpTrace.Level >= 2) Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
@@ -113,7 +116,7 @@ internal static unsafe class ConvolutionFast
                     Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
                     Gemm.MultiplyWholeB(rows, kg, width, columns, width, packedKernel + group * groupSize, yTile + group * kg, g.K, accumulate: false);
                 }
-                Epilogue.Apply(yTile, rows, g.K, b, relu);
+                Epilogue.Apply(yTile, rows, g.K, b, relu, sc);
             });
         }
     }
@@ -146,7 +149,8 @@ internal static unsafe class ConvolutionFast
         float* b,       // [K] or null
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        bool relu)
+        bool relu,
+        float* scale)   // [K] or null
     {
         int width = g.R * g.S * g.C, rows = g.N * g.P;
         float* columns = KernelBuffers.Columns(rows * g.Q * width);
@@ -160,7 +164,7 @@ internal static unsafe class ConvolutionFast
         // A read in place, as the tiles do: the same blocks of the shared dimension, so a sample's output has the same
         // bits whichever path its batch took.
         Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false, inPlaceA: true);
-        Epilogue.Apply(y, (nint)rows * g.Q, g.K, b, relu);
+        Epilogue.Apply(y, (nint)rows * g.Q, g.K, b, relu, scale);
     }
 
     /// <summary>dIn = col2im(dOut · Wᵀ): dIn[n,h,w,c] = Σ over the windows that read (h, w, c) of dOut[n,p,q,k] · w[r,s,c',k].</summary>
@@ -486,7 +490,8 @@ internal static unsafe class ConvolutionFast
         float* b,       // [K] or null
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        bool relu)
+        bool relu,
+        float* scale)   // [K] or null
     {
         const int MR = GemmMicroKernel.MR;
         // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case): such
@@ -567,7 +572,7 @@ internal static unsafe class ConvolutionFast
                     }
                 }
             }
-            Epilogue.Apply(yRow, g.Q, g.K, b, relu);
+            Epilogue.Apply(yRow, g.Q, g.K, b, relu, scale);
         });
     }
 
@@ -663,7 +668,8 @@ internal static unsafe class ConvolutionFast
         float* b,       // [K] or null
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        bool relu)
+        bool relu,
+        float* scale)   // [K] or null
     {
         int length = g.S * g.C, vectors = (length + 7) / 8, full = vectors - 1, stride = vectors * 8;
         // weights[(k·R + r)·stride + j] = w[r, j / C, j % C, k], zero past the run.
@@ -689,7 +695,7 @@ internal static unsafe class ConvolutionFast
             float* yRow = y + (nint)outputRow * g.Q * g.K;
             for (int k = 0; k < g.K; k++)
             {
-                float bias = b == null ? 0f : b[k];
+                float bias = b == null ? 0f : b[k], factor = scale == null ? 1f : scale[k];
                 int q = 0;
                 for (; q <= g.Q - 4; q += 4)
                 {
@@ -712,10 +718,10 @@ internal static unsafe class ConvolutionFast
                         s2 = Fma.MultiplyAdd(Avx.MaskLoad(a + 2 * rowStep + full * 8, mask), wt, s2);
                         s3 = Fma.MultiplyAdd(Avx.MaskLoad(a + 3 * rowStep + full * 8, mask), wt, s3);
                     }
-                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) + bias;
-                    yRow[(nint)(q + 1) * g.K + k] = Vector256.Sum(s1) + bias;
-                    yRow[(nint)(q + 2) * g.K + k] = Vector256.Sum(s2) + bias;
-                    yRow[(nint)(q + 3) * g.K + k] = Vector256.Sum(s3) + bias;
+                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) * factor + bias;
+                    yRow[(nint)(q + 1) * g.K + k] = Vector256.Sum(s1) * factor + bias;
+                    yRow[(nint)(q + 2) * g.K + k] = Vector256.Sum(s2) * factor + bias;
+                    yRow[(nint)(q + 3) * g.K + k] = Vector256.Sum(s3) * factor + bias;
                 }
                 for (; q < g.Q; q++)
                 {
@@ -727,7 +733,7 @@ internal static unsafe class ConvolutionFast
                         for (int v = 0; v < full; v++) s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + v * 8), Avx.LoadVector256(wr + v * 8), s0);
                         s0 = Fma.MultiplyAdd(Avx.MaskLoad(a + full * 8, mask), Avx.LoadVector256(wr + full * 8), s0);
                     }
-                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) + bias;
+                    yRow[(nint)q * g.K + k] = Vector256.Sum(s0) * factor + bias;
                 }
             }
             Epilogue.Apply(yRow, g.Q, g.K, null, relu);

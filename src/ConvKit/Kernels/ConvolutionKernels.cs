@@ -5,17 +5,28 @@ namespace ConvKit.Kernels;
 /// <summary>The entry points that ops call for convolution; each picks the kernel for the case.</summary>
 internal static class ConvolutionKernels
 {
-    /// <summary>The convolution, plus max(·, 0) on every output when <paramref name="relu"/> is set.</summary>
+    /// <summary>
+    /// The convolution (its sums times <paramref name="scale"/>[k] before the bias is added, when a scale is given),
+    /// plus max(·, 0) on every output when <paramref name="relu"/> is set.
+    /// </summary>
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output,
-        bool relu = false)
+        bool relu = false, ReadOnlySpan<float> scale = default)
     {
         if (KernelOptions.UseReference)
         {
             OpTrace.Kernel("conv forward: the scalar reference (CONVKIT_KERNELS=reference)");
-            ConvolutionReference.Forward(input, kernel, bias, g, output);
-            if (relu) TensorPrimitives.Max(output.Slice(0, g.OutputSize), 0f, output.Slice(0, g.OutputSize));
+            var y = output.Slice(0, g.OutputSize);
+            ConvolutionReference.Forward(input, kernel, scale.IsEmpty ? bias : default, g, output);
+            if (!scale.IsEmpty)
+                for (int row = 0; row < y.Length; row += g.K)
+                {
+                    var values = y.Slice(row, g.K);
+                    TensorPrimitives.Multiply(values, scale.Slice(0, g.K), values);
+                    if (!bias.IsEmpty) TensorPrimitives.Add(values, bias.Slice(0, g.K), values);
+                }
+            if (relu) TensorPrimitives.Max(y, 0f, y);
         }
-        else ConvolutionFast.Forward(input, kernel, bias, g, output, relu);
+        else ConvolutionFast.Forward(input, kernel, bias, g, output, relu, scale);
     }
 
     public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput)

@@ -1,25 +1,28 @@
 namespace ConvKit.Kernels;
 
 /// <summary>
-/// What a convolution or dense layer does to its GEMM's output before anyone reads it (bias, then ReLU), and the
-/// backward of that: the ReLU mask and the bias gradient, in one pass.
+/// What a convolution or dense layer does to its GEMM's output before anyone reads it (bias, then ReLU; at inference a
+/// following batch normalization's per-channel scale too), and the backward of that: the ReLU mask and the bias
+/// gradient, in one pass.
 /// </summary>
 internal static unsafe class Epilogue
 {
     /// <summary>
-    /// y[i, ·] += bias for every row of <paramref name="k"/> values, then max(y, 0) when <paramref name="relu"/> is set;
-    /// a row at a time, so each row is still in L1 for the second step. The same operations as BiasAdd then Relu, so
-    /// the same bits. Large outputs are split by rows across the threads.
+    /// y[i, ·] += bias for every row of <paramref name="k"/> values (y[i, ·] = y[i, ·] · scale + bias when
+    /// <paramref name="scale"/> is given), then max(y, 0) when <paramref name="relu"/> is set; a row at a time, so each
+    /// row is still in L1 for the second step. Without a scale, the same operations as BiasAdd then Relu, so the same
+    /// bits. Large outputs are split by rows across the threads.
     /// </summary>
-    public static void Apply(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu)
+    public static void Apply(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale = default)
     {
-        if ((bias.IsEmpty && !relu) || y.IsEmpty) return;
-        fixed (float* py = y, pb = bias)
+        if ((bias.IsEmpty && scale.IsEmpty && !relu) || y.IsEmpty) return;
+        fixed (float* py = y, pb = bias, ps = scale)
         {
-            float* start = py, b = pb;
+            float* start = py, b = pb, s = ps;
             int rows = y.Length / k;
             KernelThreads.ForRows(rows, k, (_, first, last) =>
-                ApplyRows(new Span<float>(start + (nint)first * k, (last - first) * k), k, b == null ? default : new ReadOnlySpan<float>(b, k), relu));
+                ApplyRows(new Span<float>(start + (nint)first * k, (last - first) * k), k, b == null ? default : new ReadOnlySpan<float>(b, k), relu,
+                    s == null ? default : new ReadOnlySpan<float>(s, k)));
         }
     }
 
@@ -34,12 +37,13 @@ internal static unsafe class Epilogue
         }
     }
 
-    public static void Apply(float* y, nint rows, int k, float* bias, bool relu) =>
-        Apply(new Span<float>(y, checked((int)(rows * k))), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu);
+    public static void Apply(float* y, nint rows, int k, float* bias, bool relu, float* scale = null) =>
+        Apply(new Span<float>(y, checked((int)(rows * k))), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu,
+            scale == null ? default : new ReadOnlySpan<float>(scale, k));
 
-    private static void ApplyRows(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu)
+    private static void ApplyRows(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale)
     {
-        if (bias.IsEmpty)
+        if (bias.IsEmpty && scale.IsEmpty)
         {
             TensorPrimitives.Max(y, 0f, y);
             return;
@@ -47,7 +51,9 @@ internal static unsafe class Epilogue
         for (int start = 0; start < y.Length; start += k)
         {
             var row = y.Slice(start, k);
-            TensorPrimitives.Add(row, bias, row);
+            if (scale.IsEmpty) TensorPrimitives.Add(row, bias, row);
+            else if (bias.IsEmpty) TensorPrimitives.Multiply(row, scale, row);
+            else TensorPrimitives.MultiplyAdd(row, scale, bias, row);
             if (relu) TensorPrimitives.Max(row, 0f, row);
         }
     }

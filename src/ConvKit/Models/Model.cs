@@ -107,11 +107,26 @@ public partial class Model
         if (release)
             foreach (var node in nodes)
                 foreach (var parent in node.Parents) uses[parent] = uses.GetValueOrDefault(parent) + 1;
+        var folds = release ? BatchNormFolds(uses) : null;
         foreach (var node in nodes)
         {
             if (values.ContainsKey(node)) continue;
             var args = node.Parents.Select(p => values[p]).ToList();
-            values[node] = node.Layer.Invoke(args, training);
+            if (folds is not null && folds.TryGetValue(node, out var fold) && fold.Norm.InferenceAffine() is var (scale, shift)
+                && node.Layer.CallFolded(args[0], scale, shift, fold.Relu is not null,
+                    fold.Relu is null ? "Conv2D+BatchNormalization" : "Conv2D+BatchNormalization+Relu") is { } folded)
+            {
+                // The convolution's, the batch normalization's and the ReLU's outputs are this one tensor; the two
+                // layers it stands for are skipped, and their inputs count as consumed.
+                values[node] = values[fold.NormNode] = folded;
+                uses[node]--;
+                if (fold.Relu is { } reluNode)
+                {
+                    values[reluNode] = folded;
+                    uses[fold.NormNode]--;
+                }
+            }
+            else values[node] = node.Layer.Invoke(args, training);
             if (!release) continue;
             foreach (var parent in node.Parents)
                 if (--uses[parent] == 0) Release(values[parent]);
@@ -125,6 +140,33 @@ public partial class Model
                 if (ReferenceEquals(other, value) && (uses.GetValueOrDefault(key) > 0 || Outputs.Contains(key))) return;
             value.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The convolutions whose only consumer is a batch normalization (and whose normalization's only consumer, if any,
+    /// is a ReLU), none of them a model output: at inference those run as one convolution with the normalization's
+    /// per-channel scale and shift and the ReLU in its epilogue, as ONNX Runtime folds them. That skips two passes over
+    /// the output and rounds differently from the separate layers only in the last bits (x·s + t for (x − μ)·s′·γ + β).
+    /// </summary>
+    private Dictionary<SymbolicTensor, (SymbolicTensor NormNode, BatchNormalization Norm, SymbolicTensor? Relu)> BatchNormFolds(
+        Dictionary<SymbolicTensor, int> uses)
+    {
+        var consumers = new Dictionary<SymbolicTensor, SymbolicTensor>(ReferenceEqualityComparer.Instance);
+        foreach (var node in nodes)
+            foreach (var parent in node.Parents)
+                if (uses.GetValueOrDefault(parent) == 1) consumers[parent] = node;
+        var folds = new Dictionary<SymbolicTensor, (SymbolicTensor, BatchNormalization, SymbolicTensor?)>(ReferenceEqualityComparer.Instance);
+        foreach (var node in nodes)
+        {
+            if (node.Layer is not (Conv2D or OnnxConv) || Outputs.Contains(node) || node.Parents.Count != 1) continue;
+            if (!consumers.TryGetValue(node, out var normNode) || normNode.Layer is not BatchNormalization norm || normNode.Parents.Count != 1) continue;
+            SymbolicTensor? relu = null;
+            if (!Outputs.Contains(normNode) && consumers.TryGetValue(normNode, out var next) && next.Parents.Count == 1
+                && next.Layer is Activation { Function: var function } && function == Activation.Relu)
+                relu = next;
+            folds[node] = (normNode, norm, relu);
+        }
+        return folds;
     }
 
     /// <summary>

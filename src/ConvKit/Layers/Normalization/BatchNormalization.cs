@@ -69,6 +69,26 @@ public sealed class BatchNormalization : Layer
         return output;
     }
 
+    /// <summary>
+    /// At inference y = x·scale + shift per channel, with scale = γ / √(σ² + ε) and shift = β − μ·scale from the moving
+    /// statistics: what a convolution before it folds into its epilogue. Null before the layer is built.
+    /// </summary>
+    internal (float[] Scale, float[] Shift)? InferenceAffine()
+    {
+        if (!Built) return null;
+        var mean = MovingMean!.Value.Span;
+        var variance = MovingVariance!.Value.Span;
+        var scale = new float[mean.Length];
+        var shift = new float[mean.Length];
+        for (int c = 0; c < scale.Length; c++)
+        {
+            // 1 / √(σ² + ε) as the op computes it, then γ.
+            scale[c] = 1f / MathF.Sqrt(variance[c] + Epsilon) * (Gamma is null ? 1f : Gamma.Value.Span[c]);
+            shift[c] = (Beta is null ? 0f : Beta.Value.Span[c]) - mean[c] * scale[c];
+        }
+        return (scale, shift);
+    }
+
     public override IReadOnlyDictionary<string, object?> GetConfig() => new Dictionary<string, object?>(base.GetConfig())
     {
         ["axis"] = -1,

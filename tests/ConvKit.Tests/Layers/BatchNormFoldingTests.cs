@@ -1,0 +1,112 @@
+using ConvKit.Autograd;
+using ConvKit.Kernels;
+using ConvKit.Layers;
+using ConvKit.Models;
+using ConvKit.Tensors;
+using ConvKit.Tests.Kernels;
+
+namespace ConvKit.Tests.Layers;
+
+/// <summary>
+/// At inference a model runs Conv2D → BatchNormalization (→ ReLU) as one convolution with the normalization's scale and
+/// shift and the ReLU in its epilogue. The result must match the layers run one by one (under a gradient tape, which
+/// turns folding off) to the last few bits, and folding must happen only where it is invisible.
+/// </summary>
+public class BatchNormFoldingTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FoldedConvolutionsMatchTheLayersRunOneByOne(bool reference)
+    {
+        // Every pattern: conv → BN → ReLU, conv (with bias) → BN, a 1×1 conv → BN feeding an Add, and a 1-filter conv.
+        var input = new Input(11, 10, 3);
+        var a = new Activation(Activation.Relu).Call(new BatchNormalization().Call(new Conv2D(8, new Size2(3, 3), padding: Padding.Same, useBias: false).Call(input)));
+        var b = new BatchNormalization(epsilon: 1e-5f).Call(new Conv2D(8, new Size2(3, 3), strides: new Size2(2, 2), padding: Padding.Same).Call(a));
+        var shortcut = new BatchNormalization().Call(new Conv2D(8, new Size2(1, 1), strides: new Size2(2, 2)).Call(a));
+        var sum = new Activation(Activation.Relu).Call(new Add().Call([b, shortcut]));
+        var single = new Activation(Activation.Relu).Call(new BatchNormalization().Call(new Conv2D(1, new Size2(3, 3)).Call(sum)));
+        var model = new Model(input, new Flatten().Call(single));
+        Randomize(model);
+        var x = Tensor.RandomNormal(new Shape(2, 11, 10, 3), seed: 3);
+
+        var saved = KernelOptions.UseReference;
+        try
+        {
+            KernelOptions.UseReference = reference;
+            var trace = Capture(() => model.Predict(x), out var folded);
+            using var tape = new GradientTape();
+            var separate = model.Call(x);
+
+            Assert.Equal(4, trace.Split('\n').Count(l => l.Contains("Conv2D+BatchNormalization")));
+            Assert.Equal(2, trace.Split('\n').Count(l => l.Contains("Conv2D+BatchNormalization+Relu")));
+            Assert.DoesNotContain("[convkit] BatchNormalization", trace);
+            KernelAssert.Close(separate.ToArray(), folded.ToArray(), 1e-5f, "folded output");
+            Assert.Contains(0f, folded.ToArray());
+        }
+        finally { KernelOptions.UseReference = saved; }
+    }
+
+    [Fact]
+    public void NothingIsFoldedWhereTheSeparateResultsAreSeen()
+    {
+        var input = new Input(9, 9, 2);
+        // A conv with its own ReLU before the normalization; a conv whose output also feeds another layer; a conv
+        // whose normalization is a model output (so its ReLU is not folded, though the normalization is).
+        var withRelu = new Conv2D(4, new Size2(3, 3), activation: Activation.Relu);
+        var first = new BatchNormalization().Call(withRelu.Call(input));
+        var shared = new Conv2D(4, new Size2(3, 3)).Call(first);
+        var normalized = new BatchNormalization().Call(shared);
+        var merged = new Add().Call([normalized, shared]);
+        // The same with the other consumer made first, so the normalization comes last in the graph's order.
+        var sharedAgain = new Conv2D(4, new Size2(3, 3), padding: Padding.Same).Call(merged);
+        var mergedAgain = new Add().Call([sharedAgain, merged]);
+        var normalizedAgain = new BatchNormalization().Call(sharedAgain);
+        var both = new Add().Call([mergedAgain, normalizedAgain]);
+        var lastNorm = new BatchNormalization().Call(new Conv2D(4, new Size2(1, 1)).Call(both));
+        var model = new Model([input], [lastNorm, new Activation(Activation.Relu).Call(lastNorm)]);
+        Randomize(model);
+        var x = Tensor.RandomNormal(new Shape(2, 9, 9, 2), seed: 4);
+
+        var trace = Capture(() => model.CallAll([x]), out _);
+        var lines = trace.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1, lines.Count(l => l.StartsWith("[convkit] Conv2D+Relu ")));
+        Assert.Equal(3, lines.Count(l => l.StartsWith("[convkit] BatchNormalization ")));
+        Assert.Equal(1, lines.Count(l => l.StartsWith("[convkit] Conv2D+BatchNormalization ")));
+        Assert.DoesNotContain(lines, l => l.Contains("+BatchNormalization+Relu"));
+
+        var outputs = model.CallAll([x]);
+        Tensor[] separate;
+        using (new GradientTape()) separate = model.CallAll([x]);
+        for (int i = 0; i < outputs.Length; i++) KernelAssert.Close(separate[i].ToArray(), outputs[i].ToArray(), 1e-5f, $"output {i}");
+    }
+
+    /// <summary>Random weights everywhere, and moving statistics far from 0 and 1, so the scale and shift both count.</summary>
+    private static void Randomize(Model model)
+    {
+        int seed = 10;
+        foreach (var layer in model.Layers)
+            foreach (var weight in layer.Weights)
+            {
+                var value = Tensor.RandomUniform(weight.Shape, -1f, 1f, seed++);
+                if (weight.Name.Contains("variance")) value = Tensor.RandomUniform(weight.Shape, 0.2f, 3f, seed++);
+                if (weight.Name.Contains("gamma")) value = Tensor.RandomUniform(weight.Shape, 0.5f, 2f, seed++);
+                weight.Assign(value);
+            }
+    }
+
+    private static string Capture(Func<object> run, out Tensor first)
+    {
+        var (savedLevel, savedOutput) = (OpTrace.Level, OpTrace.Output);
+        var output = new StringWriter();
+        try
+        {
+            OpTrace.Level = 1;
+            OpTrace.Output = output;
+            var result = run();
+            first = result is Tensor[] all ? all[0] : (Tensor)result;
+        }
+        finally { (OpTrace.Level, OpTrace.Output) = (savedLevel, savedOutput); }
+        return output.ToString();
+    }
+}

@@ -95,6 +95,26 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
+    /// A batch-1 28×28×128 → 128 layer makes five im2col tiles of 6 rows; on two threads it takes ten of 3 rows (84 pixels,
+    /// whole blocks of 12 on AVX-512, of 6 elsewhere), five per thread. Shapes with tiles to spare, or already even, keep
+    /// their rows; so does a batch of one whose rows cannot fill blocks. The ten tiles give the reference's result.
+    /// </summary>
+    [Fact]
+    public void FewTilesAreCutSoThatTheThreadsShareThemEvenly()
+    {
+        var g = ConvGeometry.Create(1, 28, 28, 128, 128, 3, 3, 1, 1, 1, 1, Padding.Same);
+        Assert.Equal(3, ConvolutionFast.BalancedRowsPerTile(g, 6, threads: 2));
+        Assert.Equal(6, ConvolutionFast.BalancedRowsPerTile(g, 6, threads: 1));
+        Assert.Equal(7, ConvolutionFast.BalancedRowsPerTile(g, 7, threads: 2));   // four tiles already
+        Assert.Equal(6, ConvolutionFast.BalancedRowsPerTile(g, 6, threads: 3));   // no count of tiles fits three threads and whole blocks
+        var batch = ConvGeometry.Create(4, 28, 28, 128, 128, 3, 3, 1, 1, 1, 1, Padding.Same);
+        Assert.Equal(6, ConvolutionFast.BalancedRowsPerTile(batch, 6, threads: 2));
+        var odd = ConvGeometry.Create(1, 29, 29, 16, 16, 3, 3, 1, 1, 1, 1, Padding.Same);
+        Assert.Equal(6, ConvolutionFast.BalancedRowsPerTile(odd, 6, threads: 2));
+        Check(g, withBias: true, seed: 28);
+    }
+
+    /// <summary>
     /// Padding only the edge pixels' windows gives the bits of padding the whole input: the same convolution on its input
     /// padded along W beforehand, bit for bit, and close to the reference. Rows of 56 (fourteen-pixel blocks, both edges),
     /// stride 2 (Q = 28), K = 40 through the scratch tile, one block touching both edges (Q = 14), a six-pixel rest at the

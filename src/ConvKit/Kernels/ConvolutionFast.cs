@@ -34,10 +34,11 @@ internal static unsafe class ConvolutionFast
 
     /// <summary>
     /// out[n,p,q,k] = bias[k] + Σ_{r,s,c'} in[n, p·sh − padTop + r·dh, q·sw − padLeft + s·dw, g·C/G + c'] · w[r,s,c',k]
-    /// (Σ · scale[k] + bias[k] when <paramref name="scale"/> is given: a batch normalization folded in at inference),
-    /// then max(out, 0) when <paramref name="relu"/> is set. Bias, scale and ReLU are an epilogue on each tile or output
-    /// row right after its GEMM, while it is still in cache; the 1×1 and whole-batch paths, whose GEMM covers the whole
-    /// output at once, make one pass over it afterwards.
+    /// (Σ · scale[k] + bias[k] when <paramref name="scale"/> is given: a batch normalization folded in at inference;
+    /// plus residual[n,p,q,k] when a residual is given: the Add of a residual block), then max(out, 0) when
+    /// <paramref name="relu"/> is set. These are an epilogue on each tile or output row right after its GEMM, while it is
+    /// still in cache; the 1×1 and whole-batch paths, whose GEMM covers the whole output at once, make one pass over it
+    /// afterwards.
     /// </summary>
     public static void Forward(
         ReadOnlySpan<float> input,      // [N, H, W, C]
@@ -46,34 +47,38 @@ internal static unsafe class ConvolutionFast
         ConvGeometry g,
         Span<float> output,             // [N, P, Q, K]
         bool relu = false,
-        ReadOnlySpan<float> scale = default)    // [K] or empty
+        ReadOnlySpan<float> scale = default,    // [K] or empty
+        ReadOnlySpan<float> residual = default) // [N, P, Q, K] or empty
     {
         CheckLengths(g, input.Length, kernel.Length, output.Length, "output");
         if (!bias.IsEmpty && bias.Length < g.K) throw new ArgumentException($"Convolution bias needs {g.K} values; received {bias.Length}.");
         if (!scale.IsEmpty && scale.Length < g.K) throw new ArgumentException($"Convolution scale needs {g.K} values; received {scale.Length}.");
+        if (!residual.IsEmpty && residual.Length < g.OutputSize)
+            throw new ArgumentException($"Convolution residual needs {g.OutputSize} values; received {residual.Length}.");
         if (g.OutputSize == 0) return;
         int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg;
-        fixed (float* pin = input, pw = kernel, pb = bias, pout = output, pscale = scale)
+        fixed (float* pin = input, pw = kernel, pb = bias, pout = output, pscale = scale, pres = residual)
         {
-            float* x = pin, w = pw, b = pb, y = pout, sc = pscale;
+            float* x = pin, w = pw, y = pout;
+            var e = new OutputEpilogue(pb, pscale, pres, relu, y);
             if (IsPointwise(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
-                Epilogue.Apply(y, (nint)g.N * g.P * g.Q, g.K, b, relu, sc);
+                e.Apply(y, (nint)g.N * g.P * g.Q, g.K);
                 return;
             }
             if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "dot products over input rows read in place");
-                ForwardDot(x, w, b, g, y, relu, sc);
+                ForwardDot(x, w, g, y, e);
                 return;
             }
             if (IsRowContiguous(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, " + DirectKernel(g));
-                ForwardDirect(x, w, b, g, y, relu, sc);
+                ForwardDirect(x, w, g, y, e);
                 return;
             }
             if (WidthPadded(g) is { } unpadded)
@@ -82,21 +87,21 @@ internal static unsafe class ConvolutionFast
                 if (!dot && g.S * g.C >= EdgeWindowsRun)
                 {
                     if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, edge pixels' windows padded, " + DirectKernel(g));
-                    ForwardDirect(x, w, b, g, y, relu, sc);
+                    ForwardDirect(x, w, g, y, e);
                     return;
                 }
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "width padded once, then " + (dot ? "dot products" : "direct, " + DirectKernel(g)));
                 float* padded = KernelBuffers.PaddedInput(unpadded.InputSize);
                 PadWidth(x, g, padded);
-                if (dot) ForwardDot(padded, w, b, unpadded, y, relu, sc);
-                else ForwardDirect(padded, w, b, unpadded, y, relu, sc);
+                if (dot) ForwardDot(padded, w, unpadded, y, e);
+                else ForwardDirect(padded, w, unpadded, y, e);
                 return;
             }
             int rowsPerTile = BalancedRowsPerTile(g, RowsPerTile(g, 1), KernelThreads.Available), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
             if (g.Groups == 1 && g.N * tilesPerImage < 2 * KernelThreads.Count && (long)g.N * g.P * g.Q * width <= WholeColumnsBudget)
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "im2col of the whole batch, one threaded GEMM");
-                ForwardWhole(x, w, b, g, y, relu, sc);
+                ForwardWhole(x, w, g, y, e);
                 return;
             }
             if (OpTrace.Level >= 2) Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
@@ -116,7 +121,7 @@ internal static unsafe class ConvolutionFast
                     Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
                     Gemm.MultiplyWholeB(rows, kg, width, columns, width, packedKernel + group * groupSize, yTile + group * kg, g.K, accumulate: false);
                 }
-                Epilogue.Apply(yTile, rows, g.K, b, relu, sc);
+                e.Apply(yTile, rows, g.K);
             });
         }
     }
@@ -146,11 +151,9 @@ internal static unsafe class ConvolutionFast
     private static void ForwardWhole(
         float* x,       // [N, H, W, C]
         float* w,       // [R, S, C, K]
-        float* b,       // [K] or null
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        bool relu,
-        float* scale)   // [K] or null
+        OutputEpilogue e)
     {
         int width = g.R * g.S * g.C, rows = g.N * g.P;
         float* columns = KernelBuffers.Columns(rows * g.Q * width);
@@ -164,7 +167,7 @@ internal static unsafe class ConvolutionFast
         // A read in place, as the tiles do: the same blocks of the shared dimension, so a sample's output has the same
         // bits whichever path its batch took.
         Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false, inPlaceA: true);
-        Epilogue.Apply(y, (nint)rows * g.Q, g.K, b, relu, scale);
+        e.Apply(y, (nint)rows * g.Q, g.K);
     }
 
     /// <summary>dIn = col2im(dOut · Wᵀ): dIn[n,h,w,c] = Σ over the windows that read (h, w, c) of dOut[n,p,q,k] · w[r,s,c',k].</summary>
@@ -487,11 +490,9 @@ internal static unsafe class ConvolutionFast
     private static void ForwardDirect(
         float* x,       // [N, H, W, C]
         float* w,       // [R, S, C, K]
-        float* b,       // [K] or null
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        bool relu,
-        float* scale)   // [K] or null
+        OutputEpilogue e)
     {
         const int MR = GemmMicroKernel.MR;
         // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case): such
@@ -572,7 +573,7 @@ internal static unsafe class ConvolutionFast
                     }
                 }
             }
-            Epilogue.Apply(yRow, g.Q, g.K, b, relu, scale);
+            e.Apply(yRow, g.Q, g.K);
         });
     }
 
@@ -665,11 +666,9 @@ internal static unsafe class ConvolutionFast
     private static void ForwardDot(
         float* x,       // [N, H, W, C]
         float* w,       // [R, S, C, K]
-        float* b,       // [K] or null
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        bool relu,
-        float* scale)   // [K] or null
+        OutputEpilogue e)
     {
         int length = g.S * g.C, vectors = (length + 7) / 8, full = vectors - 1, stride = vectors * 8;
         // weights[(k·R + r)·stride + j] = w[r, j / C, j % C, k], zero past the run.
@@ -695,7 +694,7 @@ internal static unsafe class ConvolutionFast
             float* yRow = y + (nint)outputRow * g.Q * g.K;
             for (int k = 0; k < g.K; k++)
             {
-                float bias = b == null ? 0f : b[k], factor = scale == null ? 1f : scale[k];
+                float bias = e.Bias == null ? 0f : e.Bias[k], factor = e.Scale == null ? 1f : e.Scale[k];
                 int q = 0;
                 for (; q <= g.Q - 4; q += 4)
                 {
@@ -736,7 +735,7 @@ internal static unsafe class ConvolutionFast
                     yRow[(nint)q * g.K + k] = Vector256.Sum(s0) * factor + bias;
                 }
             }
-            Epilogue.Apply(yRow, g.Q, g.K, null, relu);
+            e.WithoutBiasAndScale.Apply(yRow, g.Q, g.K);
         });
     }
 

@@ -6,11 +6,12 @@ namespace ConvKit.Kernels;
 internal static class ConvolutionKernels
 {
     /// <summary>
-    /// The convolution (its sums times <paramref name="scale"/>[k] before the bias is added, when a scale is given),
-    /// plus max(·, 0) on every output when <paramref name="relu"/> is set.
+    /// The convolution (its sums times <paramref name="scale"/>[k] before the bias is added, when a scale is given; plus
+    /// <paramref name="residual"/>, laid out as the output, when one is given), then max(·, 0) on every output when
+    /// <paramref name="relu"/> is set.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output,
-        bool relu = false, ReadOnlySpan<float> scale = default)
+        bool relu = false, ReadOnlySpan<float> scale = default, ReadOnlySpan<float> residual = default)
     {
         if (KernelOptions.UseReference)
         {
@@ -24,9 +25,10 @@ internal static class ConvolutionKernels
                     TensorPrimitives.Multiply(values, scale.Slice(0, g.K), values);
                     if (!bias.IsEmpty) TensorPrimitives.Add(values, bias.Slice(0, g.K), values);
                 }
+            if (!residual.IsEmpty) TensorPrimitives.Add(y, residual.Slice(0, y.Length), y);
             if (relu) TensorPrimitives.Max(y, 0f, y);
         }
-        else ConvolutionFast.Forward(input, kernel, bias, g, output, relu, scale);
+        else ConvolutionFast.Forward(input, kernel, bias, g, output, relu, scale, residual);
     }
 
     public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput)

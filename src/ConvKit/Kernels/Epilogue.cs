@@ -5,6 +5,26 @@ namespace ConvKit.Kernels;
 /// following batch normalization's per-channel scale too), and the backward of that: the ReLU mask and the bias
 /// gradient, in one pass.
 /// </summary>
+/// <summary>
+/// The epilogue of one convolution, for <see cref="Apply"/> to run on each part of its output as the part is computed:
+/// y = y·scale + bias (scale 1 and bias 0 when null), plus the residual's matching part, then max(y, 0).
+/// </summary>
+internal readonly unsafe struct OutputEpilogue(float* bias, float* scale, float* residual, bool relu, float* output)
+{
+    public readonly float* Bias = bias, Scale = scale;
+
+    /// <summary>Laid out as the output, whose first element is at <see cref="Output"/>.</summary>
+    public readonly float* Residual = residual, Output = output;
+    public readonly bool Relu = relu;
+
+    /// <summary>The same without bias and scale, for kernels that apply those two while they write their sums.</summary>
+    public OutputEpilogue WithoutBiasAndScale => new(null, null, Residual, Relu, Output);
+
+    /// <summary>Runs on <paramref name="rows"/> rows of <paramref name="k"/> channels at <paramref name="part"/>, within the output.</summary>
+    public void Apply(float* part, nint rows, int k) =>
+        Epilogue.Apply(part, rows, k, Bias, Relu, Scale, Residual == null ? null : Residual + (part - Output));
+}
+
 internal static unsafe class Epilogue
 {
     /// <summary>
@@ -13,16 +33,16 @@ internal static unsafe class Epilogue
     /// row is still in L1 for the second step. Without a scale, the same operations as BiasAdd then Relu, so the same
     /// bits. Large outputs are split by rows across the threads.
     /// </summary>
-    public static void Apply(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale = default)
+    public static void Apply(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale = default, ReadOnlySpan<float> residual = default)
     {
-        if ((bias.IsEmpty && scale.IsEmpty && !relu) || y.IsEmpty) return;
-        fixed (float* py = y, pb = bias, ps = scale)
+        if ((bias.IsEmpty && scale.IsEmpty && residual.IsEmpty && !relu) || y.IsEmpty) return;
+        fixed (float* py = y, pb = bias, ps = scale, pr = residual)
         {
-            float* start = py, b = pb, s = ps;
+            float* start = py, b = pb, s = ps, r = pr;
             int rows = y.Length / k;
             KernelThreads.ForRows(rows, k, (_, first, last) =>
                 ApplyRows(new Span<float>(start + (nint)first * k, (last - first) * k), k, b == null ? default : new ReadOnlySpan<float>(b, k), relu,
-                    s == null ? default : new ReadOnlySpan<float>(s, k)));
+                    s == null ? default : new ReadOnlySpan<float>(s, k), r == null ? default : new ReadOnlySpan<float>(r + (nint)first * k, (last - first) * k)));
         }
     }
 
@@ -37,13 +57,13 @@ internal static unsafe class Epilogue
         }
     }
 
-    public static void Apply(float* y, nint rows, int k, float* bias, bool relu, float* scale = null) =>
+    public static void Apply(float* y, nint rows, int k, float* bias, bool relu, float* scale = null, float* residual = null) =>
         Apply(new Span<float>(y, checked((int)(rows * k))), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu,
-            scale == null ? default : new ReadOnlySpan<float>(scale, k));
+            scale == null ? default : new ReadOnlySpan<float>(scale, k), residual == null ? default : new ReadOnlySpan<float>(residual, checked((int)(rows * k))));
 
-    private static void ApplyRows(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale)
+    private static void ApplyRows(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale, ReadOnlySpan<float> residual)
     {
-        if (bias.IsEmpty && scale.IsEmpty)
+        if (bias.IsEmpty && scale.IsEmpty && residual.IsEmpty)
         {
             TensorPrimitives.Max(y, 0f, y);
             return;
@@ -51,9 +71,10 @@ internal static unsafe class Epilogue
         for (int start = 0; start < y.Length; start += k)
         {
             var row = y.Slice(start, k);
-            if (scale.IsEmpty) TensorPrimitives.Add(row, bias, row);
+            if (scale.IsEmpty) { if (!bias.IsEmpty) TensorPrimitives.Add(row, bias, row); }
             else if (bias.IsEmpty) TensorPrimitives.Multiply(row, scale, row);
             else TensorPrimitives.MultiplyAdd(row, scale, bias, row);
+            if (!residual.IsEmpty) TensorPrimitives.Add(row, residual.Slice(start, k), row);
             if (relu) TensorPrimitives.Max(row, 0f, row);
         }
     }

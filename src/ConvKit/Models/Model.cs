@@ -112,18 +112,24 @@ public partial class Model
         {
             if (values.ContainsKey(node)) continue;
             var args = node.Parents.Select(p => values[p]).ToList();
-            if (folds is not null && folds.TryGetValue(node, out var fold) && fold.Norm.InferenceAffine() is var (scale, shift)
-                && node.Layer.CallFolded(args[0], scale, shift, fold.Relu is not null,
-                    fold.Relu is null ? "Conv2D+BatchNormalization" : "Conv2D+BatchNormalization+Relu") is { } folded)
+            if (folds is not null && folds.TryGetValue(node, out var fold) && RunFolded(node, args[0], fold, values) is var (folded, residual, relu))
             {
-                // The convolution's, the batch normalization's and the ReLU's outputs are this one tensor; the two
-                // layers it stands for are skipped, and their inputs count as consumed.
+                // The convolution's output and those of the layers folded into it are this one tensor; those layers are
+                // skipped, and their inputs count as consumed.
                 values[node] = values[fold.NormNode] = folded;
                 uses[node]--;
-                if (fold.Relu is { } reluNode)
+                var last = fold.NormNode;
+                if (residual is not null)
                 {
-                    values[reluNode] = folded;
+                    values[fold.AddNode!] = folded;
                     uses[fold.NormNode]--;
+                    if (--uses[fold.Residual!] == 0) Release(residual);
+                    last = fold.AddNode!;
+                }
+                if (relu is not null)
+                {
+                    values[relu] = folded;
+                    uses[last]--;
                 }
             }
             else values[node] = node.Layer.Invoke(args, training);
@@ -143,30 +149,64 @@ public partial class Model
     }
 
     /// <summary>
-    /// The convolutions whose only consumer is a batch normalization (and whose normalization's only consumer, if any,
-    /// is a ReLU), none of them a model output: at inference those run as one convolution with the normalization's
-    /// per-channel scale and shift and the ReLU in its epilogue, as ONNX Runtime folds them. That skips two passes over
-    /// the output and rounds differently from the separate layers only in the last bits (x·s + t for (x − μ)·s′·γ + β).
+    /// A convolution and the layers after it that inference runs in its epilogue: the batch normalization that is its
+    /// only consumer, then either a ReLU, or the Add of a residual block (with <see cref="Residual"/>, the Add's other
+    /// input) and the ReLU after that, each the only consumer of the one before and none of them but the last a model
+    /// output.
     /// </summary>
-    private Dictionary<SymbolicTensor, (SymbolicTensor NormNode, BatchNormalization Norm, SymbolicTensor? Relu)> BatchNormFolds(
-        Dictionary<SymbolicTensor, int> uses)
+    private sealed record Fold(SymbolicTensor NormNode, BatchNormalization Norm, SymbolicTensor? ReluAfterNorm,
+        SymbolicTensor? AddNode, SymbolicTensor? Residual, SymbolicTensor? ReluAfterAdd);
+
+    /// <summary>
+    /// The folds of this graph, by convolution node. At inference a convolution → batch normalization (→ ReLU, or → Add
+    /// → ReLU) runs as one convolution with the normalization's per-channel scale and shift, the residual and the ReLU in
+    /// its epilogue, as ONNX Runtime folds them. That skips a pass over the output for each layer folded, and rounds
+    /// differently from the separate layers only in the last bits (x·s + t for (x − μ)·s′·γ + β).
+    /// </summary>
+    private Dictionary<SymbolicTensor, Fold> BatchNormFolds(Dictionary<SymbolicTensor, int> uses)
     {
         var consumers = new Dictionary<SymbolicTensor, SymbolicTensor>(ReferenceEqualityComparer.Instance);
         foreach (var node in nodes)
             foreach (var parent in node.Parents)
                 if (uses.GetValueOrDefault(parent) == 1) consumers[parent] = node;
-        var folds = new Dictionary<SymbolicTensor, (SymbolicTensor, BatchNormalization, SymbolicTensor?)>(ReferenceEqualityComparer.Instance);
+        SymbolicTensor? Next(SymbolicTensor node) => !Outputs.Contains(node) && consumers.TryGetValue(node, out var next) ? next : null;
+        static bool IsRelu(SymbolicTensor? node) =>
+            node is { Layer: Activation { Function: var function }, Parents.Count: 1 } && function == Activation.Relu;
+        static bool IsSum(SymbolicTensor? node) =>
+            node is { Layer: Add or OnnxBinary { Operation: BinaryOperation.Add, Constant: null }, Parents.Count: 2 }
+            && !ReferenceEquals(node.Parents[0], node.Parents[1]);
+
+        var folds = new Dictionary<SymbolicTensor, Fold>(ReferenceEqualityComparer.Instance);
         foreach (var node in nodes)
         {
-            if (node.Layer is not (Conv2D or OnnxConv) || Outputs.Contains(node) || node.Parents.Count != 1) continue;
-            if (!consumers.TryGetValue(node, out var normNode) || normNode.Layer is not BatchNormalization norm || normNode.Parents.Count != 1) continue;
-            SymbolicTensor? relu = null;
-            if (!Outputs.Contains(normNode) && consumers.TryGetValue(normNode, out var next) && next.Parents.Count == 1
-                && next.Layer is Activation { Function: var function } && function == Activation.Relu)
-                relu = next;
-            folds[node] = (normNode, norm, relu);
+            if (node.Layer is not (Conv2D or OnnxConv) || node.Parents.Count != 1) continue;
+            if (Next(node) is not { Layer: BatchNormalization norm, Parents.Count: 1 } normNode) continue;
+            var afterNorm = Next(normNode);
+            SymbolicTensor? addNode = IsSum(afterNorm) ? afterNorm : null;
+            var residual = addNode?.Parents.First(p => !ReferenceEquals(p, normNode));
+            var afterAdd = addNode is null ? null : Next(addNode);
+            folds[node] = new Fold(normNode, norm, IsRelu(afterNorm) ? afterNorm : null, addNode, residual, IsRelu(afterAdd) ? afterAdd : null);
         }
         return folds;
+    }
+
+    /// <summary>
+    /// Runs the fold at convolution <paramref name="node"/> on <paramref name="input"/>: with the residual when it has
+    /// been computed already and has the output's shape (else without the Add and the ReLU after it). Null when the layer
+    /// cannot fold; otherwise the output, the residual used (or null) and the ReLU node folded (or null).
+    /// </summary>
+    private static (Tensor Output, Tensor? Residual, SymbolicTensor? Relu)? RunFolded(SymbolicTensor node, Tensor input, Fold fold,
+        Dictionary<SymbolicTensor, Tensor> values)
+    {
+        if (fold.Norm.InferenceAffine() is not var (scale, shift)) return null;
+        Tensor? residual = null;
+        if (fold.AddNode is not null && values.TryGetValue(fold.Residual!, out var candidate) && candidate.Rank == node.Shape.Rank
+            && candidate.Shape[0] == input.Shape[0] && Enumerable.Range(1, node.Shape.Rank - 1).All(i => candidate.Shape[i] == node.Shape[i])
+            && fold.AddNode.Shape.Rank == node.Shape.Rank && Enumerable.Range(1, node.Shape.Rank - 1).All(i => fold.AddNode.Shape[i] == node.Shape[i]))
+            residual = candidate;
+        var relu = residual is null ? fold.ReluAfterNorm : fold.ReluAfterAdd;
+        string name = "Conv2D+BatchNormalization" + (residual is null ? "" : "+Add") + (relu is null ? "" : "+Relu");
+        return node.Layer.CallFolded(input, scale, shift, residual, relu is not null, name) is { } output ? (output, residual, relu) : null;
     }
 
     /// <summary>

@@ -25,20 +25,25 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
 
     /// <summary>
     /// Inference only: the convolution, then a per-channel y·scale + shift (a batch normalization on its moving
-    /// statistics), then ReLU when <paramref name="relu"/> is set, all in the convolution's epilogue:
+    /// statistics), then + <paramref name="residual"/> (a residual block's Add) when given, then ReLU when
+    /// <paramref name="relu"/> is set, all in the convolution's epilogue:
     /// out = (Σ + bias)·scale + shift = Σ·scale + (bias·scale + shift). Nothing is recorded, as there is no backward.
     /// </summary>
-    public static Tensor ForwardFolded(Tensor input, Tensor kernel, Tensor? bias, ConvGeometry g, float[] scale, float[] shift, bool relu, string name)
+    public static Tensor ForwardFolded(Tensor input, Tensor kernel, Tensor? bias, ConvGeometry g, float[] scale, float[] shift, Tensor? residual,
+        bool relu, string name)
     {
         if (GradientTape.IsRecording) throw new InvalidOperationException($"{name} folds a batch normalization for inference; a gradient tape is recording.");
         if (scale.Length != g.K || shift.Length != g.K)
             throw new ArgumentException($"{name} needs {g.K} scales and shifts; received {scale.Length} and {shift.Length}.");
+        var outputShape = new Shape(g.N, g.P, g.Q, g.K);
+        if (residual is not null && residual.Size != outputShape.Size)
+            throw new ArgumentException($"{name} adds a residual of the output's size {outputShape}; received {residual.Shape}.");
         var combined = new float[g.K];
         var b = bias is null ? default : bias.Span;
         for (int k = 0; k < g.K; k++) combined[k] = (b.IsEmpty ? 0f : b[k]) * scale[k] + shift[k];
-        var output = Tensor.Uninitialized(new Shape(g.N, g.P, g.Q, g.K));
-        ConvolutionKernels.Forward(input.Span, kernel.Span, combined, g, output.Span, relu, scale);
-        if (OpTrace.Level > 0) OpTrace.Forward(name, bias is null ? [input, kernel] : [input, kernel, bias], output);
+        var output = Tensor.Uninitialized(outputShape);
+        ConvolutionKernels.Forward(input.Span, kernel.Span, combined, g, output.Span, relu, scale, residual is null ? default : residual.Span);
+        if (OpTrace.Level > 0) OpTrace.Forward(name, [input, kernel, .. bias is null ? Array.Empty<Tensor>() : [bias], .. residual is null ? Array.Empty<Tensor>() : [residual]], output);
         return output;
     }
 

@@ -95,6 +95,36 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
+    /// The inference epilogue (Σ·scale + bias, + residual, ReLU) on every forward path: 1×1 as one GEMM, dot products
+    /// (two filters), direct (rows in place through the six-pixel kernel; edge windows, fourteen-pixel blocks), im2col tiles, and im2col of the whole
+    /// batch; against the reference convolution with the same epilogue applied afterwards.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 9, 9, 8, 16, 1, 1, Padding.Valid)]       // 1×1
+    [InlineData(2, 9, 11, 3, 2, 3, 1, Padding.Same)]        // dot products
+    [InlineData(2, 10, 12, 5, 24, 3, 1, Padding.Valid)]     // direct, rows read in place
+    [InlineData(1, 14, 14, 64, 64, 3, 1, Padding.Same)]     // direct, edge windows, 14-pixel blocks
+    [InlineData(3, 12, 12, 32, 96, 3, 1, Padding.Same)]     // im2col tiles
+    [InlineData(1, 7, 7, 96, 128, 3, 2, Padding.Same)]      // im2col of the whole batch
+    public void TheInferenceEpilogueAgreesOnEveryPath(int n, int h, int w, int c, int k, int r, int stride, Padding padding)
+    {
+        var g = ConvGeometry.Create(n, h, w, c, k, r, r, stride, stride, 1, 1, padding);
+        var input = KernelAssert.Random(g.InputSize, k);
+        var kernel = KernelAssert.Random(g.KernelSize, k + 1);
+        var bias = KernelAssert.Random(g.K, k + 2);
+        var scale = KernelAssert.Random(g.K, k + 3);
+        var residual = KernelAssert.Random(g.OutputSize, k + 4);
+        var expected = new float[g.OutputSize];
+        ConvolutionReference.Forward(input, kernel, [], g, expected);
+        for (int i = 0; i < expected.Length; i++) expected[i] = Math.Max(0f, expected[i] * scale[i % g.K] + bias[i % g.K] + residual[i]);
+        var actual = KernelAssert.Random(g.OutputSize, k + 5);
+        ConvolutionFast.Forward(input, kernel, bias, g, actual, relu: true, scale, residual);
+        KernelAssert.Close(expected, actual, 2e-6f * (g.R * g.S * g.C + g.K + 8), $"forward {g}");
+        Assert.Contains(0f, actual);
+        Assert.Contains(actual, v => v > 0f);
+    }
+
+    /// <summary>
     /// A batch-1 28×28×128 → 128 layer makes five im2col tiles of 6 rows; on two threads it takes ten of 3 rows (84 pixels,
     /// whole blocks of 12 on AVX-512, of 6 elsewhere), five per thread. Shapes with tiles to spare, or already even, keep
     /// their rows; so does a batch of one whose rows cannot fill blocks. The ten tiles give the reference's result.

@@ -10,8 +10,10 @@ namespace ConvKit.Tests.Layers;
 /// <summary>
 /// At inference a model runs Conv2D → BatchNormalization (→ ReLU) as one convolution with the normalization's scale and
 /// shift and the ReLU in its epilogue. The result must match the layers run one by one (under a gradient tape, which
-/// turns folding off) to the last few bits, and folding must happen only where it is invisible.
+/// turns folding off) to the last few bits, and folding must happen only where it is invisible. The tests read the op
+/// trace and switch the kernels, both global, so they run alone with the trace tests.
 /// </summary>
+[Collection(nameof(ConvKit.Tests.Autograd.OpTraceCollection))]
 public class BatchNormFoldingTests
 {
     [Theory]
@@ -38,13 +40,47 @@ public class BatchNormFoldingTests
             using var tape = new GradientTape();
             var separate = model.Call(x);
 
-            Assert.Equal(4, trace.Split('\n').Count(l => l.Contains("Conv2D+BatchNormalization")));
-            Assert.Equal(2, trace.Split('\n').Count(l => l.Contains("Conv2D+BatchNormalization+Relu")));
+            // The stride-2 convolution comes first in the graph, before the shortcut: the shortcut's then folds the Add
+            // (with the first's output as its residual) and the ReLU after it.
+            var lines = trace.Split('\n');
+            Assert.Equal(4, lines.Count(l => l.Contains("Conv2D+BatchNormalization")));
+            Assert.Equal(2, lines.Count(l => l.Contains("Conv2D+BatchNormalization+Relu")));
+            Assert.Equal(1, lines.Count(l => l.Contains("Conv2D+BatchNormalization+Add+Relu")));
             Assert.DoesNotContain("[convkit] BatchNormalization", trace);
+            Assert.DoesNotContain("[convkit] Add", trace);
             KernelAssert.Close(separate.ToArray(), folded.ToArray(), 1e-5f, "folded output");
             Assert.Contains(0f, folded.ToArray());
         }
         finally { KernelOptions.UseReference = saved; }
+    }
+
+    /// <summary>
+    /// ResNet's two blocks: an identity block whose Add reads the block's input (here the model's input, which must
+    /// survive the call), and the same as an ONNX graph's Add layer; each second convolution folds the Add and the ReLU.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ResidualAddsAreFoldedIntoTheSecondConvolution(bool onnxAdd)
+    {
+        var input = new Input(8, 8, 6);
+        var first = new Activation(Activation.Relu).Call(new BatchNormalization().Call(new Conv2D(6, new Size2(3, 3), padding: Padding.Same, useBias: false).Call(input)));
+        var second = new BatchNormalization().Call(new Conv2D(6, new Size2(3, 3), padding: Padding.Same, useBias: false).Call(first));
+        var sum = onnxAdd ? new OnnxBinary(BinaryOperation.Add).Call([second, input]) : new Add().Call([second, input]);
+        var output = new Activation(Activation.Relu).Call(sum);
+        var model = new Model(input, output);
+        Randomize(model);
+        var x = Tensor.RandomNormal(new Shape(3, 8, 8, 6), seed: 5);
+        var copy = x.ToArray();
+
+        var trace = Capture(() => model.Predict(x), out var folded);
+        var lines = trace.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["Conv2D+BatchNormalization+Relu", "Conv2D+BatchNormalization+Add+Relu"], lines.Select(l => l.Split(' ')[1]).ToArray());
+        Assert.Equal(copy, x.ToArray());
+        Tensor separate;
+        using (new GradientTape()) separate = model.Call(x);
+        KernelAssert.Close(separate.ToArray(), folded.ToArray(), 1e-5f, "folded output");
+        Assert.Contains(0f, folded.ToArray());
     }
 
     [Fact]

@@ -32,12 +32,12 @@ public sealed class Conv2D(
     }
 
     /// <summary>A linear Conv2D folds a following batch normalization (and ReLU) into its epilogue at inference.</summary>
-    private protected override Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, bool relu, string name)
+    private protected override Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, Tensor? residual, bool relu, string name)
     {
         if (ActivationFunction != ActivationFunction.Linear) return null;
         CheckChannels(input);
         var g = Ops.Conv2DGeometry(input.Shape, Kernel!.Value.Shape, (Strides[0], Strides[1]), Padding, (DilationRate[0], DilationRate[1]), Groups);
-        return Conv2DOp.ForwardFolded(input, Kernel.Value, Bias?.Value, g, scale, shift, relu, name);
+        return Conv2DOp.ForwardFolded(input, Kernel.Value, Bias?.Value, g, scale, shift, residual, relu, name);
     }
 }
 

@@ -109,19 +109,20 @@ public abstract class Layer
 
     /// <summary>
     /// At inference, with nothing recording: this layer's output with a per-channel y·scale + shift (a batch
-    /// normalization that follows it) and ReLU applied in the same pass, named <paramref name="name"/> in traces;
-    /// null when the layer cannot fold them in (the caller then runs the layers one by one).
+    /// normalization that follows it), + <paramref name="residual"/> (a residual block's Add) when given, and ReLU
+    /// applied in the same pass, named <paramref name="name"/> in traces; null when the layer cannot fold them in (the
+    /// caller then runs the layers one by one).
     /// </summary>
-    internal Tensor? CallFolded(Tensor input, float[] scale, float[] shift, bool relu, string name)
+    internal Tensor? CallFolded(Tensor input, float[] scale, float[] shift, Tensor? residual, bool relu, string name)
     {
         if (!Built) return null;
         CheckBuiltInput(input.Shape);
         ConvKit.Autograd.OpTrace.Mark();
-        return CallFoldedCore(input, scale, shift, relu, name);
+        return CallFoldedCore(input, scale, shift, residual, relu, name);
     }
 
     /// <summary>What <see cref="CallFolded"/> runs on a built layer; the default layer folds nothing.</summary>
-    private protected virtual Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, bool relu, string name) => null;
+    private protected virtual Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, Tensor? residual, bool relu, string name) => null;
 
     /// <summary>Runs the layer on the values of its graph inputs (one for most layers).</summary>
     internal virtual Tensor Invoke(IReadOnlyList<Tensor> inputs, bool training) => Call(inputs[0], training);

@@ -93,12 +93,12 @@ public sealed class OnnxConv : Layer
     }
 
     /// <summary>A 2-D OnnxConv folds a following batch normalization (and ReLU) into its epilogue at inference.</summary>
-    private protected override Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, bool relu, string name)
+    private protected override Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, Tensor? residual, bool relu, string name)
     {
         if (SpatialRank != 2 || input.Rank != 4 || input.Shape[-1] != Kernel!.Shape[-2] * Groups) return null;
         var g = new ConvGeometry(input.Shape[0], input.Shape[1], input.Shape[2], input.Shape[3], Filters, KernelSize[0], KernelSize[1],
             Strides[0], Strides[1], Dilations[0], Dilations[1], Pads[0], Pads[1], Pads[2], Pads[3], Groups);
-        return Conv2DOp.ForwardFolded(input, Kernel.Value, Bias?.Value, g, scale, shift, relu, name);
+        return Conv2DOp.ForwardFolded(input, Kernel.Value, Bias?.Value, g, scale, shift, residual, relu, name);
     }
 
     public override IReadOnlyDictionary<string, object?> GetConfig() => new Dictionary<string, object?>(base.GetConfig())

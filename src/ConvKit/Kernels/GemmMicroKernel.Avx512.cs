@@ -46,23 +46,12 @@ internal static unsafe partial class GemmMicroKernel
     /// <summary>Floats of packed A ahead of the current step that <see cref="Avx512Packed"/> prefetches (64 steps of 12).</summary>
     private const int PrefetchAheadA = 64 * PackedMR512;
 
-    /// <summary>
-    /// Steps of kc before the end of <see cref="Avx512Packed"/>'s loop where it starts asking for C, a row per iteration
-    /// (two steps): the twelve rows, then 40 iterations (about a thousand cycles) for the last row's lines to arrive.
-    /// 20 to 200 steps measured alike.
-    /// </summary>
-    private const int CTailSteps = 2 * (12 + 40);
-
     /// <summary>The packed kernel with MR = 12: C[12, 32] (+)= A[12, kc] · B[kc, 32], A packed as a[p·12 + i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx512Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {
-        // The C tile is read only after the loop. Asked for at the start, its lines would be evicted again by the panels
-        // streaming through L1 and L2 in a deep loop, so a deep loop asks for one row per iteration from
-        // CTailSteps before its end instead (1 % on SGEMM 2048³ on one thread).
-        int cPrefetchFrom = kc - CTailSteps;
-        if (cPrefetchFrom < 0) { PrefetchRows(c, ldc, 12); cPrefetchFrom = int.MaxValue; }
-        float* cNext = c, cEnd = c + 12 * ldc;
+        // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
+        PrefetchRows(c, ldc, 12);
         Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
         Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
         Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;
@@ -86,7 +75,6 @@ internal static unsafe partial class GemmMicroKernel
             Sse.Prefetch0(a + PrefetchAheadA); Sse.Prefetch0(a + PrefetchAheadA + 16);
             Sse.Prefetch0(b + PrefetchAheadB); Sse.Prefetch0(b + PrefetchAheadB + 16);
             Sse.Prefetch0(b + PrefetchAheadB + 32); Sse.Prefetch0(b + PrefetchAheadB + 48);
-            if (p >= cPrefetchFrom && cNext < cEnd) { Sse.Prefetch0(cNext); Sse.Prefetch0(cNext + 16); Sse.Prefetch0(cNext + NR512 - 1); cNext += ldc; }
             var b0 = Avx512F.LoadVector512(b);
             var b1 = Avx512F.LoadVector512(b + 16);
             var a00 = Vector512.Create(a[0]);

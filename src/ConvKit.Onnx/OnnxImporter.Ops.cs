@@ -82,7 +82,7 @@ public static partial class OnnxImporter
             var (strides, dilations, pads) = Window(n, kernel);
             var bias = n.Has(2) ? n.Const(2, "B") : null;
             int group = (int)n.Int("group", 1);
-            var layer = new OnnxConv(w.Dims[0], kernel, strides, dilations, pads, group, bias is not null, n.LayerName());
+            var layer = new OnnxConv(w.Dims[0], kernel, strides, dilations, pads, group, bias is not null, n.LayerName(), Initializer.Zeros);
             var y = layer.Call(n.Data(0, TensorLayout.ChannelsLast));
             layer.Kernel!.Assign(Ops.Transpose(w.ToTensor(), rank switch { 5 => [2, 3, 4, 1, 0], 4 => [2, 3, 1, 0], _ => [2, 1, 0] }));
             if (bias is not null) layer.Bias!.Assign(bias.ToTensor().Reshape(w.Dims[0]));

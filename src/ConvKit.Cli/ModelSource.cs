@@ -23,9 +23,9 @@ internal static class ModelSource
     /// <summary>The checkpoint <c>convkit train</c> writes by default, and what the other commands read by default.</summary>
     public static string DefaultModelFile => Path.Combine("out", "model.safetensors");
 
-    /// <summary>True when <paramref name="value"/> names a file rather than a built-in model.</summary>
+    /// <summary>True when <paramref name="value"/> names a file (or a train --out directory) rather than a built-in model.</summary>
     public static bool IsFile(string value) =>
-        !ModelZoo.Contains(value) && (File.Exists(value) || value.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
+        !ModelZoo.Contains(value) && (File.Exists(value) || Directory.Exists(value) || value.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
             || value.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)
             || value.Contains('/') || value.Contains(Path.DirectorySeparatorChar));
 
@@ -43,7 +43,7 @@ internal static class ModelSource
     public static Sequential Create(string name, (int Height, int Width, int Channels) inputShape, int classes, int seed)
     {
         if (!ModelZoo.Contains(name))
-            throw new CliException($"Unknown model '{name}': pass a built-in model ({string.Join(", ", ModelZoo.Names)}) or a .safetensors model file.");
+            throw new CliException($"Unknown model '{name}': pass a built-in model ({string.Join(", ", ModelZoo.Names)}) or a .safetensors model file (or the directory convkit train wrote it to).");
         return ModelZoo.Create(name, inputShape, classes, seed);
     }
 

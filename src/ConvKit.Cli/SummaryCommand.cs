@@ -10,7 +10,7 @@ internal static class SummaryCommand
 {
     private static readonly Argument<string> ModelArgument = new("model")
     {
-        Description = $"Built-in model ({string.Join(", ", ModelZoo.Names)}) or a model file.",
+        Description = $"Built-in model ({string.Join(", ", ModelZoo.Names)}), a model file, or the directory convkit train wrote it to.",
         DefaultValueFactory = _ => "default",
     };
 

@@ -29,6 +29,19 @@ public class ModelCommandTests
         var result = CliResult.Run("summary", path);
         Assert.True(result.ExitCode == 0, result.Error);
         Assert.Contains("Total params: 13,634", result.Output);
+        // The directory convkit train writes (model.safetensors inside), named as evaluate and predict take it: a bare
+        // relative name, which is also what a built-in model's name looks like. (The CLI tests run one at a time.)
+        Directory.CreateDirectory(dir.File("run"));
+        File.Copy(path, Path.Combine(dir.File("run"), "model.safetensors"));
+        var previous = Directory.GetCurrentDirectory();
+        try
+        {
+            Directory.SetCurrentDirectory(Path.GetDirectoryName(path)!);
+            var byDirectory = CliResult.Run("summary", "run");
+            Assert.True(byDirectory.ExitCode == 0, byDirectory.Error);
+            Assert.Contains("Total params: 13,634", byDirectory.Output);
+        }
+        finally { Directory.SetCurrentDirectory(previous); }
     }
 
     [Fact]

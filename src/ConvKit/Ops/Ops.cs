@@ -60,17 +60,23 @@ public static class Ops
     /// <summary>Conv1D, then ReLU fused into the convolution's epilogue when <paramref name="relu"/> is set.</summary>
     internal static Tensor Conv1D(Tensor input, Tensor kernel, Tensor? bias, int stride, Padding padding, int dilation, int groups, bool relu)
     {
-        if (input.Rank != 3 || kernel.Rank != 3)
-            throw new ArgumentException($"Conv1D needs input (batch, steps, channels) and kernel (k, in, filters); received input {input.Shape} and kernel {kernel.Shape}.");
-        var (before, after) = ConvArithmetic.Pads(padding, input.Shape[1], kernel.Shape[0], stride, dilation);
-        var g = new ConvGeometry(input.Shape[0], 1, input.Shape[1], input.Shape[2], kernel.Shape[2], 1, kernel.Shape[0],
-            1, stride, 1, dilation, 0, before, 0, after, groups);
-        if (g.Q <= 0 || input.Shape[2] != kernel.Shape[1] * groups)
-            throw new ArgumentException($"Conv1D kernel {kernel.Shape} does not fit input {input.Shape} (padding {padding.ToString().ToLowerInvariant()}, dilation {dilation}, groups {groups}).");
+        var g = Conv1DGeometry(input.Shape, kernel.Shape, stride, padding, dilation, groups);
         var image = Reshape(input, g.N, 1, g.W, g.C);
         var filters = Reshape(kernel, 1, g.S, g.ChannelsPerGroup, g.K);
         var output = Conv2DOp.Forward(image, filters, bias, g, relu);
         return Reshape(output, g.N, g.Q, g.K);
+    }
+
+    /// <summary>A 1-D convolution as the 2-D one of a single row: (N, 1, L, C) with a (1, k, C/groups, K) kernel.</summary>
+    internal static ConvGeometry Conv1DGeometry(Shape input, Shape kernel, int stride, Padding padding, int dilation, int groups)
+    {
+        if (input.Rank != 3 || kernel.Rank != 3)
+            throw new ArgumentException($"Conv1D needs input (batch, steps, channels) and kernel (k, in, filters); received input {input} and kernel {kernel}.");
+        var (before, after) = ConvArithmetic.Pads(padding, input[1], kernel[0], stride, dilation);
+        var g = new ConvGeometry(input[0], 1, input[1], input[2], kernel[2], 1, kernel[0], 1, stride, 1, dilation, 0, before, 0, after, groups);
+        if (g.Q <= 0 || input[2] != kernel[1] * groups)
+            throw new ArgumentException($"Conv1D kernel {kernel} does not fit input {input} (padding {padding.ToString().ToLowerInvariant()}, dilation {dilation}, groups {groups}).");
+        return g;
     }
 
     /// <summary>

@@ -83,6 +83,29 @@ public class BatchNormFoldingTests
         Assert.Contains(0f, folded.ToArray());
     }
 
+    /// <summary>Conv1D folds the same way, as the 2-D convolution of one row: a normalization with ReLU, then a residual block.</summary>
+    [Fact]
+    public void Conv1DFoldsAsOneRow()
+    {
+        var input = new Input(21, 5);
+        var first = new Activation(Activation.Relu).Call(new BatchNormalization().Call(new Conv1D(5, 3, padding: Padding.Same).Call(input)));
+        var second = new BatchNormalization().Call(new Conv1D(5, 3, padding: Padding.Same, dilationRate: 2, useBias: false).Call(first));
+        var model = new Model(input, new Activation(Activation.Relu).Call(new Add().Call([second, input])));
+        Randomize(model);
+        var x = Tensor.RandomNormal(new Shape(2, 21, 5), seed: 6);
+
+        var trace = Capture(() => model.Predict(x), out var folded);
+        var lines = trace.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // (Conv1D views its tensors as one-row images, and the views show in the trace.)
+        Assert.Equal(["Conv1D+BatchNormalization+Relu", "Conv1D+BatchNormalization+Add+Relu"],
+            lines.Select(l => l.Split(' ')[1]).Where(op => op != "Reshape").ToArray());
+        Assert.Equal(new Shape(2, 21, 5), folded.Shape);
+        Tensor separate;
+        using (new GradientTape()) separate = model.Call(x);
+        KernelAssert.Close(separate.ToArray(), folded.ToArray(), 1e-5f, "folded output");
+        Assert.Contains(0f, folded.ToArray());
+    }
+
     [Fact]
     public void NothingIsFoldedWhereTheSeparateResultsAreSeen()
     {

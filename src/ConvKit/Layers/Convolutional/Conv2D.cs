@@ -62,4 +62,15 @@ public sealed class Conv1D(
         var y = Ops.Conv1D(input, Kernel!.Value, Bias?.Value, Strides[0], Padding, DilationRate[0], Groups, relu);
         return relu ? y : ActivationFunction.Apply(y);
     }
+
+    /// <summary>A linear Conv1D folds a following batch normalization (and what follows it) as the 2-D convolution of one row.</summary>
+    private protected override Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, Tensor? residual, bool relu, string name)
+    {
+        if (ActivationFunction != ActivationFunction.Linear) return null;
+        CheckChannels(input);
+        var g = Ops.Conv1DGeometry(input.Shape, Kernel!.Value.Shape, Strides[0], Padding, DilationRate[0], Groups);
+        var output = Conv2DOp.ForwardFolded(Ops.Reshape(input, g.N, 1, g.W, g.C), Ops.Reshape(Kernel.Value, 1, g.S, g.ChannelsPerGroup, g.K),
+            Bias?.Value, g, scale, shift, residual, relu, name);
+        return Ops.Reshape(output, g.N, g.Q, g.K);
+    }
 }

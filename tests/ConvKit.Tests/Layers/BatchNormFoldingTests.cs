@@ -73,14 +73,8 @@ public class BatchNormFoldingTests
         var x = Tensor.RandomNormal(new Shape(3, 8, 8, 6), seed: 5);
         var copy = x.ToArray();
 
-        var trace = Capture(() => model.Predict(x), out var folded);
-        var lines = trace.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(["Conv2D+BatchNormalization+Relu", "Conv2D+BatchNormalization+Add+Relu"], lines.Select(l => l.Split(' ')[1]).ToArray());
+        AssertFoldsInto(model, x, ["Conv2D+BatchNormalization+Relu", "Conv2D+BatchNormalization+Add+Relu"]);
         Assert.Equal(copy, x.ToArray());
-        Tensor separate;
-        using (new GradientTape()) separate = model.Call(x);
-        KernelAssert.Close(separate.ToArray(), folded.ToArray(), 1e-5f, "folded output");
-        Assert.Contains(0f, folded.ToArray());
     }
 
     /// <summary>Conv1D folds the same way, as the 2-D convolution of one row: a normalization with ReLU, then a residual block.</summary>
@@ -94,16 +88,25 @@ public class BatchNormFoldingTests
         Randomize(model);
         var x = Tensor.RandomNormal(new Shape(2, 21, 5), seed: 6);
 
+        var folded = AssertFoldsInto(model, x, ["Conv1D+BatchNormalization+Relu", "Conv1D+BatchNormalization+Add+Relu"]);
+        Assert.Equal(new Shape(2, 21, 5), folded.Shape);
+    }
+
+    /// <summary>
+    /// Predicts on <paramref name="x"/>, asserts that the trace shows exactly <paramref name="ops"/> (Conv1D's views of
+    /// its tensors as one-row images, Reshape, left aside) and that the output matches the layers run one by one and
+    /// has ReLU's zeros; returns the output.
+    /// </summary>
+    private static Tensor AssertFoldsInto(Model model, Tensor x, string[] ops)
+    {
         var trace = Capture(() => model.Predict(x), out var folded);
         var lines = trace.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        // (Conv1D views its tensors as one-row images, and the views show in the trace.)
-        Assert.Equal(["Conv1D+BatchNormalization+Relu", "Conv1D+BatchNormalization+Add+Relu"],
-            lines.Select(l => l.Split(' ')[1]).Where(op => op != "Reshape").ToArray());
-        Assert.Equal(new Shape(2, 21, 5), folded.Shape);
+        Assert.Equal(ops, lines.Select(l => l.Split(' ')[1]).Where(op => op != "Reshape").ToArray());
         Tensor separate;
         using (new GradientTape()) separate = model.Call(x);
         KernelAssert.Close(separate.ToArray(), folded.ToArray(), 1e-5f, "folded output");
         Assert.Contains(0f, folded.ToArray());
+        return folded;
     }
 
     [Fact]

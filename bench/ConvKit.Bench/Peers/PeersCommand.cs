@@ -215,6 +215,7 @@ internal static class PeersCommand
         var sb = new StringBuilder();
         sb.AppendLine(Inv($"ConvKit side by side — {machine.Cpu}, {machine.LogicalCores} logical cores, {options.Threads} threads, {machine.Isa}"));
         sb.AppendLine(Inv($"{machine.DotNet}, {machine.Os}; ConvKit kernels: {machine.Kernels}; {machine.Build} build; {(options.Quick ? "quick" : "full")} run"));
+        if (machine.IsaLimits != "none") sb.AppendLine(Inv($"Instruction sets limited by {machine.IsaLimits}"));
         sb.AppendLine($"torch: {(TorchPeer.Unavailable is { } t ? "unavailable (" + t + ")" : TorchPeer.Version)}");
         sb.AppendLine($"onnxruntime: {(OrtPeer.Unavailable is { } o ? "unavailable (" + o + ")" : OrtPeer.Version)}");
         foreach (var p in peaks)
@@ -263,6 +264,7 @@ internal static class PeersCommand
             w.WriteString("os", machine.Os);
             w.WriteString("convkitKernels", machine.Kernels);
             w.WriteString("build", machine.Build);
+            w.WriteString("isaLimits", machine.IsaLimits);
             w.WriteEndObject();
             w.WriteStartObject("peers");
             WritePeer(w, "torch", TorchPeer.Version, TorchPeer.Unavailable);

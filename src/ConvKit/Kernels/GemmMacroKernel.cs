@@ -16,31 +16,21 @@ internal static unsafe class GemmMacroKernel
 
     /// <summary>
     /// C[mc, nc] (+)= Apacked[mc, kc] · Bpacked[kc, nc]; <paramref name="overwrite"/> replaces C instead of adding.
-    /// <paramref name="rowPanelsOuter"/> runs the loop over A's micro-panels outside the loop over B's: one A micro-panel
-    /// then stays in L1 while the B block streams from L2 (the AVX-512 order); otherwise one B micro-panel stays in L1
-    /// while the A block streams from L2.
+    /// The loop over A's micro-panels runs outside the loop over B's: one A micro-panel stays in L1 while the B block
+    /// streams from L2.
     /// </summary>
     public static void Packed(
         int mc, int nc, int kc,
         float* packedA,         // [⌈mc/PackedMR⌉, kc, PackedMR]
         float* packedB,         // [⌈nc/NR⌉, kc, NR]
         float* c, nint ldc,     // [mc, nc]
-        bool overwrite, bool rowPanelsOuter = false)
+        bool overwrite)
     {
         int mr = GemmMicroKernel.PackedMR;
         float* tile = stackalloc float[mr * NR];
-        if (rowPanelsOuter)
-        {
-            for (int ir = 0; ir < mc; ir += mr)                         // A micro-panel in L1
-                for (int jr = 0; jr < nc; jr += NR)                     // B micro-panels from L2
-                    PackedTile(mc - ir, nc - jr, kc, packedA + ir * kc, packedB + jr * kc, c + ir * ldc + jr, ldc, overwrite, tile);
-        }
-        else
-        {
-            for (int jr = 0; jr < nc; jr += NR)                         // 2nd loop around the micro-kernel
-                for (int ir = 0; ir < mc; ir += mr)                     // 1st loop around the micro-kernel
-                    PackedTile(mc - ir, nc - jr, kc, packedA + ir * kc, packedB + jr * kc, c + ir * ldc + jr, ldc, overwrite, tile);
-        }
+        for (int ir = 0; ir < mc; ir += mr)                             // A micro-panel in L1
+            for (int jr = 0; jr < nc; jr += NR)                         // B micro-panels from L2
+                PackedTile(mc - ir, nc - jr, kc, packedA + ir * kc, packedB + jr * kc, c + ir * ldc + jr, ldc, overwrite, tile);
     }
 
     /// <summary>One register tile; <paramref name="rowsLeft"/> and <paramref name="columnsLeft"/> past the block's edge go through <paramref name="tile"/>.</summary>

@@ -316,7 +316,10 @@ internal static unsafe class ConvolutionFast
                     for (int group = 0; group < g.Groups; group++)
                     {
                         Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
-                        Gemm.Multiply(true, false, width, kg, rows, columns, width, dyTile + group * kg, g.K, sum + group * kg, g.K, true, inPlaceA: true);
+                        // The columns are Aᵀ here: read in place, each step of the shared dimension (a pixel) is a new
+                        // line of the tile for six floats. Packed, the kernel gradient of the tutorial CNN's 5×5 32 → 64
+                        // convolution ran 1.11× as fast with AVX-512 and 1.15× with AVX2; ResNet's 3×3 64 → 64 1.10× and 1.21×.
+                        Gemm.Multiply(true, false, width, kg, rows, columns, width, dyTile + group * kg, g.K, sum + group * kg, g.K, true);
                     }
                 }
             });

@@ -19,8 +19,8 @@ namespace ConvKit.Kernels;
 /// <para>
 /// AVX2 with A packed (6 × 16, in the same row chunks against one packing of B as AVX-512):
 /// KC = 512 keeps the A micro-panel (6·512·4 = 12 KB) in L1, and NC = 128 makes the B block 512·128·4 = 256 KB, half of
-/// Zen 3's L2. With AVX-512 off on Cascade Lake, SGEMM 2048³ ran 6–10 % faster this way than in the order above on one
-/// thread and 9–17 % on two (KC = 256 to 1024 and NC = 64 to 256 measured alike).
+/// Zen 3's L2. With AVX-512 off on Cascade Lake, SGEMM 2048³ ran 6–15 % faster this way than in the order above on one
+/// thread and 7–10 % on two (KC = 256 to 1024 and NC = 64 to 256 measured alike).
 /// </para>
 /// <para>
 /// Skylake-SP / Cascade Lake (AVX-512, NR = 32): 32 KB L1d, 1 MB L2 per core, 1.375 MB of non-inclusive L3 per core.

@@ -33,9 +33,9 @@ namespace ConvKit.Kernels;
 /// reads and writes each C tile once per 1024 steps, and calls the micro-kernel (whose start and end cost it about
 /// 9 % of its time at KC = 384) a third as often. Its A micro-panel (48 KB) no longer stays in L1, but it did not before
 /// either: the B micro-panel streaming past evicted it. NC = 128 makes the B block 1024·128·4 = 512 KB of the 1 MB L2,
-/// which every A micro-panel of a row chunk (Gemm's ChunkABytes) runs against in turn. MC = 2400 bounds the A block of
-/// a wide product (split by columns); at KC = 1024 the largest is 9.4 MB, streamed from L3 or memory, but a wide product
-/// is usually short (a dense layer's batch of rows).
+/// which every A micro-panel of a row chunk (Gemm's ChunkABytes) runs against in turn. With A packed, MC is not used: the
+/// row chunks bound a block of A, and a wide product (split by columns) packs all of its rows, usually few (a dense
+/// layer's batch).
 /// On SGEMM 1024³ and 2048³ KC = 1024 with NC = 128 measured 2–8 % faster than KC = 384 with NC = 256–480, on one
 /// thread and on two.
 /// </para>
@@ -68,7 +68,8 @@ internal sealed record GemmBlockSizes(int MR, int NR, int MC, int KC, int NC)
 /// dimension (packing that block of B once), the 3rd over MC rows; the macro-kernel holds the 2nd and 1st loops over NR
 /// and MR, and the micro-kernel the loop over KC. Threads take shares of C's rows or, for short wide products, of its
 /// columns. A product whose A is packed runs the A micro-panels outside the B micro-panels instead
-/// (<c>MultiplyPacked</c>): the threads take chunks of C's rows against one packing of B, or equal shares of its columns.
+/// (<c>MultiplyPacked</c>): the threads take chunks of C's rows against one packing of B, or chunks of its columns against one
+/// packing of A.
 /// Transposed operands are read in place by the packing routines. Every element of C is computed by one thread in one
 /// fixed order, so the result does not depend on the number of threads.
 /// </remarks>
@@ -271,11 +272,8 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// The loops with A packed. A tall C goes to <see cref="MultiplyRowChunks"/>; a short,
-    /// wide one is cut into equal shares of its columns, one per thread, which run with no synchronisation but the end:
-    /// each packs all of A (M·K copies, little beside M·N·K multiply-adds) and its own columns of B.
-    /// Within a share: over KC of the shared dimension, then MC rows (packing that block of A once, into L3), then NC
-    /// columns (packing that block of B, into L2), and the macro-kernel runs each A micro-panel against the B block.
+    /// The loops with A packed. A tall C goes to <see cref="MultiplyRowChunks"/>, a short wide one to
+    /// <see cref="MultiplyColumnChunks"/>.
     /// </summary>
     private static void MultiplyPacked(
         bool transposeA, bool transposeB, int m, int n, int k,
@@ -288,14 +286,7 @@ internal static unsafe class Gemm
             MultiplyRowChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
         }
-        int columnParts = Math.Min(threads, bPanels);
-        KernelThreads.For(columnParts, part =>
-        {
-            var (rowStart, rowEnd, columnStart, columnEnd) = Share(m, n, 1, columnParts, part, MR);
-            if (rowStart >= rowEnd || columnStart >= columnEnd) return;
-            float* bShare = transposeB ? b + columnStart * ldb : b + columnStart;
-            MultiplyShare(transposeA, transposeB, m, columnEnd - columnStart, k, a, lda, bShare, ldb, c + columnStart, ldc, accumulate);
-        });
+        MultiplyColumnChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
     }
 
     /// <summary>
@@ -380,6 +371,58 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>Floats of A that <see cref="MultiplyColumnChunks"/> packs ahead at most (unless one KC block is more): 24 MB.</summary>
+    private const long SharedALimit = 6L << 20;
+
+    /// <summary>
+    /// <see cref="MultiplyPacked"/> split by columns, with A packed once for all threads: for a group of KC blocks of the
+    /// shared dimension, the threads first pack A's rows together, then take chunks of NC columns of C (handed out as
+    /// threads come free), each chunk packing its block of B for each KC block and running all of A's rows against it.
+    /// </summary>
+    /// <remarks>
+    /// Equal column shares, one per thread, each packing all of A, left one thread waiting for the other whenever the
+    /// host slowed one core: a dense layer's 100 × 1024 × 3136 product spent a fifth of its samples in that wait. Every
+    /// element of C still sums the same KC blocks in the same order, so the bits do not depend on the chunks or threads.
+    /// </remarks>
+    private static void MultiplyColumnChunks(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads)
+    {
+        int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
+        var blocks = PackedBlocks;
+        int kc = BlockSize(k, blocks.KC, 2), nc = BlockSize(n, blocks.NC, NR);
+        long blockFloats = (long)(m + MR - 1) / MR * MR * kc;
+        int kBlocks = (k + kc - 1) / kc, chunks = (n + nc - 1) / nc;
+        // As few groups as the limit allows, of nearly equal numbers of blocks, none past the limit.
+        int mostPerGroup = (int)Math.Clamp(SharedALimit / blockFloats, 1, kBlocks);
+        int groups = (kBlocks + mostPerGroup - 1) / mostPerGroup;
+        int blocksPerGroup = (kBlocks + groups - 1) / groups;
+        float* packedA = KernelBuffers.SharedA(blocksPerGroup * blockFloats);
+        for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
+        {
+            int groupBlocks = Math.Min(blocksPerGroup, kBlocks - firstBlock);
+            KernelThreads.ForEach(groupBlocks * threads, threads, item =>
+            {
+                int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
+                var (rowStart, rowEnd) = KernelThreads.Range(m, threads, item % threads, MR);
+                if (rowStart >= rowEnd) return;
+                GemmPacking.PackA(transposeA, rowEnd - rowStart, kcHere, transposeA ? a + pc * lda + rowStart : a + rowStart * lda + pc, lda,
+                    packedA + block * blockFloats + (nint)rowStart * kcHere);
+            });
+            KernelThreads.ForEach(chunks, threads, chunk =>
+            {
+                int jc = chunk * nc, ncHere = Math.Min(nc, n - jc), panels = (ncHere + NR - 1) / NR;
+                float* packedB = KernelBuffers.PackB(panels * NR * kc);
+                for (int block = 0; block < groupBlocks; block++)
+                {
+                    int pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
+                    GemmPacking.PackB(transposeB, kcHere, ncHere, transposeB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, 0, panels, packedB);
+                    GemmMacroKernel.Packed(m, ncHere, kcHere, packedA + block * blockFloats, packedB, c + jc, ldc, overwrite: pc == 0 && !accumulate);
+                }
+            });
+        }
+    }
+
     /// <summary>
     /// The size of the blocks that cut <paramref name="length"/> into as few pieces of at most <paramref name="limit"/> as
     /// possible, of equal size in multiples of <paramref name="grain"/>: 2048 in blocks of 384 would leave a thin last block
@@ -402,35 +445,5 @@ internal static unsafe class Gemm
         var (rowStart, rowEnd) = KernelThreads.Range(m, rowParts, part / columnParts, mr);
         var (panelStart, panelEnd) = KernelThreads.Range((n + NR - 1) / NR, columnParts, part % columnParts);
         return (rowStart, rowEnd, panelStart * NR, Math.Min(n, panelEnd * NR));
-    }
-
-    /// <summary>One thread's share of <see cref="MultiplyPacked"/>: the whole product of its rows and columns.</summary>
-    private static void MultiplyShare(
-        bool transposeA, bool transposeB, int m, int n, int k,
-        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
-    {
-        int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
-        var blocks = PackedBlocks;
-        nint aRowStep = transposeA ? 1 : lda;
-        int kcBlock = BlockSize(k, blocks.KC, 2);
-        for (int pc = 0; pc < k; pc += kcBlock)
-        {
-            int kc = Math.Min(kcBlock, k - pc);
-            bool overwrite = pc == 0 && !accumulate;
-            for (int ic = 0; ic < m; ic += blocks.MC)
-            {
-                int mc = Math.Min(blocks.MC, m - ic);
-                float* packedA = KernelBuffers.PackA((mc + MR - 1) / MR * MR * kc);
-                GemmPacking.PackA(transposeA, mc, kc, (transposeA ? a + pc * lda : a + pc) + ic * aRowStep, lda, packedA);
-                for (int jc = 0; jc < n; jc += blocks.NC)
-                {
-                    int nc = Math.Min(blocks.NC, n - jc);
-                    int panels = (nc + NR - 1) / NR;
-                    float* packedB = KernelBuffers.PackB(panels * NR * kc);
-                    GemmPacking.PackB(transposeB, kc, nc, transposeB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, 0, panels, packedB);
-                    GemmMacroKernel.Packed(mc, nc, kc, packedA, packedB, c + ic * ldc + jc, ldc, overwrite);
-                }
-            }
-        }
     }
 }

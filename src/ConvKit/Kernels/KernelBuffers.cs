@@ -9,13 +9,16 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class KernelBuffers
 {
-    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedB, wholeB, columns, partials, transformedKernel, paddedInput, edgeWindows;
+    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedA, sharedB, wholeB, columns, partials, transformedKernel, paddedInput, edgeWindows;
 
     /// <summary>Packed A block of the GEMM (MC × KC), private to the thread that packs it.</summary>
     public static float* PackA(int length) => (packA ??= new()).Get(length);
 
     /// <summary>Packed B block of the GEMM (KC × NC): shared by the threads of one call, or private to one thread's share.</summary>
     public static float* PackB(int length) => (packB ??= new()).Get(length);
+
+    /// <summary>A's blocks packed by all threads of one GEMM for all of them, held by the thread that starts the region.</summary>
+    public static float* SharedA(long length) => (sharedA ??= new()).Get(checked((int)length));
 
     /// <summary>B's blocks packed by all threads of one GEMM for all of them, held by the thread that starts the region.</summary>
     public static float* SharedB(long length) => (sharedB ??= new()).Get(checked((int)length));

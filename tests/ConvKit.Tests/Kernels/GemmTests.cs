@@ -71,17 +71,19 @@ public class GemmTests
 
     /// <summary>
     /// A packed, every way the threads can split the work: a tall C in row chunks against B packed once for all threads
-    /// (with the shared dimension in equal KC blocks, and past what one packing of B holds), a wide C in column shares;
-    /// the same bits as on one thread, and close to the reference. (With CONVKIT_THREADS = 1 both runs are on one thread.)
+    /// (with the shared dimension in equal KC blocks, and past what one packing of B holds), a wide C in column chunks
+    /// against A packed once for all threads (also past what one packing of A holds); the same bits as on one thread, and
+    /// close to the reference. (With CONVKIT_THREADS = 1 both runs are on one thread.)
     /// </summary>
     [Theory]
     [InlineData(false, false, 1000, 200, 2048)]   // row chunks, two KC blocks
     [InlineData(true, true, 777, 129, 400)]       // row chunks, transposed operands, ragged edges
-    [InlineData(false, true, 30, 900, 500)]       // column shares
-    [InlineData(true, true, 30, 900, 2500)]       // column shares over three KC blocks
-    [InlineData(false, false, 100, 1000, 3001)]   // column shares, three KC blocks and a ragged last one
-    [InlineData(false, false, 2450, 2500, 12)]    // column shares over two MC blocks
+    [InlineData(false, true, 30, 900, 500)]       // column chunks
+    [InlineData(true, true, 30, 900, 2500)]       // column chunks over three KC blocks
+    [InlineData(false, false, 100, 1000, 3001)]   // column chunks, three KC blocks and a ragged last one (a dense layer)
+    [InlineData(false, false, 2450, 2500, 12)]    // column chunks, many rows
     [InlineData(true, false, 40, 32, 200000)]     // row chunks over two packings of B (K·N past 6 · 2²⁰ floats)
+    [InlineData(false, true, 24, 64, 270000)]     // column chunks over two packings of A (M·K past 6 · 2²⁰ floats)
     public unsafe void PackedGemmGivesTheSameBitsOnOneThreadAndOnAll(bool transposeA, bool transposeB, int m, int n, int k)
     {
         int lda = (transposeA ? m : k) + 1, ldb = (transposeB ? k : n) + 2;

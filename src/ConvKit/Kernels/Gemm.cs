@@ -332,10 +332,7 @@ internal static unsafe class Gemm
         int panels = (n + NR - 1) / NR, aPanels = (m + MR - 1) / MR;
         long blockFloats = (long)kc * panels * NR;
         int kBlocks = (k + kc - 1) / kc;
-        // As few groups as the limit allows, of nearly equal numbers of blocks, none past the limit.
-        int mostPerGroup = (int)Math.Clamp(SharedBLimit / blockFloats, 1, kBlocks);
-        int groups = (kBlocks + mostPerGroup - 1) / mostPerGroup;
-        int blocksPerGroup = (kBlocks + groups - 1) / groups;
+        int blocksPerGroup = BlocksPerGroup(kBlocks, blockFloats, SharedBLimit);
         // ChunksPerThread chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread
         // (unless there are fewer micro-panels of A than that): SGEMM 1024³ once made 11 chunks, and one thread waited for
         // the other's sixth.
@@ -380,9 +377,10 @@ internal static unsafe class Gemm
     /// threads come free), each chunk packing its block of B for each KC block and running all of A's rows against it.
     /// </summary>
     /// <remarks>
-    /// Equal column shares, one per thread, each packing all of A, left one thread waiting for the other whenever the
-    /// host slowed one core: a dense layer's 100 × 1024 × 3136 product spent a fifth of its samples in that wait. Every
-    /// element of C still sums the same KC blocks in the same order, so the bits do not depend on the chunks or threads.
+    /// Equal column shares, one per thread, each packing all of A, let a thread slowed by the host hold the other back, as
+    /// equal row shares did (<see cref="MultiplyRowChunks"/>); chunks let the other thread take the work over, and A is
+    /// packed once instead of once per thread. Every element of C still sums the same KC blocks in the same order, so the
+    /// bits do not depend on the chunks or the threads.
     /// </remarks>
     private static void MultiplyColumnChunks(
         bool transposeA, bool transposeB, int m, int n, int k,
@@ -393,10 +391,7 @@ internal static unsafe class Gemm
         int kc = BlockSize(k, blocks.KC, 2), nc = BlockSize(n, blocks.NC, NR);
         long blockFloats = (long)(m + MR - 1) / MR * MR * kc;
         int kBlocks = (k + kc - 1) / kc, chunks = (n + nc - 1) / nc;
-        // As few groups as the limit allows, of nearly equal numbers of blocks, none past the limit.
-        int mostPerGroup = (int)Math.Clamp(SharedALimit / blockFloats, 1, kBlocks);
-        int groups = (kBlocks + mostPerGroup - 1) / mostPerGroup;
-        int blocksPerGroup = (kBlocks + groups - 1) / groups;
+        int blocksPerGroup = BlocksPerGroup(kBlocks, blockFloats, SharedALimit);
         float* packedA = KernelBuffers.SharedA(blocksPerGroup * blockFloats);
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
         {
@@ -421,6 +416,17 @@ internal static unsafe class Gemm
                 }
             });
         }
+    }
+
+    /// <summary>
+    /// KC blocks packed ahead together: as few groups of <paramref name="kBlocks"/> as <paramref name="limit"/> floats allow,
+    /// of nearly equal numbers of blocks of <paramref name="blockFloats"/> each, none past the limit (but at least one block).
+    /// </summary>
+    private static int BlocksPerGroup(int kBlocks, long blockFloats, long limit)
+    {
+        int mostPerGroup = (int)Math.Clamp(limit / blockFloats, 1, kBlocks);
+        int groups = (kBlocks + mostPerGroup - 1) / mostPerGroup;
+        return (kBlocks + groups - 1) / groups;
     }
 
     /// <summary>

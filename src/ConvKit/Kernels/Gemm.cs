@@ -9,7 +9,7 @@ namespace ConvKit.Kernels;
 /// Block sizes of the BLIS-shaped GEMM. <c>MR × NR</c> is the register block of the micro-kernel. With A read in place
 /// (the usual order) a <c>KC × NR</c> micro-panel of B stays in L1, an <c>MC × KC</c> block of A in L2, and a
 /// <c>KC × NC</c> block of B in L3. With A packed the roles swap: an <c>MR × KC</c> micro-panel of A stays in L1, a
-/// <c>KC × NC</c> block of B in L2 and an <c>MC × KC</c> block of A in L3.
+/// <c>KC × NC</c> block of B in L2 and a chunk of A's rows in L3.
 /// </summary>
 /// <remarks>
 /// Zen 3: 32 KB L1d, 512 KB L2 per core, 32 MB L3. KC = 256: the B micro-panel is 256·16·4 = 16 KB,
@@ -130,7 +130,7 @@ internal static unsafe class Gemm
         bool packA = n > NR && !inPlaceA;
         if (OpTrace.Level >= 2 && !KernelThreads.InParallel)
             OpTrace.Kernel($"GEMM {m}×{n}×{k}{(transposeA ? " Aᵀ" : "")}{(transposeB ? " Bᵀ" : "")}: {GemmMicroKernel.Selected} " +
-                (packA ? $"{GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed, threads on row chunks or column shares" :
+                (packA ? $"{GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed, threads on row or column chunks" :
                  $"{GemmMicroKernel.MR}×{GemmMicroKernel.NR} with A in place") +
                 $", {threads} thread(s)");
         if (packA)

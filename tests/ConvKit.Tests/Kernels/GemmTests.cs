@@ -34,13 +34,13 @@ public class GemmTests
     [Theory, MemberData(nameof(Transposes))]
     public void LargeSizesCrossEveryBlockBoundary(bool transposeA, bool transposeB)
     {
-        Check(transposeA, transposeB, 301, 45, 530, pad: 3, accumulate: false, seed: 1);   // rows over MC, k over KC (AVX2; AVX-512: row chunks)
+        Check(transposeA, transposeB, 301, 45, 530, pad: 3, accumulate: false, seed: 1);   // k over KC, in row chunks
         Check(transposeA, transposeB, 1931, 70, 150, pad: 1, accumulate: true, seed: 6);  // many row chunks
         Check(transposeA, transposeB, 7, 4100, 9, pad: 0, accumulate: true, seed: 2);     // columns over NC
         Check(transposeA, transposeB, 200, 200, 260, pad: 5, accumulate: true, seed: 3);  // threaded, odd edges
         Check(transposeA, transposeB, 1000, 13, 80, pad: 1, accumulate: false, seed: 4);  // one micro-panel of B: A read in place
-        Check(transposeA, transposeB, 10, 3000, 40, pad: 2, accumulate: true, seed: 5);   // few rows: threads split the columns
-        Check(transposeA, transposeB, 2413, 490, 390, pad: 1, accumulate: true, seed: 7); // AVX-512 packed: row chunks, NC 128
+        Check(transposeA, transposeB, 10, 3000, 40, pad: 2, accumulate: true, seed: 5);   // few rows: column chunks
+        Check(transposeA, transposeB, 2413, 490, 390, pad: 1, accumulate: true, seed: 7); // packed: row chunks over several NC blocks
     }
 
     /// <summary>

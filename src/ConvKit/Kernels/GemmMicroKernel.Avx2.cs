@@ -20,13 +20,6 @@ internal static unsafe partial class GemmMicroKernel
 {
     internal const int NR256 = 16;
 
-    /// <summary>Asks for the lines of a 6 × 16 C tile (read after the loop, where a miss would stall it).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Avx2PrefetchRows(float* c, nint ldc)
-    {
-        for (int i = 0; i < MR; i++, c += ldc) { Sse.Prefetch0(c); Sse.Prefetch0(c + NR256 - 1); }
-    }
-
     /// <summary>Writes one row of a 16-float-wide C tile: <c>row = acc</c>, or <c>row += acc</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Avx2StoreRow(float* row, Vector256<float> low, Vector256<float> high, bool overwrite)
@@ -43,7 +36,7 @@ internal static unsafe partial class GemmMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx2Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {
-        Avx2PrefetchRows(c, ldc);
+        PrefetchRows(c, ldc, MR, NR256);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
@@ -178,7 +171,7 @@ internal static unsafe partial class GemmMicroKernel
         float* r3 = a + Math.Min(3, rows - 1) * rowStep;
         float* r4 = a + Math.Min(4, rows - 1) * rowStep;
         float* r5 = a + Math.Min(5, rows - 1) * rowStep;
-        Avx2PrefetchRows(c, ldc);
+        PrefetchRows(c, ldc, MR, NR256);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
@@ -313,7 +306,7 @@ internal static unsafe partial class GemmMicroKernel
     {
         nint step1 = Math.Min(1, rows - 1) * rowStep, step2 = Math.Min(2, rows - 1) * rowStep, step3 = Math.Min(3, rows - 1) * rowStep;
         nint step4 = Math.Min(4, rows - 1) * rowStep, step5 = Math.Min(5, rows - 1) * rowStep;
-        Avx2PrefetchRows(c, ldc);
+        PrefetchRows(c, ldc, MR, NR256);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
         Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;

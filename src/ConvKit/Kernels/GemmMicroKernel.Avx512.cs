@@ -20,13 +20,6 @@ internal static unsafe partial class GemmMicroKernel
     private const int NR512 = 32;
     private const int PackedMR512 = 12;
 
-    /// <summary>Asks for the lines of the first <paramref name="rows"/> rows of a 32-float-wide C tile (read after the loop).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchRows(float* c, nint ldc, int rows)
-    {
-        for (int i = 0; i < rows; i++, c += ldc) { Sse.Prefetch0(c); Sse.Prefetch0(c + NR512 - 1); }
-    }
-
     /// <summary>Writes one row of a 32-float-wide C tile: <c>row = acc</c>, or <c>row += acc</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow(float* row, Vector512<float> low, Vector512<float> high, bool overwrite)
@@ -51,7 +44,7 @@ internal static unsafe partial class GemmMicroKernel
     internal static void Avx512Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
     {
         // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
-        PrefetchRows(c, ldc, 12);
+        PrefetchRows(c, ldc, 12, NR512);
         Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
         Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
         Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;
@@ -350,7 +343,7 @@ internal static unsafe partial class GemmMicroKernel
         where TRows : struct where TStreamedB : struct
     {
         bool fourteen = typeof(TRows) == typeof(Rows14);
-        PrefetchRows(c, ldc, fourteen ? 14 : 12);
+        PrefetchRows(c, ldc, fourteen ? 14 : 12, NR512);
         Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
         Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
         Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;

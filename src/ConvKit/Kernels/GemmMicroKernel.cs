@@ -36,6 +36,16 @@ internal static unsafe partial class GemmMicroKernel
     /// <summary>Columns of the register block: 32 for AVX-512, 16 otherwise.</summary>
     public static readonly int NR = Selected == Isa.Avx512 ? NR512 : NR256;
 
+    /// <summary>
+    /// Asks for the lines of the first <paramref name="rows"/> rows of a C tile <paramref name="width"/> floats wide: the
+    /// kernels read the tile only after their loop, where a miss would stall them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRows(float* c, nint ldc, int rows, int width)
+    {
+        for (int i = 0; i < rows; i++, c += ldc) { Sse.Prefetch0(c); Sse.Prefetch0(c + width - 1); }
+    }
+
     /// <summary>C[PackedMR, NR] (+)= A[PackedMR, kc] · B[kc, NR], A packed as a[p·PackedMR + i], B packed as b[p·NR + j].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)

@@ -12,9 +12,13 @@ internal sealed record PeersOptions(bool Quick, bool Json, int Threads, IReadOnl
     public int WarmupRuns => Quick ? 1 : 2;
 
     /// <summary>Warm-up goes on until this much time has passed (or <see cref="MaxWarmupRuns"/> runs).</summary>
-    public double WarmupSeconds => Quick ? 0.2 : 1.5;
+    public double WarmupSeconds => Quick ? 0.2 : 3;
 
-    public int MaxWarmupRuns => Quick ? 5 : 30;
+    /// <summary>
+    /// Warm-up runs at most. The runtime recompiles a method without loops, optimised, only after 30 calls, and code
+    /// called once per layer of a model gets there only after 30 runs of a model with few such layers.
+    /// </summary>
+    public int MaxWarmupRuns => Quick ? 5 : 80;
 
     /// <summary>
     /// Seconds one contender may spend on timed runs; a slow kernel gets fewer reps (at least one).

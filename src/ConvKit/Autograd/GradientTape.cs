@@ -150,6 +150,14 @@ public sealed class GradientTape : IDisposable
         }
     }
 
+    /// <summary>True when a tape on this thread would record gradients for <paramref name="tensor"/> (it is watched, or a trainable variable).</summary>
+    internal static bool Watches(Tensor tensor)
+    {
+        for (var tape = current; tape is not null; tape = tape.outer)
+            if (!tape.disposed && (tensor.IsTrainableVariable || tape.tracked.Contains(tensor))) return true;
+        return false;
+    }
+
     public void Dispose()
     {
         if (disposed) return;

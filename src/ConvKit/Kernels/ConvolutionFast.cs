@@ -48,7 +48,8 @@ internal static unsafe class ConvolutionFast
         Span<float> output,             // [N, P, Q, K]
         bool relu = false,
         ReadOnlySpan<float> scale = default,    // [K] or empty
-        ReadOnlySpan<float> residual = default) // [N, P, Q, K] or empty
+        ReadOnlySpan<float> residual = default, // [N, P, Q, K] or empty
+        WeightPacking packing = default)        // the kernel's packed copies, kept between calls (inference)
     {
         CheckLengths(g, input.Length, kernel.Length, output.Length, "output");
         if (!bias.IsEmpty && bias.Length < g.K) throw new ArgumentException($"Convolution bias needs {g.K} values; received {bias.Length}.");
@@ -78,7 +79,7 @@ internal static unsafe class ConvolutionFast
             if (IsRowContiguous(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, " + DirectKernel(g));
-                ForwardDirect(x, w, g, y, e);
+                ForwardDirect(x, w, g, y, e, packing);
                 return;
             }
             if (WidthPadded(g) is { } unpadded)
@@ -87,29 +88,28 @@ internal static unsafe class ConvolutionFast
                 if (!dot && g.S * g.C >= EdgeWindowsRun)
                 {
                     if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, input rows read in place, edge pixels' windows padded, " + DirectKernel(g));
-                    ForwardDirect(x, w, g, y, e);
+                    ForwardDirect(x, w, g, y, e, packing);
                     return;
                 }
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "width padded once, then " + (dot ? "dot products" : "direct, " + DirectKernel(g)));
                 float* padded = KernelBuffers.PaddedInput(unpadded.InputSize);
                 PadWidth(x, g, padded);
                 if (dot) ForwardDot(padded, w, unpadded, y, e);
-                else ForwardDirect(padded, w, unpadded, y, e);
+                else ForwardDirect(padded, w, unpadded, y, e, packing);
                 return;
             }
             int rowsPerTile = BalancedRowsPerTile(g, RowsPerTile(g, 1), KernelThreads.Available), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
             if (g.Groups == 1 && g.N * tilesPerImage < 2 * KernelThreads.Count && (long)g.N * g.P * g.Q * width <= WholeColumnsBudget)
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "im2col of the whole batch, one threaded GEMM");
-                ForwardWhole(x, w, g, y, e);
+                ForwardWhole(x, w, g, y, e, packing);
                 return;
             }
             if (OpTrace.Level >= 2) Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
             // The kernel packed once for every tile, where each tile's GEMM used to pack it again: 8–14 % off the
             // tutorial CNN's 5×5×32 → 64 and the default model's 7×7×64 → 128 convolutions, the same bits.
             long groupSize = Gemm.WholeBSize(kg, width);
-            float* packedKernel = KernelBuffers.WholeB(groupSize * g.Groups);
-            for (int group = 0; group < g.Groups; group++) Gemm.PackWholeB(false, kg, width, w + group * kg, g.K, packedKernel + group * groupSize);
+            float* packedKernel = packing.Get(WholeBLayout(g), destination => PackWholeKernel(w, g, destination), &KernelBuffers.WholeB, out var kept);
             KernelThreads.For(g.N * tilesPerImage, tile =>
             {
                 int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
@@ -123,7 +123,22 @@ internal static unsafe class ConvolutionFast
                 }
                 e.Apply(yTile, rows, g.K);
             });
+            GC.KeepAlive(kept);
         }
+    }
+
+    /// <summary>The kernel as <see cref="Gemm.PackWholeB"/> packs it, group after group.</summary>
+    private static PackedLayout WholeBLayout(ConvGeometry g)
+    {
+        int kg = g.FiltersPerGroup, width = g.R * g.S * g.ChannelsPerGroup;
+        return new PackedLayout(PackedForm.Panels, kg, width, g.Groups, Gemm.Blocks.KC, Gemm.WholeBSize(kg, width) * g.Groups);
+    }
+
+    private static void PackWholeKernel(float* w, ConvGeometry g, float* packed)
+    {
+        int kg = g.FiltersPerGroup, width = g.R * g.S * g.ChannelsPerGroup;
+        long groupSize = Gemm.WholeBSize(kg, width);
+        for (int group = 0; group < g.Groups; group++) Gemm.PackWholeB(false, kg, width, w + group * kg, g.K, packed + group * groupSize);
     }
 
     private static string DirectKernel(ConvGeometry g) =>
@@ -153,7 +168,8 @@ internal static unsafe class ConvolutionFast
         float* w,       // [R, S, C, K]
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        OutputEpilogue e)
+        OutputEpilogue e,
+        WeightPacking packing)
     {
         int width = g.R * g.S * g.C, rows = g.N * g.P;
         float* columns = KernelBuffers.Columns(rows * g.Q * width);
@@ -166,7 +182,30 @@ internal static unsafe class ConvolutionFast
         });
         // A read in place, as the tiles do: the same blocks of the shared dimension, so a sample's output has the same
         // bits whichever path its batch took.
-        Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false, inPlaceA: true);
+        if (packing.IsCached)
+        {
+            // The kernel packed once for all calls; the threads take shares of the rows or of the filters, as Gemm's do.
+            float* packed = packing.Get(WholeBLayout(g), destination => PackWholeKernel(w, g, destination), &KernelBuffers.WholeB, out var kept);
+            int m = rows * g.Q, NR = GemmMicroKernel.NR, panels = (g.K + NR - 1) / NR;
+            int rowParts = Math.Min(KernelThreads.Available, (m + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR);
+            bool byRows = (m >= g.K && rowParts > 1) || panels < 2;
+            int shares = byRows ? rowParts : Math.Min(KernelThreads.Available, panels);
+            KernelThreads.For(shares, part =>
+            {
+                if (byRows)
+                {
+                    var (first, last) = KernelThreads.Range(m, shares, part, GemmMicroKernel.MR);
+                    Gemm.MultiplyWholeB(last - first, g.K, width, columns + (nint)first * width, width, packed, y + (nint)first * g.K, g.K, accumulate: false);
+                }
+                else
+                {
+                    var (first, last) = KernelThreads.Range(panels, shares, part);
+                    Gemm.MultiplyWholeB(m, first * NR, Math.Min(g.K, last * NR), g.K, width, columns, width, packed, y, g.K, accumulate: false);
+                }
+            });
+            GC.KeepAlive(kept);
+        }
+        else Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false, inPlaceA: true);
         e.Apply(y, (nint)rows * g.Q, g.K);
     }
 
@@ -495,7 +534,8 @@ internal static unsafe class ConvolutionFast
         float* w,       // [R, S, C, K]
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
-        OutputEpilogue e)
+        OutputEpilogue e,
+        WeightPacking packing)
     {
         const int MR = GemmMicroKernel.MR;
         // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case): such
@@ -504,9 +544,8 @@ internal static unsafe class ConvolutionFast
         int NR = narrow ? GemmMicroKernel.NR256 : GemmMicroKernel.NR;
         bool wideKernel = !narrow && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512;
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
-        float* packedB = KernelBuffers.PackB(panels * NR * depth);
-        if (narrow) PackNarrow(w, depth, g.K, packedB);
-        else GemmPacking.PackB(false, depth, g.K, w, g.K, 0, panels, packedB);
+        var layout = new PackedLayout(narrow ? PackedForm.Narrow : PackedForm.Panels, g.K, depth, 1, depth, (long)panels * NR * depth);
+        float* packedB = packing.Get(layout, destination => PackDirect(w, depth, g.K, narrow, panels, destination), &KernelBuffers.PackB, out var kept);
         nint rowStep = (nint)g.StrideW * g.C;
         // Pixels per block of the 32-filter AVX-512 kernel (fourteen or twelve) or of the 16-filter one (twelve); on other
         // machines twelve only sizes the edge windows' buffer, as their blocks are at most six pixels.
@@ -578,6 +617,14 @@ internal static unsafe class ConvolutionFast
             }
             e.Apply(yRow, g.Q, g.K);
         });
+        GC.KeepAlive(kept);
+    }
+
+    /// <summary>The kernel [depth, K] as <see cref="ForwardDirect"/> reads it: 16-wide for the narrow kernel, else in panels of NR.</summary>
+    private static void PackDirect(float* w, int depth, int k, bool narrow, int panels, float* packed)
+    {
+        if (narrow) PackNarrow(w, depth, k, packed);
+        else GemmPacking.PackB(false, depth, k, w, k, 0, panels, packed);
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ internal static class ConvolutionKernels
     /// <paramref name="relu"/> is set.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, ConvGeometry g, Span<float> output,
-        bool relu = false, ReadOnlySpan<float> scale = default, ReadOnlySpan<float> residual = default)
+        bool relu = false, ReadOnlySpan<float> scale = default, ReadOnlySpan<float> residual = default, WeightPacking packing = default)
     {
         if (KernelOptions.UseReference)
         {
@@ -28,7 +28,7 @@ internal static class ConvolutionKernels
             if (!residual.IsEmpty) TensorPrimitives.Add(y, residual.Slice(0, y.Length), y);
             if (relu) TensorPrimitives.Max(y, 0f, y);
         }
-        else ConvolutionFast.Forward(input, kernel, bias, g, output, relu, scale, residual);
+        else ConvolutionFast.Forward(input, kernel, bias, g, output, relu, scale, residual, packing);
     }
 
     public static void BackwardInput(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> kernel, ConvGeometry g, Span<float> gradInput)

@@ -228,7 +228,7 @@ internal static unsafe class Gemm
     /// <summary>
     /// op(B) [k, n] packed once for many products with the same B (a convolution's kernel against each of its column
     /// tiles): for each block of <see cref="GemmBlockSizes.KC"/> of the shared dimension, all of B's panels
-    /// [⌈n/NR⌉, kc, NR], the blocks one after another. <see cref="MultiplyWholeB"/> reads it.
+    /// [⌈n/NR⌉, kc, NR], the blocks one after another. <see cref="MultiplyWholeB(int, int, int, float*, nint, float*, float*, nint, bool)"/> reads it.
     /// </summary>
     public static void PackWholeB(bool transposeB, int n, int k, float* b, nint ldb, float* packed)
     {
@@ -244,12 +244,20 @@ internal static unsafe class Gemm
     /// <see cref="Multiply(bool, bool, int, int, int, float*, nint, float*, nint, float*, nint, bool, bool)"/> with A in
     /// place on one thread, so the bits are the same; only B is not packed again for every tile.
     /// </summary>
-    public static void MultiplyWholeB(int m, int n, int k, float* a, nint lda, float* packedB, float* c, nint ldc, bool accumulate)
+    public static void MultiplyWholeB(int m, int n, int k, float* a, nint lda, float* packedB, float* c, nint ldc, bool accumulate) =>
+        MultiplyWholeB(m, 0, n, n, k, a, lda, packedB, c, ldc, accumulate);
+
+    /// <summary>
+    /// <see cref="MultiplyWholeB(int, int, int, float*, nint, float*, float*, nint, bool)"/> for C's columns
+    /// [<paramref name="columnStart"/>, <paramref name="columnEnd"/>) of <paramref name="n"/> (the start a multiple of NR):
+    /// one thread's share of a product whose B was packed whole.
+    /// </summary>
+    public static void MultiplyWholeB(int m, int columnStart, int columnEnd, int n, int k, float* a, nint lda, float* packedB, float* c, nint ldc, bool accumulate)
     {
-        if (m == 0 || n == 0) return;
+        if (m == 0 || columnEnd <= columnStart) return;
         if (k == 0)
         {
-            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
+            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + i * ldc + columnStart, columnEnd - columnStart).Clear();
             return;
         }
         var blocks = Blocks;
@@ -257,9 +265,9 @@ internal static unsafe class Gemm
         // Equal MC blocks, each a multiple of MR, as Multiply makes them.
         int blockCount = (m + blocks.MC - 1) / blocks.MC;
         int mc = ((m + blockCount - 1) / blockCount + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR * GemmMicroKernel.MR;
-        for (int jc = 0; jc < n; jc += blocks.NC)
+        for (int jc = columnStart; jc < columnEnd; jc += blocks.NC)
         {
-            int nc = Math.Min(blocks.NC, n - jc);
+            int nc = Math.Min(blocks.NC, columnEnd - jc);
             for (int pc = 0; pc < k; pc += blocks.KC)
             {
                 int kc = Math.Min(blocks.KC, k - pc);

@@ -17,6 +17,9 @@ internal static unsafe class KernelBuffers
     /// <summary>Packed B block of the GEMM (KC × NC): shared by the threads of one call, or private to one thread's share.</summary>
     public static float* PackB(int length) => (packB ??= new()).Get(length);
 
+    /// <summary><see cref="PackB(int)"/> for a length given as a long (a whole packed convolution kernel).</summary>
+    public static float* PackB(long length) => PackB(checked((int)length));
+
     /// <summary>A's blocks packed by all threads of one GEMM for all of them, held by the thread that starts the region.</summary>
     public static float* SharedA(long length) => (sharedA ??= new()).Get(checked((int)length));
 

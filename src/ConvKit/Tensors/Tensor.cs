@@ -24,10 +24,13 @@ public sealed class Tensor : IDisposable
     /// <summary>Shared by the tensors over one rented array (a tensor and its reshaped views); null for other storage.</summary>
     private readonly RentedStorage? rented;
 
-    /// <summary>Wraps <paramref name="storage"/> (not copied); its length must equal the shape's size.</summary>
-    internal Tensor(Shape shape, float[] storage) : this(shape, storage, null) { }
+    /// <summary>Shared by a tensor and its reshaped views: the storage's identity and write count, for packed copies of weights.</summary>
+    private readonly StorageState state;
 
-    private Tensor(Shape shape, float[] storage, RentedStorage? rented)
+    /// <summary>Wraps <paramref name="storage"/> (not copied); its length must equal the shape's size.</summary>
+    internal Tensor(Shape shape, float[] storage) : this(shape, storage, null, new StorageState()) { }
+
+    private Tensor(Shape shape, float[] storage, RentedStorage? rented, StorageState state)
     {
         if (!shape.IsFullyKnown) throw new ArgumentException($"A tensor needs every dimension known; received shape {shape}.");
         if (storage.Length != shape.Size)
@@ -35,6 +38,7 @@ public sealed class Tensor : IDisposable
         Shape = shape;
         data = storage;
         this.rented = rented;
+        this.state = state;
         Sequence = Interlocked.Increment(ref created);
     }
 
@@ -42,8 +46,22 @@ public sealed class Tensor : IDisposable
     public int Rank => Shape.Rank;
     public int Size => Shape.Size;
 
-    /// <summary>The values in row-major order, without a copy.</summary>
-    public Span<float> Span => Data;
+    /// <summary>The values in row-major order, without a copy; writes through it change the tensor.</summary>
+    /// <remarks>
+    /// Inference keeps the weights of layers packed for the GEMM while they stay unchanged. Taking this span counts as a
+    /// write, so the next inference packs them again; a span taken before a model call and written after it is not seen
+    /// by copies packed during that call, so take the span again after running the model, or write through
+    /// <see cref="Layers.Variable.Assign"/>.
+    /// </remarks>
+    public Span<float> Span
+    {
+        get
+        {
+            var values = Data;
+            if (state.HoldsWeights) Interlocked.Increment(ref state.Version);
+            return values;
+        }
+    }
 
     /// <summary>The backing array (exactly <see cref="Size"/> long); for kernels that take arrays.</summary>
     internal float[] Data => data ?? throw Disposed();
@@ -68,6 +86,26 @@ public sealed class Tensor : IDisposable
         var array = Interlocked.Exchange(ref data, null);
         if (array is null || rented is null) return;
         if (Interlocked.Decrement(ref rented.Owners) == 0) TensorMemory.Return(array);
+    }
+
+    /// <summary>
+    /// What packed copies of a weight tensor key on (<see cref="Kernels.PackedWeights"/>): one per storage, shared by its
+    /// views, with a count of the writable views handed out once the storage holds a layer's weights.
+    /// </summary>
+    internal sealed class StorageState
+    {
+        public int Version;
+        public volatile bool HoldsWeights;
+    }
+
+    /// <summary>This tensor's storage, for caches of values derived from it.</summary>
+    internal StorageState Storage => state;
+
+    /// <summary>Marks the storage as a layer's weights: from now on writable views count as writes (<see cref="Span"/>).</summary>
+    internal void MarkAsWeights()
+    {
+        state.HoldsWeights = true;
+        Interlocked.Increment(ref state.Version);
     }
 
     private sealed class RentedStorage
@@ -109,7 +147,7 @@ public sealed class Tensor : IDisposable
     {
         if (!shape.IsFullyKnown || shape.Size < TensorMemory.MinimumPooledLength)
             return new(shape, GC.AllocateUninitializedArray<float>(shape.Size));
-        return new(shape, TensorMemory.Rent(shape.Size), new RentedStorage());
+        return new(shape, TensorMemory.Rent(shape.Size), new RentedStorage(), new StorageState());
     }
     public static Tensor Ones(params int[] shape) => Full(new Shape(shape), 1f);
     public static Tensor Ones(Shape shape) => Full(shape, 1f);
@@ -158,7 +196,11 @@ public sealed class Tensor : IDisposable
     public float this[params int[] index]
     {
         get => Data[Offset(index)];
-        set => Data[Offset(index)] = value;
+        set
+        {
+            Data[Offset(index)] = value;
+            if (state.HoldsWeights) Interlocked.Increment(ref state.Version);
+        }
     }
 
     private int Offset(int[] index)
@@ -190,7 +232,7 @@ public sealed class Tensor : IDisposable
         var resolved = ResolveReshape(Shape, shape);
         var array = Data;
         if (rented is not null && !rented.TryAddOwner()) throw Disposed();
-        return new(resolved, array, rented);
+        return new(resolved, array, rented, state);
     }
 
     internal static Shape ResolveReshape(Shape from, int[] to)
@@ -245,7 +287,7 @@ public sealed class Tensor : IDisposable
             if (Rank == 0) throw new InvalidOperationException("A scalar has no first axis to index.");
             int i = index < 0 ? index + Shape[0] : index;
             var slice = Slice(0, i, 1);
-            return new Tensor(new Shape(Shape.ToArray()[1..]), slice.Data, slice.rented);   // takes over the slice's storage
+            return new Tensor(new Shape(Shape.ToArray()[1..]), slice.Data, slice.rented, slice.state);   // takes over the slice's storage
         }
     }
 

@@ -15,6 +15,7 @@ public sealed class Variable
         Name = name;
         Value = value;
         Trainable = trainable;
+        value.MarkAsWeights();
     }
 
     /// <summary>The weight's path, as Keras prints it: <c>conv2d/kernel</c>.</summary>
@@ -36,7 +37,7 @@ public sealed class Variable
     {
         if (value.Shape != Shape)
             throw new ArgumentException($"Variable '{Name}' has shape {Shape}; cannot assign a value of shape {value.Shape}.");
-        value.Span.CopyTo(Value.Span);
+        value.Data.CopyTo(Value.Span);
     }
 
     public override string ToString() => $"<Variable {Name} shape={Shape}>";

@@ -1,0 +1,99 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace ConvKit.Kernels;
+
+/// <summary>How a weight matrix is packed: the routine, op(B)'s [k, n] and the depth of its blocks of the shared dimension.</summary>
+internal enum PackedForm
+{
+    /// <summary><see cref="Gemm.PackWholeB"/>'s panels of NR columns, in blocks of KC (or the whole depth) of the shared dimension.</summary>
+    Panels,
+
+    /// <summary>The 16-wide panels of the direct convolution's narrow AVX-512 kernel.</summary>
+    Narrow,
+}
+
+/// <summary>One packing of a weight matrix: its form, its size as op(B) [k, n] (times the groups) and its block depth.</summary>
+internal readonly record struct PackedLayout(PackedForm Form, int N, int K, int Groups, int BlockDepth, long Floats);
+
+/// <summary>
+/// A layer's weights packed for the GEMM, kept for as long as the weights stay unchanged: inference multiplies every
+/// input by the same weights, and ONNX Runtime packs them once when its session is made. The packed copy is made again
+/// after anything takes a writable view of the weights (an optimizer's step, <c>Variable.Assign</c>, <c>Tensor.Span</c>).
+/// </summary>
+/// <remarks>
+/// One instance per weight storage (<see cref="For"/>), living as long as the storage. Each layout is packed into a
+/// pinned array of its own; a caller keeps the array it was handed in a local while it reads it, so a concurrent
+/// repacking never frees memory still in use.
+/// </remarks>
+internal sealed class PackedWeights
+{
+    private static readonly ConditionalWeakTable<object, PackedWeights> Cache = new();
+
+    private readonly Lock gate = new();
+    private readonly List<(PackedLayout Layout, int Version, float[] Values)> packings = [];
+
+    /// <summary>Times these weights were packed into a kept copy (tests read it to see that inference packs once).</summary>
+    internal int Packs { get; private set; }
+
+    /// <summary>The packed copies of the weights in <paramref name="storage"/>.</summary>
+    public static PackedWeights For(object storage) => Cache.GetValue(storage, _ => new PackedWeights());
+
+    /// <summary>
+    /// The weights packed as <paramref name="layout"/> at <paramref name="version"/>: the kept array, or a new one that
+    /// <paramref name="pack"/> fills (given its 64-byte-aligned start) when there is none or it predates the version.
+    /// </summary>
+    public unsafe float[] Get(PackedLayout layout, int version, PackInto pack)
+    {
+        lock (gate)
+        {
+            int at = packings.FindIndex(p => p.Layout == layout);
+            if (at >= 0 && packings[at].Version == version) return packings[at].Values;
+            var values = GC.AllocateUninitializedArray<float>(checked((int)layout.Floats + 16), pinned: true);
+            pack(Aligned(values));
+            Packs++;
+            if (at >= 0) packings[at] = (layout, version, values);
+            else packings.Add((layout, version, values));
+            return values;
+        }
+    }
+
+    /// <summary>The 64-byte-aligned start of an array from <see cref="Get"/> (pinned, so it does not move).</summary>
+    public static unsafe float* Aligned(float[] values)
+    {
+        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(values));
+        return (float*)((start + 63) & ~(nint)63);
+    }
+
+    /// <summary>Fills a packed layout at <paramref name="destination"/>.</summary>
+    public unsafe delegate void PackInto(float* destination);
+}
+
+/// <summary>
+/// What a kernel needs to use packed weights: the cache of the weights' storage and their version, or nothing (the
+/// kernel packs into its scratch buffers, as during training, when the weights change at every step).
+/// </summary>
+internal readonly struct WeightPacking(PackedWeights? cache, int version)
+{
+    public static WeightPacking None => default;
+
+    public bool IsCached => cache is not null;
+
+    /// <summary>
+    /// The weights packed as <paramref name="layout"/>: the kept copy (packed first if it is missing or stale), which
+    /// <paramref name="kept"/> holds on to while the caller reads it; or, with no cache, packed now into the scratch
+    /// buffer that <paramref name="scratch"/> returns for the layout's size.
+    /// </summary>
+    public unsafe float* Get(PackedLayout layout, PackedWeights.PackInto pack, delegate*<long, float*> scratch, out float[]? kept)
+    {
+        if (cache is null)
+        {
+            kept = null;
+            float* packed = scratch(layout.Floats);
+            pack(packed);
+            return packed;
+        }
+        kept = cache.Get(layout, version, pack);
+        return PackedWeights.Aligned(kept);
+    }
+}

@@ -1,0 +1,74 @@
+using ConvKit.Autograd;
+using ConvKit.Kernels;
+
+namespace ConvKit.Tests.Kernels;
+
+/// <summary>
+/// Convolution with the kernel packed once and kept (<see cref="PackedWeights"/>) against packing it on every call: the
+/// same bits on every forward path, one packing while the version holds, a new one when it moves.
+/// </summary>
+[Collection(nameof(ConvKit.Tests.Autograd.OpTraceCollection))]
+public class PackedWeightsTests
+{
+    /// <summary>Geometries that between them take the direct, whole-batch (split by rows and by filters) and tiled paths.</summary>
+    public static TheoryData<string, ConvGeometry> ForwardPaths() => new()
+    {
+        { "direct", ConvGeometry.Create(2, 9, 30, 8, 64, 3, 3, 1, 1, 1, 1, Padding.Valid) },
+        { "direct, 16 filters", ConvGeometry.Create(1, 10, 30, 3, 16, 5, 5, 1, 1, 1, 1, Padding.Valid) },
+        { "direct, padded", ConvGeometry.Create(2, 14, 28, 64, 40, 3, 3, 1, 1, 1, 1, Padding.Same) },
+        { "whole batch, 49 rows by 96 filters", ConvGeometry.Create(1, 7, 7, 64, 96, 3, 3, 1, 1, 1, 1, Padding.Same) },
+        { "whole batch, 100 rows by 72 filters", ConvGeometry.Create(1, 20, 20, 32, 72, 3, 3, 2, 2, 1, 1, Padding.Same) },
+        { "tiles", ConvGeometry.Create(6, 12, 12, 32, 96, 3, 3, 1, 1, 1, 1, Padding.Same) },
+        { "tiles, 2 groups", ConvGeometry.Create(5, 9, 9, 8, 12, 3, 3, 1, 1, 1, 1, Padding.Same, groups: 2) },
+    };
+
+    [Theory, MemberData(nameof(ForwardPaths))]
+    public void KeptPackingGivesTheSameBitsAndPacksOncePerVersion(string path, ConvGeometry g)
+    {
+        var input = KernelAssert.Random(g.InputSize, 1);
+        var kernel = KernelAssert.Random(g.KernelSize, 2);
+        var bias = KernelAssert.Random(g.K, 3);
+
+        var expected = new float[g.OutputSize];
+        ConvolutionFast.Forward(input, kernel, bias, g, expected, relu: true);
+
+        var cache = new PackedWeights();
+        for (int call = 0; call < 3; call++)
+        {
+            var kept = KernelAssert.Random(g.OutputSize, 4 + call);
+            ConvolutionFast.Forward(input, kernel, bias, g, kept, relu: true, packing: new WeightPacking(cache, version: 1));
+            KernelAssert.Exact(expected, kept, $"{path}, call {call}");
+        }
+        Assert.Equal(1, cache.Packs);
+
+        // New weights under a new version: packed again, and the output follows them.
+        var changed = KernelAssert.Random(g.KernelSize, 5);
+        ConvolutionFast.Forward(input, changed, bias, g, expected, relu: true);
+        var repacked = new float[g.OutputSize];
+        ConvolutionFast.Forward(input, changed, bias, g, repacked, relu: true, packing: new WeightPacking(cache, version: 2));
+        KernelAssert.Exact(expected, repacked, $"{path}, new version");
+        Assert.Equal(2, cache.Packs);
+    }
+
+    [Fact]
+    public void TheGeometriesCoverEveryForwardPathThatPacks()
+    {
+        var (savedLevel, savedOutput) = (OpTrace.Level, OpTrace.Output);
+        var trace = new StringWriter();
+        try
+        {
+            (OpTrace.Level, OpTrace.Output) = (2, trace);
+            foreach (var row in ForwardPaths())
+            {
+                var g = (ConvGeometry)row[1];
+                ConvolutionFast.Forward(new float[g.InputSize], new float[g.KernelSize], [], g, new float[g.OutputSize],
+                    packing: new WeightPacking(new PackedWeights(), 1));
+            }
+        }
+        finally { (OpTrace.Level, OpTrace.Output) = (savedLevel, savedOutput); }
+        string text = trace.ToString();
+        Assert.Contains("direct", text);
+        Assert.Contains("im2col of the whole batch", text);
+        Assert.Contains("im2col tiles", text);
+    }
+}

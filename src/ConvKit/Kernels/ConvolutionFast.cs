@@ -65,8 +65,10 @@ internal static unsafe class ConvolutionFast
             if (IsPointwise(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
-                for (int group = 0; group < g.Groups; group++)
-                    Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
+                if (g.Groups == 1) Gemm.MultiplyWeights(g.N * g.P * g.Q, g.K, g.C, x, g.C, w, g.K, y, g.K, packing);
+                else
+                    for (int group = 0; group < g.Groups; group++)
+                        Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
                 e.Apply(y, (nint)g.N * g.P * g.Q, g.K);
                 return;
             }

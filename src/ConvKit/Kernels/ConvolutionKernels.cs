@@ -102,4 +102,18 @@ internal static class GemmKernels
         if (KernelOptions.UseReference) GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         else Gemm.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     }
+
+    /// <summary>C[m, n] = A[m, k] · W[k, n] (row-major, compact) with W a layer's weights, whose packing may be kept (<see cref="Gemm.MultiplyWeights"/>).</summary>
+    public static unsafe void MultiplyWeights(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<float> c, WeightPacking packing)
+    {
+        if (KernelOptions.UseReference || !packing.IsCached)
+        {
+            Multiply(false, false, m, n, k, a, k, w, n, c, n, accumulate: false);
+            return;
+        }
+        if ((long)m * k > a.Length || (long)k * n > w.Length || (long)m * n > c.Length)
+            throw new ArgumentException($"GEMM {m}×{n}×{k} needs A {m * (long)k}, W {k * (long)n} and C {m * (long)n} elements; received {a.Length}, {w.Length} and {c.Length}.");
+        fixed (float* pa = a, pw = w, pc = c)
+            Gemm.MultiplyWeights(m, n, k, pa, k, pw, n, pc, n, packing);
+    }
 }

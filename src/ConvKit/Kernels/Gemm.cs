@@ -230,12 +230,40 @@ internal static unsafe class Gemm
     /// tiles): for each block of <see cref="GemmBlockSizes.KC"/> of the shared dimension, all of B's panels
     /// [⌈n/NR⌉, kc, NR], the blocks one after another. <see cref="MultiplyWholeB(int, int, int, float*, nint, float*, float*, nint, bool)"/> reads it.
     /// </summary>
-    public static void PackWholeB(bool transposeB, int n, int k, float* b, nint ldb, float* packed)
+    public static void PackWholeB(bool transposeB, int n, int k, float* b, nint ldb, float* packed) =>
+        PackWholeBInBlocks(transposeB, n, k, b, ldb, packed, Blocks.KC);
+
+    /// <summary><see cref="PackWholeB(bool, int, int, float*, nint, float*)"/> in blocks of <paramref name="kc"/>.</summary>
+    private static void PackWholeBInBlocks(bool transposeB, int n, int k, float* b, nint ldb, float* packed, int kc)
     {
         int panels = (n + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR;
-        for (int pc = 0; pc < k; pc += Blocks.KC)
-            GemmPacking.PackB(transposeB, Math.Min(Blocks.KC, k - pc), n, transposeB ? b + pc : b + pc * ldb, ldb, 0, panels,
+        for (int pc = 0; pc < k; pc += kc)
+            GemmPacking.PackB(transposeB, Math.Min(kc, k - pc), n, transposeB ? b + pc : b + pc * ldb, ldb, 0, panels,
                 packed + (nint)pc * panels * GemmMicroKernel.NR);
+    }
+
+    /// <summary>
+    /// C[m, n] = A[m, k] · W[k, n] where W is a layer's weights (row-major, ldw): with A packed (the usual case of a
+    /// dense layer or a 1×1 convolution), W is taken packed from <paramref name="packing"/> when it keeps a copy, in the
+    /// blocks <see cref="MultiplyPacked"/> would pack it in, so the bits are those of
+    /// <see cref="Multiply(bool, bool, int, int, int, float*, nint, float*, nint, float*, nint, bool, bool)"/>.
+    /// </summary>
+    public static void MultiplyWeights(int m, int n, int k, float* a, nint lda, float* w, nint ldw, float* c, nint ldc, WeightPacking packing)
+    {
+        if (!packing.IsCached || m == 0 || n <= GemmMicroKernel.NR || k == 0)
+        {
+            Multiply(false, false, m, n, k, a, lda, w, ldw, c, ldc, accumulate: false);
+            return;
+        }
+        int threads = (long)m * n * k >= ParallelThreshold ? KernelThreads.Available : 1;
+        if (OpTrace.Level >= 2 && !KernelThreads.InParallel)
+            OpTrace.Kernel($"GEMM {m}×{n}×{k}: {GemmMicroKernel.Selected} {GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed, " +
+                $"weights packed once, threads on row or column chunks, {threads} thread(s)");
+        int kc = BlockSize(k, PackedBlocks.KC, 2);
+        var layout = new PackedLayout(PackedForm.Panels, n, k, 1, kc, WholeBSize(n, k));
+        float* packedW = packing.Get(layout, destination => PackWholeBInBlocks(false, n, k, w, ldw, destination, kc), &KernelBuffers.SharedB, out var kept);
+        MultiplyPacked(false, false, m, n, k, a, lda, w, ldw, c, ldc, accumulate: false, threads, packedW);
+        GC.KeepAlive(kept);
     }
 
     /// <summary>
@@ -283,18 +311,22 @@ internal static unsafe class Gemm
     /// The loops with A packed. A tall C goes to <see cref="MultiplyRowChunks"/>, a short wide one to
     /// <see cref="MultiplyColumnChunks"/>.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="packedB"/>, when given, is all of op(B) packed as <see cref="PackWholeBInBlocks"/>
+    /// packs it in blocks of <c>BlockSize(k, PackedBlocks.KC, 2)</c>: the loops read it instead of packing B.
+    /// </remarks>
     private static void MultiplyPacked(
         bool transposeA, bool transposeB, int m, int n, int k,
-        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads)
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads, float* packedB = null)
     {
         int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
         int aPanels = (m + MR - 1) / MR, bPanels = (n + NR - 1) / NR;
         if ((m >= n && aPanels >= threads) || bPanels < threads)
         {
-            MultiplyRowChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
+            MultiplyRowChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, packedB);
             return;
         }
-        MultiplyColumnChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
+        MultiplyColumnChunks(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, packedB);
     }
 
     /// <summary>
@@ -332,7 +364,7 @@ internal static unsafe class Gemm
     /// </remarks>
     private static void MultiplyRowChunks(
         bool transposeA, bool transposeB, int m, int n, int k,
-        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads)
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads, float* packedWholeB)
     {
         int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
         var blocks = PackedBlocks;
@@ -340,23 +372,27 @@ internal static unsafe class Gemm
         int panels = (n + NR - 1) / NR, aPanels = (m + MR - 1) / MR;
         long blockFloats = (long)kc * panels * NR;
         int kBlocks = (k + kc - 1) / kc;
-        int blocksPerGroup = BlocksPerGroup(kBlocks, blockFloats, SharedBLimit);
+        // B packed ahead needs no buffer of its own: all its blocks make one group.
+        int blocksPerGroup = packedWholeB != null ? kBlocks : BlocksPerGroup(kBlocks, blockFloats, SharedBLimit);
         // ChunksPerThread chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread
         // (unless there are fewer micro-panels of A than that): SGEMM 1024³ once made 11 chunks, and one thread waited for
         // the other's sixth.
         int chunkRows = Math.Max(MR, ChunkABytes / (kc * sizeof(float)));
         int perThread = Math.Max(ChunksPerThread, ((m + chunkRows - 1) / chunkRows + threads - 1) / threads);
         int chunks = Math.Min(aPanels, perThread * threads);
-        float* packedB = KernelBuffers.SharedB(blocksPerGroup * blockFloats);
+        float* packedB = packedWholeB != null ? packedWholeB : KernelBuffers.SharedB(blocksPerGroup * blockFloats);
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
         {
             int groupBlocks = Math.Min(blocksPerGroup, kBlocks - firstBlock);
-            KernelThreads.ForEach(groupBlocks * threads, threads, item =>
+            if (packedWholeB == null)
             {
-                int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
-                var (first, last) = KernelThreads.Range(panels, threads, item % threads);
-                GemmPacking.PackB(transposeB, kcHere, n, transposeB ? b + pc : b + pc * ldb, ldb, first, last, packedB + block * blockFloats);
-            });
+                KernelThreads.ForEach(groupBlocks * threads, threads, item =>
+                {
+                    int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
+                    var (first, last) = KernelThreads.Range(panels, threads, item % threads);
+                    GemmPacking.PackB(transposeB, kcHere, n, transposeB ? b + pc : b + pc * ldb, ldb, first, last, packedB + block * blockFloats);
+                });
+            }
             KernelThreads.ForEach(chunks, threads, chunk =>
             {
                 var (rowStart, rowEnd) = KernelThreads.Range(m, chunks, chunk, MR);
@@ -392,13 +428,13 @@ internal static unsafe class Gemm
     /// </remarks>
     private static void MultiplyColumnChunks(
         bool transposeA, bool transposeB, int m, int n, int k,
-        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads)
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, int threads, float* packedWholeB)
     {
         int MR = GemmMicroKernel.PackedMR, NR = GemmMicroKernel.NR;
         var blocks = PackedBlocks;
         int kc = BlockSize(k, blocks.KC, 2), nc = BlockSize(n, blocks.NC, NR);
         long blockFloats = (long)(m + MR - 1) / MR * MR * kc;
-        int kBlocks = (k + kc - 1) / kc, chunks = (n + nc - 1) / nc;
+        int kBlocks = (k + kc - 1) / kc, chunks = (n + nc - 1) / nc, allPanels = (n + NR - 1) / NR;
         int blocksPerGroup = BlocksPerGroup(kBlocks, blockFloats, SharedALimit);
         float* packedA = KernelBuffers.SharedA(blocksPerGroup * blockFloats);
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
@@ -415,11 +451,13 @@ internal static unsafe class Gemm
             KernelThreads.ForEach(chunks, threads, chunk =>
             {
                 int jc = chunk * nc, ncHere = Math.Min(nc, n - jc), panels = (ncHere + NR - 1) / NR;
-                float* packedB = KernelBuffers.PackB(panels * NR * kc);
+                float* packedB = packedWholeB != null ? null : KernelBuffers.PackB(panels * NR * kc);
                 for (int block = 0; block < groupBlocks; block++)
                 {
                     int pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
-                    GemmPacking.PackB(transposeB, kcHere, ncHere, transposeB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, 0, panels, packedB);
+                    // This chunk's panels of the block, in B packed ahead: blocks of all ⌈n/NR⌉ panels, jc a whole panel.
+                    if (packedWholeB != null) packedB = packedWholeB + (nint)pc * allPanels * NR + (nint)jc * kcHere;
+                    else GemmPacking.PackB(transposeB, kcHere, ncHere, transposeB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, 0, panels, packedB);
                     GemmMacroKernel.Packed(m, ncHere, kcHere, packedA + block * blockFloats, packedB, c + jc, ldc, overwrite: pc == 0 && !accumulate);
                 }
             });

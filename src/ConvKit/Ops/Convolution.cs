@@ -18,7 +18,7 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
     public static Tensor Forward(Tensor input, Tensor kernel, Tensor? bias, ConvGeometry g, bool relu = false)
     {
         var output = Tensor.Uninitialized(new Shape(g.N, g.P, g.Q, g.K));
-        ConvolutionKernels.Forward(input.Span, kernel.Data, bias is null ? default : bias.Span, g, output.Span, relu, packing: PackingFor(kernel));
+        ConvolutionKernels.Forward(input.Span, kernel.Data, bias is null ? default : bias.Span, g, output.Span, relu, packing: KeptPacking.For(kernel));
         GradientTape.Record(new Conv2DOp(input, kernel, g, relu ? output : null), bias is null ? [input, kernel] : [input, kernel, bias], output);
         return output;
     }
@@ -42,20 +42,9 @@ internal sealed class Conv2DOp(Tensor input, Tensor kernel, ConvGeometry geometr
         var b = bias is null ? default : bias.Span;
         for (int k = 0; k < g.K; k++) combined[k] = (b.IsEmpty ? 0f : b[k]) * scale[k] + shift[k];
         var output = Tensor.Uninitialized(outputShape);
-        ConvolutionKernels.Forward(input.Span, kernel.Data, combined, g, output.Span, relu, scale, residual is null ? default : residual.Span, PackingFor(kernel));
+        ConvolutionKernels.Forward(input.Span, kernel.Data, combined, g, output.Span, relu, scale, residual is null ? default : residual.Span, KeptPacking.For(kernel));
         if (OpTrace.Level > 0) OpTrace.Forward(name, [input, kernel, .. bias is null ? Array.Empty<Tensor>() : [bias], .. residual is null ? Array.Empty<Tensor>() : [residual]], output);
         return output;
-    }
-
-    /// <summary>
-    /// The kernel's packed copies when they can be kept: it is a layer's weights, and no gradient tape takes its gradient
-    /// (a kernel in training changes at every step; a frozen one, as in style transfer, does not).
-    /// </summary>
-    internal static WeightPacking PackingFor(Tensor kernel)
-    {
-        var storage = kernel.Storage;
-        if (!storage.HoldsWeights || GradientTape.Watches(kernel)) return WeightPacking.None;
-        return new WeightPacking(PackedWeights.For(storage), Volatile.Read(ref storage.Version));
     }
 
     public override Tensor?[] Backward(Tensor gradOutput, bool[] needs)

@@ -58,7 +58,7 @@ internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op
         if (bias is not null && (bias.Rank != 1 || bias.Size != n))
             throw new ArgumentException($"Dense bias must have shape ({n},); received {bias.Shape}.");
         var y = Tensor.Uninitialized(x.Shape.With(-1, n));
-        GemmKernels.Multiply(false, false, m, n, k, x.Span, k, w.Span, n, y.Span, n, accumulate: false);
+        GemmKernels.MultiplyWeights(m, n, k, x.Span, w.Data, y.Span, KeptPacking.For(w));
         Epilogue.Apply(y.Span, n, bias is null ? default : bias.Span, relu);
         GradientTape.Record(new DenseOp(x, w, relu ? y : null), bias is null ? [x, w] : [x, w, bias], y);
         return y;
@@ -81,7 +81,7 @@ internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op
         if (needs[0])
         {
             grads[0] = Tensor.Uninitialized(x.Shape);
-            GemmKernels.Multiply(false, true, m, k, n, dz.Span, n, w.Span, n, grads[0]!.Span, k, accumulate: false);
+            GemmKernels.Multiply(false, true, m, k, n, dz.Span, n, w.Data, n, grads[0]!.Span, k, accumulate: false);
         }
         if (needs[1])
         {

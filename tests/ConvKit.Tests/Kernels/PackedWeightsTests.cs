@@ -50,6 +50,35 @@ public class PackedWeightsTests
         Assert.Equal(2, cache.Packs);
     }
 
+    /// <summary>
+    /// A dense layer's product (A packed): tall products run in row chunks, short wide ones in column chunks, both over
+    /// several blocks of the shared dimension, the last one shorter; a product as narrow as one panel does not keep B.
+    /// </summary>
+    [Theory]
+    [InlineData(300, 100, 1501)]
+    [InlineData(5, 300, 2101)]
+    [InlineData(1, 1024, 3136)]
+    [InlineData(64, 40, 77)]
+    [InlineData(9, 7, 50)]
+    public unsafe void WeightsKeptForTheGemmGiveTheSameBits(int m, int n, int k)
+    {
+        var a = KernelAssert.Random(m * k, m + n);
+        var w = KernelAssert.Random(k * n, k);
+        var expected = new float[m * n];
+        var kept = new float[m * n];
+        var cache = new PackedWeights();
+        fixed (float* pa = a, pw = w, pe = expected, pk = kept)
+        {
+            Gemm.Multiply(false, false, m, n, k, pa, k, pw, n, pe, n, accumulate: false);
+            for (int call = 0; call < 2; call++)
+            {
+                Gemm.MultiplyWeights(m, n, k, pa, k, pw, n, pk, n, new WeightPacking(cache, version: 1));
+                KernelAssert.Exact(expected, kept, $"{m}×{n}×{k}, call {call}");
+            }
+        }
+        Assert.Equal(n > GemmMicroKernel.NR ? 1 : 0, cache.Packs);
+    }
+
     [Fact]
     public void TheGeometriesCoverEveryForwardPathThatPacks()
     {

@@ -17,7 +17,8 @@ public class PackedWeightsInferenceTests
     {
         RandomSource.SetGlobalSeed(seed);
         return new Sequential(new Input(12, 12, 3), new Conv2D(40, 3, padding: Padding.Same, activation: Activation.Relu),
-            new Conv2D(96, 3, strides: 2, padding: Padding.Same), new Flatten(), new Dense(4));
+            new Conv2D(48, 1), new Conv2D(96, 3, strides: 2, padding: Padding.Same), new Flatten(),
+            new Dense(48, activation: Activation.Relu), new Dense(4));
     }
 
     /// <summary>The output of a new model (nothing packed yet) holding <paramref name="model"/>'s current weights.</summary>
@@ -37,26 +38,32 @@ public class PackedWeightsInferenceTests
         var images = Tensor.RandomUniform(new Shape(2, 12, 12, 3), -1, 1, 7);
         var conv = model.Layers.OfType<Conv2D>().ToArray();
 
+        var dense = model.Layers.OfType<Dense>().First();
+
         var first = model.Predict(images).ToArray();
         Assert.Equal(Fresh(model, images), first);
         Assert.Equal(model.Predict(images).ToArray(), first);
-        Assert.Equal(1, Packs(conv[0].Kernel!));
-        Assert.Equal(1, Packs(conv[1].Kernel!));
+        Assert.All(conv, layer => Assert.Equal(1, Packs(layer.Kernel!)));
+        Assert.Equal(1, Packs(dense.Kernel!));
 
-        conv[1].Kernel!.Assign(Tensor.RandomUniform(conv[1].Kernel!.Shape, -1, 1, 8));
+        conv[2].Kernel!.Assign(Tensor.RandomUniform(conv[2].Kernel!.Shape, -1, 1, 8));
         var assigned = model.Predict(images).ToArray();
         Assert.NotEqual(first, assigned);
         Assert.Equal(Fresh(model, images), assigned);
-        Assert.Equal(2, Packs(conv[1].Kernel!));
+        Assert.Equal(2, Packs(conv[2].Kernel!));
 
         conv[0].Kernel!.Value.Span[5] += 0.5f;
         Assert.Equal(Fresh(model, images), model.Predict(images).ToArray());
 
-        conv[1].Kernel!.Value[0, 0, 0, 0] = 3f;
+        conv[1].Kernel!.Value[0, 0, 3, 7] = 3f;
         Assert.Equal(Fresh(model, images), model.Predict(images).ToArray());
 
+        dense.Kernel!.Value[100, 5] = -4f;
+        Assert.Equal(Fresh(model, images), model.Predict(images).ToArray());
+        Assert.Equal(2, Packs(dense.Kernel!));
+
         // Through a reshaped view of the storage.
-        conv[1].Kernel!.Value.Reshape(-1).Span[17] -= 2f;
+        conv[2].Kernel!.Value.Reshape(-1).Span[17] -= 2f;
         Assert.Equal(Fresh(model, images), model.Predict(images).ToArray());
     }
 
@@ -98,7 +105,7 @@ public class PackedWeightsInferenceTests
             Assert.Contains(gradient.ToArray(), value => value != 0f);
         }
         Assert.Equal(1, Packs(conv[0].Kernel!));
-        Assert.Equal(0, Packs(conv[1].Kernel!));
+        Assert.Equal(0, Packs(conv[2].Kernel!));
     }
 
     [Fact]

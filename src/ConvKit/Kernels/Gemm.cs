@@ -233,14 +233,26 @@ internal static unsafe class Gemm
     public static void PackWholeB(bool transposeB, int n, int k, float* b, nint ldb, float* packed) =>
         PackWholeBInBlocks(transposeB, n, k, b, ldb, packed, Blocks.KC);
 
-    /// <summary><see cref="PackWholeB(bool, int, int, float*, nint, float*)"/> in blocks of <paramref name="kc"/>.</summary>
+    /// <summary>
+    /// <see cref="PackWholeB(bool, int, int, float*, nint, float*)"/> in blocks of <paramref name="kc"/>; a large B is
+    /// packed by all threads, each taking a range of panels in every block (ResNet18's 9 MB kernels are packed at its
+    /// first inference, on one thread that added a fifth to it).
+    /// </summary>
     private static void PackWholeBInBlocks(bool transposeB, int n, int k, float* b, nint ldb, float* packed, int kc)
     {
         int panels = (n + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR;
-        for (int pc = 0; pc < k; pc += kc)
-            GemmPacking.PackB(transposeB, Math.Min(kc, k - pc), n, transposeB ? b + pc : b + pc * ldb, ldb, 0, panels,
-                packed + (nint)pc * panels * GemmMicroKernel.NR);
+        int parts = (long)n * k >= ParallelPackFloats ? Math.Min(KernelThreads.Available, panels) : 1;
+        KernelThreads.For(parts, part =>
+        {
+            var (first, last) = KernelThreads.Range(panels, parts, part);
+            for (int pc = 0; pc < k; pc += kc)
+                GemmPacking.PackB(transposeB, Math.Min(kc, k - pc), n, transposeB ? b + pc : b + pc * ldb, ldb, first, last,
+                    packed + (nint)pc * panels * GemmMicroKernel.NR);
+        });
     }
+
+    /// <summary>Floats of B (1 MB) from which <see cref="PackWholeBInBlocks"/> packs on all threads.</summary>
+    private const int ParallelPackFloats = 1 << 18;
 
     /// <summary>
     /// C[m, n] = A[m, k] · W[k, n] where W is a layer's weights (row-major, ldw): with A packed (the usual case of a

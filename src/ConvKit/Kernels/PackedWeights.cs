@@ -22,16 +22,21 @@ internal readonly record struct PackedLayout(PackedForm Form, int N, int K, int 
 /// after anything takes a writable view of the weights (an optimizer's step, <c>Variable.Assign</c>, <c>Tensor.Span</c>).
 /// </summary>
 /// <remarks>
-/// One instance per weight storage (<see cref="For"/>), living as long as the storage. Each layout is packed into a
-/// pinned array of its own; a caller keeps the array it was handed in a local while it reads it, so a concurrent
-/// repacking never frees memory still in use.
+/// One instance per weight storage (<see cref="For"/>), living as long as the storage. A copy is kept from the second
+/// call that finds the weights unchanged: the first packs into the kernels' scratch buffers as before, so a model run
+/// once (the CLI's predict, an import and its first inference) does not pay for memory it will not reuse, and weights
+/// that change between calls (evaluation during training) are not copied for nothing. Each layout is kept in a pinned
+/// array of its own; a caller keeps the array it was handed in a local while it reads it, so a concurrent repacking
+/// never frees memory still in use.
 /// </remarks>
 internal sealed class PackedWeights
 {
     private static readonly ConditionalWeakTable<object, PackedWeights> Cache = new();
 
     private readonly Lock gate = new();
-    private readonly List<(PackedLayout Layout, int Version, float[] Values)> packings = [];
+
+    /// <summary>Per layout, the version last asked for and its packed copy (null until it is asked for twice).</summary>
+    private readonly List<(PackedLayout Layout, int Version, float[]? Values)> packings = [];
 
     /// <summary>Times these weights were packed into a kept copy (tests read it to see that inference packs once).</summary>
     internal int Packs { get; private set; }
@@ -40,20 +45,26 @@ internal sealed class PackedWeights
     public static PackedWeights For(object storage) => Cache.GetValue(storage, _ => new PackedWeights());
 
     /// <summary>
-    /// The weights packed as <paramref name="layout"/> at <paramref name="version"/>: the kept array, or a new one that
-    /// <paramref name="pack"/> fills (given its 64-byte-aligned start) when there is none or it predates the version.
+    /// The weights packed as <paramref name="layout"/> at <paramref name="version"/>: the kept array, or, the second time
+    /// this version is asked for, a new one that <paramref name="pack"/> fills (given its 64-byte-aligned start); null the
+    /// first time, when the caller packs into its scratch buffer.
     /// </summary>
-    public unsafe float[] Get(PackedLayout layout, int version, PackInto pack)
+    public unsafe float[]? Get(PackedLayout layout, int version, PackInto pack)
     {
         lock (gate)
         {
             int at = packings.FindIndex(p => p.Layout == layout);
-            if (at >= 0 && packings[at].Version == version) return packings[at].Values;
+            if (at < 0 || packings[at].Version != version)
+            {
+                if (at >= 0) packings[at] = (layout, version, null);
+                else packings.Add((layout, version, null));
+                return null;
+            }
+            if (packings[at].Values is { } kept) return kept;
             var values = GC.AllocateUninitializedArray<float>(checked((int)layout.Floats + 16), pinned: true);
             pack(Aligned(values));
             Packs++;
-            if (at >= 0) packings[at] = (layout, version, values);
-            else packings.Add((layout, version, values));
+            packings[at] = (layout, version, values);
             return values;
         }
     }
@@ -80,20 +91,16 @@ internal readonly struct WeightPacking(PackedWeights? cache, int version)
     public bool IsCached => cache is not null;
 
     /// <summary>
-    /// The weights packed as <paramref name="layout"/>: the kept copy (packed first if it is missing or stale), which
-    /// <paramref name="kept"/> holds on to while the caller reads it; or, with no cache, packed now into the scratch
+    /// The weights packed as <paramref name="layout"/>: the kept copy (see <see cref="PackedWeights.Get"/>), which
+    /// <paramref name="kept"/> holds on to while the caller reads it; or, when none is kept, packed now into the scratch
     /// buffer that <paramref name="scratch"/> returns for the layout's size.
     /// </summary>
     public unsafe float* Get(PackedLayout layout, PackedWeights.PackInto pack, delegate*<long, float*> scratch, out float[]? kept)
     {
-        if (cache is null)
-        {
-            kept = null;
-            float* packed = scratch(layout.Floats);
-            pack(packed);
-            return packed;
-        }
-        kept = cache.Get(layout, version, pack);
-        return PackedWeights.Aligned(kept);
+        kept = cache?.Get(layout, version, pack);
+        if (kept is not null) return PackedWeights.Aligned(kept);
+        float* packed = scratch(layout.Floats);
+        pack(packed);
+        return packed;
     }
 }

@@ -235,8 +235,8 @@ internal static unsafe class Gemm
 
     /// <summary>
     /// <see cref="PackWholeB(bool, int, int, float*, nint, float*)"/> in blocks of <paramref name="kc"/>; a large B is
-    /// packed by all threads, each taking a range of panels in every block (ResNet18's 9 MB kernels are packed at its
-    /// first inference, on one thread that added a fifth to it).
+    /// packed by all threads, each taking a range of panels in every block, as the threads of an in-place product each
+    /// pack their own panels (a 7×7×512 → 512 convolution's kernel is 9 MB).
     /// </summary>
     private static void PackWholeBInBlocks(bool transposeB, int n, int k, float* b, nint ldb, float* packed, int kc)
     {
@@ -270,7 +270,7 @@ internal static unsafe class Gemm
         int threads = (long)m * n * k >= ParallelThreshold ? KernelThreads.Available : 1;
         if (OpTrace.Level >= 2 && !KernelThreads.InParallel)
             OpTrace.Kernel($"GEMM {m}×{n}×{k}: {GemmMicroKernel.Selected} {GemmMicroKernel.PackedMR}×{GemmMicroKernel.NR} packed, " +
-                $"weights packed once, threads on row or column chunks, {threads} thread(s)");
+                $"weights' packing kept between calls, threads on row or column chunks, {threads} thread(s)");
         int kc = BlockSize(k, PackedBlocks.KC, 2);
         var layout = new PackedLayout(PackedForm.Panels, n, k, 1, kc, WholeBSize(n, k));
         float* packedW = packing.Get(layout, destination => PackWholeBInBlocks(false, n, k, w, ldw, destination, kc), &KernelBuffers.SharedB, out var kept);

@@ -282,10 +282,15 @@ internal static unsafe partial class GemmMicroKernel
     /// <see cref="Avx512SegmentsRows12"/>. Against the six-row in-place kernel it issues half the loads of B and a third
     /// fewer instructions per multiply-add: 140 against 133 GFLOP/s on one Skylake-SP core with kc = 128. Each element
     /// sums its products in the same order as the six-row kernel, so the two give the same bits.
+    /// <paramref name="fetchB"/> prefetches B as it goes: for the first rows to meet a micro-panel of B that comes from
+    /// L2 or L3 (a layer's kept weights), which the rows after them then find in L1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Avx512StridedRows12(int kc, float* a, nint rowStep, float* b, float* c, nint ldc, bool overwrite) =>
-        Avx512SegmentsRows12(1, &a, kc, rowStep, b, c, ldc, overwrite);
+    internal static void Avx512StridedRows12(int kc, float* a, nint rowStep, float* b, float* c, nint ldc, bool overwrite, bool fetchB)
+    {
+        if (fetchB) Avx512SegmentsRows<Rows12, StreamedB>(1, &a, kc, rowStep, b, c, ldc, overwrite);
+        else Avx512SegmentsRows12(1, &a, kc, rowStep, b, c, ldc, overwrite);
+    }
 
     /// <summary>
     /// Direct convolution, twelve pixels at a time: C[12, 32] (+)= Σ_t A_t[12, length] · B_t[length, 32], row i of A_t read

@@ -219,7 +219,8 @@ public class GemmTests
     /// The twelve-row in-place AVX-512 kernels against two calls of the six-row ones, bit for bit: overwriting and adding,
     /// with a padded row step and ldc, and the segmented form with a null piece; and the macro-kernel against the
     /// reference over ragged rows and columns. kc = 129 and the segmented form (depth 135) run the instantiation that
-    /// prefetches B, the shallower ones the other. The fourteen-row segmented kernel against six-, six- and two-row calls.
+    /// prefetches B, the shallower ones the other unless asked to prefetch. The fourteen-row segmented kernel against
+    /// six-, six- and two-row calls.
     /// </summary>
     [Fact]
     public unsafe void TwelveRowInPlaceKernelGivesTheBitsOfTwoSixRowTiles()
@@ -228,6 +229,7 @@ public class GemmTests
         const int mr = GemmMicroKernel.MR, nr = 32, ldc = nr + 5;
         foreach (int kc in new[] { 1, 3, 64, 129 })
             foreach (bool overwrite in new[] { true, false })
+            foreach (bool fetchB in new[] { false, true })
             {
                 int rowStep = kc + 7;
                 var a = KernelAssert.Random(12 * rowStep, kc);
@@ -236,7 +238,7 @@ public class GemmTests
                 var six = (float[])twelve.Clone();
                 fixed (float* pa = a, pb = b, pt = twelve, ps = six)
                 {
-                    GemmMicroKernel.Avx512StridedRows12(kc, pa, rowStep, pb, pt, ldc, overwrite);
+                    GemmMicroKernel.Avx512StridedRows12(kc, pa, rowStep, pb, pt, ldc, overwrite, fetchB);
                     for (int i0 = 0; i0 < 12; i0 += mr)
                         GemmMicroKernel.Avx512Strided(kc, mr, pa + i0 * rowStep, rowStep, 1, pb, ps + i0 * ldc, ldc, overwrite);
                 }

@@ -50,9 +50,9 @@ internal static unsafe class GemmMacroKernel
     /// C[mc, nc] (+)= A[mc, kc] · Bpacked[kc, nc] with A read in place: A[i, p] = a[i·rowStep + p·columnStep]. On AVX-512,
     /// rows whose columns are adjacent go twelve at a time (<see cref="GemmMicroKernel.Avx512StridedRows12"/>), the first
     /// twelve of each micro-panel of B prefetching it: a profile of ResNet18 at batch 1 put a fifth of that kernel's samples
-    /// on its two loads of B, whose panels (a layer's kept weights) come from L3 once per inference; with the prefetch
-    /// ResNet18 took 53–67 ms where it took 66–83 on one thread (six alternating runs each), and 26–45 where it took 27–48
-    /// on two.
+    /// on its two loads of B, whose panels (a layer's kept weights) come from L3 once per inference. With the prefetch
+    /// ResNet18 took 53–67 ms where it took 66–83 on one thread (six alternating runs each); on two threads the difference
+    /// was within the host's noise.
     /// </summary>
     public static void Strided(
         int mc, int nc, int kc,

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
 namespace ConvKit.Kernels;
 
 /// <summary>
@@ -9,6 +12,15 @@ namespace ConvKit.Kernels;
 /// Determinism is the caller's part of the contract: a task writes only its own outputs, and any
 /// reduction across tasks uses a partition that depends only on the shapes and <see cref="Count"/>,
 /// summed in a fixed order afterwards. Which thread runs which task then never changes a result.
+/// <para>
+/// A region runs on the calling thread and <see cref="Count"/> − 1 workers of the kernels' own (<see cref="Crew"/>),
+/// which keep watching for the next region for a short while after each one before they sleep. The .NET thread pool's
+/// workers, which the regions used before, sleep after about 0.1 ms; waking one took about 0.1 ms on this project's
+/// VM, so a region that followed 0.5 ms of serial work ran 86 µs (median) longer than its work, and a short region
+/// ran mostly on the calling thread alone. With the crew a region after up to 0.1 ms of serial work costs 1.4–1.7 µs
+/// more than its work. The tutorial CNN's training step, eight alternating pairs of processes: medians 63–85 ms
+/// against 68–82 ms with the thread pool, faster in six pairs; ResNet18 at batch 1 faster in eight pairs of ten.
+/// </para>
 /// </remarks>
 internal static class KernelThreads
 {
@@ -23,23 +35,15 @@ internal static class KernelThreads
     /// <summary>Threads available to a new region started here: <see cref="Count"/>, or 1 inside a region.</summary>
     public static int Available => inside ? 1 : Count;
 
-    /// <summary>Runs <c>body(0) … body(count − 1)</c>, in parallel when outside a region and <see cref="Count"/> &gt; 1.</summary>
+    /// <summary>
+    /// Runs <c>body(0) … body(count − 1)</c>, in parallel when outside a region and <see cref="Count"/> &gt; 1. While
+    /// another thread's region holds the workers, this one runs serially on its own thread.
+    /// </summary>
     public static void For(int count, Action<int> body)
     {
         if (count <= 0) return;
-        if (count == 1 || Available == 1)
-        {
+        if (count == 1 || Available == 1 || !Crew.Instance.TryRun(count, body))
             for (int i = 0; i < count; i++) body(i);
-            return;
-        }
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Count };
-        Parallel.For(0, count, options, i =>
-        {
-            bool was = inside;
-            inside = true;
-            try { body(i); }
-            finally { inside = was; }
-        });
     }
 
     /// <summary>
@@ -120,5 +124,126 @@ internal static class KernelThreads
     {
         var text = Environment.GetEnvironmentVariable("CONVKIT_THREADS");
         return int.TryParse(text, out int value) && value > 0 ? value : Environment.ProcessorCount;
+    }
+
+    /// <summary>
+    /// The workers behind <see cref="For"/>: <see cref="Count"/> − 1 background threads, started at the first region.
+    /// A region is published as a <see cref="Region"/> and a new generation number; every participant takes the next
+    /// item until none is left, and the calling thread returns once every item has finished.
+    /// </summary>
+    private sealed class Crew
+    {
+        public static Crew Instance { get; } = new(Count - 1);
+
+        /// <summary>
+        /// How long a worker keeps checking for the next region before it sleeps: 200 µs covers the serial work between
+        /// the regions of a layer and from one layer to the next at batch 1, and costs at most that much of a core
+        /// after the last region.
+        /// </summary>
+        private static readonly long WatchTicks = Stopwatch.Frequency / 5000;
+
+        private readonly int workers;
+        private readonly object gate = new();
+        private Thread[]? threads;
+        private Region? current;
+        private long generation;
+        private int sleepers;
+        private int busy;
+
+        private Crew(int workers) => this.workers = workers;
+
+        /// <summary>Runs the region on the crew; false when another thread's region holds it.</summary>
+        public bool TryRun(int count, Action<int> body)
+        {
+            if (workers < 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0) return false;
+            try
+            {
+                if (threads is null) Start();
+                var region = new Region(body, count);
+                Volatile.Write(ref current, region);
+                Interlocked.Increment(ref generation);
+                if (Volatile.Read(ref sleepers) > 0)
+                    lock (gate) Monitor.PulseAll(gate);
+                inside = true;
+                try { region.RunItems(); }
+                finally { inside = false; }
+                region.WaitForAll();
+                if (region.Failure is { } failure) ExceptionDispatchInfo.Throw(failure);
+                return true;
+            }
+            finally { Volatile.Write(ref busy, 0); }
+        }
+
+        private void Start()
+        {
+            threads = new Thread[workers];
+            for (int i = 0; i < workers; i++)
+            {
+                threads[i] = new Thread(Work) { IsBackground = true, Name = $"ConvKit kernels {i + 1}" };
+                threads[i].Start();
+            }
+        }
+
+        private void Work()
+        {
+            inside = true;
+            long seen = 0;
+            while (true)
+            {
+                seen = WaitForGeneration(seen);
+                Volatile.Read(ref current)!.RunItems();
+            }
+        }
+
+        /// <summary>Returns the first generation after <paramref name="seen"/>: watched for a while, then slept for.</summary>
+        private long WaitForGeneration(long seen)
+        {
+            long until = Stopwatch.GetTimestamp() + WatchTicks;
+            long now;
+            while ((now = Volatile.Read(ref generation)) == seen)
+            {
+                if (Stopwatch.GetTimestamp() > until)
+                {
+                    lock (gate)
+                    {
+                        // The caller bumps the generation, then reads the sleepers; this thread counts itself, then
+                        // reads the generation. Both are full fences, so one of the two sees the other's write.
+                        Interlocked.Increment(ref sleepers);
+                        while ((now = Volatile.Read(ref generation)) == seen) Monitor.Wait(gate);
+                        Interlocked.Decrement(ref sleepers);
+                    }
+                    break;
+                }
+                Thread.SpinWait(20);
+            }
+            return now;
+        }
+    }
+
+    /// <summary>One region's items, handed out one at a time; a worker that comes late finds none left.</summary>
+    private sealed class Region(Action<int> body, int count)
+    {
+        private int next = -1;
+        private int finished;
+        private Exception? failure;
+
+        /// <summary>The first exception an item threw, rethrown on the calling thread once every item has finished.</summary>
+        public Exception? Failure => Volatile.Read(ref failure);
+
+        public void RunItems()
+        {
+            for (int item = Interlocked.Increment(ref next); item < count; item = Interlocked.Increment(ref next))
+            {
+                try { body(item); }
+                catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
+                Interlocked.Increment(ref finished);
+            }
+        }
+
+        public void WaitForAll()
+        {
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref finished) < count) spinner.SpinOnce(sleep1Threshold: -1);
+        }
     }
 }

@@ -20,6 +20,51 @@ public class KernelThreadsTests
         Assert.False(KernelThreads.InParallel);
     }
 
+    [Fact]
+    public void ManyRegionsInARowEachRunEveryIndexOnce()
+    {
+        // Regions back to back and after pauses, so the workers are met both awake and asleep.
+        for (int region = 0; region < 300; region++)
+        {
+            if (region % 50 == 49) Thread.Sleep(2);
+            var hits = new int[1 + region % 37];
+            KernelThreads.For(hits.Length, i => Interlocked.Increment(ref hits[i]));
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
+    public void AnItemsExceptionReachesTheCallerAsItself()
+    {
+        var hits = new int[64];
+        var error = Assert.Throws<InvalidOperationException>(() => KernelThreads.For(hits.Length, i =>
+        {
+            Interlocked.Increment(ref hits[i]);
+            if (i == 37) throw new InvalidOperationException("item 37");
+        }));
+        Assert.Equal("item 37", error.Message);
+        Assert.All(hits, h => Assert.InRange(h, 0, 1));
+        // The next region runs normally.
+        int sum = 0;
+        KernelThreads.For(10, i => Interlocked.Add(ref sum, i));
+        Assert.Equal(45, sum);
+    }
+
+    [Fact]
+    public void RegionsFromSeveralThreadsAtOnceAllComplete()
+    {
+        // One caller holds the workers; the others run their regions serially on their own threads.
+        var totals = new long[4];
+        var callers = Enumerable.Range(0, totals.Length).Select(t => new Thread(() =>
+        {
+            for (int region = 0; region < 200; region++)
+                KernelThreads.For(17, i => Interlocked.Add(ref totals[t], i + 1));
+        })).ToArray();
+        foreach (var caller in callers) caller.Start();
+        foreach (var caller in callers) caller.Join();
+        Assert.All(totals, total => Assert.Equal(200L * 17 * 18 / 2, total));
+    }
+
     [Theory]
     [InlineData(0, 3, 1)]
     [InlineData(10, 3, 1)]

@@ -48,11 +48,11 @@ internal static unsafe class GemmMacroKernel
 
     /// <summary>
     /// C[mc, nc] (+)= A[mc, kc] · Bpacked[kc, nc] with A read in place: A[i, p] = a[i·rowStep + p·columnStep]. On AVX-512,
-    /// rows whose columns are adjacent go twelve at a time (<see cref="GemmMicroKernel.Avx512StridedRows12"/>), the first
-    /// twelve of each micro-panel of B prefetching it: a profile of ResNet18 at batch 1 put a fifth of that kernel's samples
-    /// on its two loads of B, whose panels (a layer's kept weights) come from L3 once per inference. With the prefetch
-    /// ResNet18 took 53–67 ms where it took 66–83 on one thread (six alternating runs each); on two threads the difference
-    /// was within the host's noise.
+    /// rows whose columns are adjacent go twelve to fourteen at a time (<see cref="GemmMicroKernel.Avx512StridedRows"/>,
+    /// tiles of <see cref="WideTileRows"/>), the first tile of each micro-panel of B prefetching it: a profile of ResNet18
+    /// at batch 1 put a fifth of that kernel's samples on its two loads of B, whose panels (a layer's kept weights) come
+    /// from L3 once per inference. With the prefetch ResNet18 took 53–67 ms where it took 66–83 on one thread (six
+    /// alternating runs each); on two threads the difference was within the host's noise.
     /// </summary>
     public static void Strided(
         int mc, int nc, int kc,
@@ -62,30 +62,49 @@ internal static unsafe class GemmMacroKernel
         bool overwrite)
     {
         float* tile = stackalloc float[MR * NR];
-        bool rows12 = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && columnStep == 1;
+        bool wide = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && columnStep == 1;
         for (int jr = 0; jr < nc; jr += NR)                             // 2nd loop around the micro-kernel
         {
             int nr = Math.Min(NR, nc - jr);
             float* bPanel = packedB + jr * kc;
-            for (int ir = 0; ir < mc; ir += MR)                         // 1st loop around the micro-kernel
+            for (int ir = 0; ir < mc;)                                  // 1st loop around the micro-kernel
             {
-                int mr = Math.Min(MR, mc - ir);
                 float* aPanel = a + ir * rowStep;
                 float* cTile = c + ir * ldc + jr;
-                if (rows12 && mc - ir >= 12 && nr == NR)
+                int rows = wide && nr == NR ? WideTileRows(mc - ir) : 0;
+                if (rows > 0)
                 {
-                    // Twelve rows at once; the same sums in the same order as two six-row tiles.
-                    GemmMicroKernel.Avx512StridedRows12(kc, aPanel, rowStep, bPanel, cTile, ldc, overwrite, fetchB: ir == 0);
-                    ir += MR;
+                    // The same sums in the same order as six-row tiles.
+                    GemmMicroKernel.Avx512StridedRows(rows, kc, aPanel, rowStep, bPanel, cTile, ldc, overwrite, fetchB: ir == 0);
+                    ir += rows;
+                    continue;
                 }
-                else if (mr == MR && nr == NR) GemmMicroKernel.Strided(kc, MR, aPanel, rowStep, columnStep, bPanel, cTile, ldc, overwrite);
+                int mr = Math.Min(MR, mc - ir);
+                if (mr == MR && nr == NR) GemmMicroKernel.Strided(kc, MR, aPanel, rowStep, columnStep, bPanel, cTile, ldc, overwrite);
                 else
                 {
                     GemmMicroKernel.Strided(kc, mr, aPanel, rowStep, columnStep, bPanel, tile, NR, overwrite: true);
                     StoreEdge(tile, mr, nr, cTile, ldc, overwrite);
                 }
+                ir += MR;
             }
         }
+    }
+
+    /// <summary>
+    /// Rows of the next AVX-512 in-place tile when <paramref name="rowsLeft"/> remain: twelve, or none below twelve (six-row
+    /// tiles finish). One to three rows that six-row tiles would leave over join the last twelve-row tiles instead, as
+    /// 13 or 13 + 14: on their own each of their sums is a chain that waits on the multiply-add's latency, so one row
+    /// took a third as long as a tile of twelve. Forty-nine rows (ResNet18's 7×7 layers at batch 1) run as 12 + 12 + 12
+    /// + 13 instead of four tiles of twelve and a single row.
+    /// </summary>
+    internal static int WideTileRows(int rowsLeft)
+    {
+        int tiles = rowsLeft / 12, tail = rowsLeft % 12 % MR;
+        if (tiles == 0) return 0;
+        if (tail is 1 or 2 && tiles == 1) return 12 + tail;
+        if (tail == 3 && tiles == 2) return 13;
+        return 12;
     }
 
     private static void StoreEdge(float* tile, int mr, int nr, float* c, nint ldc, bool overwrite)

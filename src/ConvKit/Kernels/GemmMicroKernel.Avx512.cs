@@ -277,19 +277,29 @@ internal static unsafe partial class GemmMicroKernel
     }
 
     /// <summary>
-    /// C[12, 32] (+)= A[12, kc] · B[kc, 32] with A read in place, row i at a + i·rowStep and its columns adjacent (an
-    /// im2col tile), B packed: the shape of <see cref="Avx512Packed"/> without packing A, as one piece of
-    /// <see cref="Avx512SegmentsRows12"/>. Against the six-row in-place kernel it issues half the loads of B and a third
-    /// fewer instructions per multiply-add: 140 against 133 GFLOP/s on one Skylake-SP core with kc = 128. Each element
-    /// sums its products in the same order as the six-row kernel, so the two give the same bits.
+    /// C[rows, 32] (+)= A[rows, kc] · B[kc, 32] for 12 to 14 rows, with A read in place, row i at a + i·rowStep and its
+    /// columns adjacent (an im2col tile), B packed: the shape of <see cref="Avx512Packed"/> without packing A, as one
+    /// piece of <see cref="Avx512SegmentsRows12"/>. Against the six-row in-place kernel twelve rows issue half the loads
+    /// of B and a third fewer instructions per multiply-add: 140 against 133 GFLOP/s on one Skylake-SP core with
+    /// kc = 128. Thirteen and fourteen rows take in the one or two rows left over from twelve-row tiles, which on their
+    /// own would wait on the multiply-add's latency (a single row has only two independent sums). Each element sums its
+    /// products in the same order as the six-row kernel, so they all give the same bits.
     /// <paramref name="fetchB"/> prefetches B as it goes: for the first rows to meet a micro-panel of B that comes from
     /// L2 or L3 (a layer's kept weights), which the rows after them then find in L1.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Avx512StridedRows12(int kc, float* a, nint rowStep, float* b, float* c, nint ldc, bool overwrite, bool fetchB)
+    internal static void Avx512StridedRows(int rows, int kc, float* a, nint rowStep, float* b, float* c, nint ldc, bool overwrite, bool fetchB)
     {
-        if (fetchB) Avx512SegmentsRows<Rows12, StreamedB>(1, &a, kc, rowStep, b, c, ldc, overwrite);
-        else Avx512SegmentsRows12(1, &a, kc, rowStep, b, c, ldc, overwrite);
+        bool streamed = fetchB || (long)kc * NR512 * sizeof(float) > StreamedBBytes;
+        switch (rows)
+        {
+            case 12 when streamed: Avx512SegmentsRows<Rows12, StreamedB>(1, &a, kc, rowStep, b, c, ldc, overwrite); break;
+            case 12: Avx512SegmentsRows<Rows12, BInL1>(1, &a, kc, rowStep, b, c, ldc, overwrite); break;
+            case 13 when streamed: Avx512SegmentsRows<Rows13, StreamedB>(1, &a, kc, rowStep, b, c, ldc, overwrite); break;
+            case 13: Avx512SegmentsRows<Rows13, BInL1>(1, &a, kc, rowStep, b, c, ldc, overwrite); break;
+            case 14 when streamed: Avx512SegmentsRows<Rows14, StreamedB>(1, &a, kc, rowStep, b, c, ldc, overwrite); break;
+            case 14: Avx512SegmentsRows<Rows14, BInL1>(1, &a, kc, rowStep, b, c, ldc, overwrite); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), rows, "The in-place AVX-512 kernel runs 12 to 14 rows.");
+        }
     }
 
     /// <summary>
@@ -339,16 +349,17 @@ internal static unsafe partial class GemmMicroKernel
     private struct StreamedB;
     private struct BInL1;
 
-    /// <summary>Type arguments for the rows of <see cref="Avx512SegmentsRows12"/> and <see cref="Avx512SegmentsRows14"/>.</summary>
+    /// <summary>Type arguments for the rows of <see cref="Avx512SegmentsRows12"/>, <see cref="Avx512SegmentsRows14"/> and <see cref="Avx512StridedRows"/>.</summary>
     private struct Rows12;
+    private struct Rows13;
     private struct Rows14;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Avx512SegmentsRows<TRows, TStreamedB>(int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc, bool overwrite)
         where TRows : struct where TStreamedB : struct
     {
-        bool fourteen = typeof(TRows) == typeof(Rows14);
-        PrefetchRows(c, ldc, fourteen ? 14 : 12, NR512);
+        bool fourteen = typeof(TRows) == typeof(Rows14), thirteen = fourteen || typeof(TRows) == typeof(Rows13);
+        PrefetchRows(c, ldc, fourteen ? 14 : thirteen ? 13 : 12, NR512);
         Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
         Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
         Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;
@@ -410,14 +421,17 @@ internal static unsafe partial class GemmMicroKernel
                 var a11 = Vector512.Create(r9[step2]);
                 c11 = Avx512F.FusedMultiplyAdd(a11, b0, c11);
                 c11b = Avx512F.FusedMultiplyAdd(a11, b1, c11b);
-                if (fourteen)
+                if (thirteen)
                 {
                     var a12 = Vector512.Create(r12[0]);
                     c12 = Avx512F.FusedMultiplyAdd(a12, b0, c12);
                     c12b = Avx512F.FusedMultiplyAdd(a12, b1, c12b);
-                    var a13 = Vector512.Create(r12[step1]);
-                    c13 = Avx512F.FusedMultiplyAdd(a13, b0, c13);
-                    c13b = Avx512F.FusedMultiplyAdd(a13, b1, c13b);
+                    if (fourteen)
+                    {
+                        var a13 = Vector512.Create(r12[step1]);
+                        c13 = Avx512F.FusedMultiplyAdd(a13, b0, c13);
+                        c13b = Avx512F.FusedMultiplyAdd(a13, b1, c13b);
+                    }
                     r12++;
                 }
                 r0++; r3++; r6++; r9++;
@@ -436,11 +450,8 @@ internal static unsafe partial class GemmMicroKernel
         StoreRow(c + 9 * ldc, c09, c09b, overwrite);
         StoreRow(c + 10 * ldc, c10, c10b, overwrite);
         StoreRow(c + 11 * ldc, c11, c11b, overwrite);
-        if (fourteen)
-        {
-            StoreRow(c + 12 * ldc, c12, c12b, overwrite);
-            StoreRow(c + 13 * ldc, c13, c13b, overwrite);
-        }
+        if (thirteen) StoreRow(c + 12 * ldc, c12, c12b, overwrite);
+        if (fourteen) StoreRow(c + 13 * ldc, c13, c13b, overwrite);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -216,9 +216,9 @@ public class GemmTests
     }
 
     /// <summary>
-    /// The twelve-row in-place AVX-512 kernels against two calls of the six-row ones, bit for bit: overwriting and adding,
-    /// with a padded row step and ldc, and the segmented form with a null piece; and the macro-kernel against the
-    /// reference over ragged rows and columns. kc = 129 and the segmented form (depth 135) run the instantiation that
+    /// The twelve- to fourteen-row in-place AVX-512 kernels against calls of the six-row ones, bit for bit: overwriting
+    /// and adding, with a padded row step and ldc, and the segmented form with a null piece; and the macro-kernel against
+    /// the reference over ragged rows and columns. kc = 129 and the segmented form (depth 135) run the instantiation that
     /// prefetches B, the shallower ones the other unless asked to prefetch. The fourteen-row segmented kernel against
     /// six-, six- and two-row calls.
     /// </summary>
@@ -227,22 +227,23 @@ public class GemmTests
     {
         if (!Avx512F.IsSupported) return;
         const int mr = GemmMicroKernel.MR, nr = 32, ldc = nr + 5;
+        foreach (int rows in new[] { 12, 13, 14 })
         foreach (int kc in new[] { 1, 3, 64, 129 })
             foreach (bool overwrite in new[] { true, false })
             foreach (bool fetchB in new[] { false, true })
             {
                 int rowStep = kc + 7;
-                var a = KernelAssert.Random(12 * rowStep, kc);
+                var a = KernelAssert.Random(rows * rowStep, kc);
                 var b = KernelAssert.Random(kc * nr, kc + 1);
-                var twelve = KernelAssert.Random(12 * ldc, kc + 2);
-                var six = (float[])twelve.Clone();
-                fixed (float* pa = a, pb = b, pt = twelve, ps = six)
+                var six = KernelAssert.Random(18 * ldc, kc + 2);    // the six-row kernel writes six rows even when fewer are real
+                var wide = six.AsSpan(0, rows * ldc).ToArray();
+                fixed (float* pa = a, pb = b, pt = wide, ps = six)
                 {
-                    GemmMicroKernel.Avx512StridedRows12(kc, pa, rowStep, pb, pt, ldc, overwrite, fetchB);
-                    for (int i0 = 0; i0 < 12; i0 += mr)
-                        GemmMicroKernel.Avx512Strided(kc, mr, pa + i0 * rowStep, rowStep, 1, pb, ps + i0 * ldc, ldc, overwrite);
+                    GemmMicroKernel.Avx512StridedRows(rows, kc, pa, rowStep, pb, pt, ldc, overwrite, fetchB);
+                    for (int i0 = 0; i0 < rows; i0 += mr)
+                        GemmMicroKernel.Avx512Strided(kc, Math.Min(mr, rows - i0), pa + i0 * rowStep, rowStep, 1, pb, ps + i0 * ldc, ldc, overwrite);
                 }
-                Assert.Equal(six, twelve);
+                Assert.Equal(six.AsSpan(0, rows * ldc).ToArray(), wide);
             }
         // The segmented (direct-convolution) form: three pieces, the middle one all zero, against two six-row calls.
         {
@@ -299,6 +300,50 @@ public class GemmTests
         fixed (float* pa = ma, pb = mb, pc = actual)
             Gemm.Multiply(false, false, m, n, k, pa, k + 2, pb, n, pc, n, false, inPlaceA: true);
         KernelAssert.Close(expected, actual, 1e-5f * k, "twelve-row in-place GEMM");
+    }
+
+    /// <summary>
+    /// The in-place macro-kernel's row tiles: one to three rows past the twelve-row tiles join them as 13 or 13 + 14
+    /// (49 rows as 12 + 12 + 12 + 13), and every row keeps the bits it has when all rows go six at a time (A read with
+    /// its columns apart, which the wide kernels do not take).
+    /// </summary>
+    [Fact]
+    public unsafe void InPlaceRowTilesOfThirteenAndFourteenGiveTheBitsOfSixRowTiles()
+    {
+        Assert.Equal(new[] { 12, 12, 12, 13 }, Tiles(49));
+        Assert.Equal(new[] { 13, 14 }, Tiles(27));
+        Assert.Equal(new[] { 12, 12, 12, 12 }, Tiles(52));  // four rows left run at full speed six at a time
+        Assert.Equal(new[] { 12 }, Tiles(15));
+        Assert.Empty(Tiles(11));
+        if (!Avx512F.IsSupported) return;
+        const int nr = 32, kc = 70;
+        foreach (int m in new[] { 13, 14, 15, 25, 26, 27, 39, 49, 50, 51 })
+            foreach (bool overwrite in new[] { true, false })
+            {
+                int n = 2 * nr + 3, rowStep = kc + 3;
+                var a = KernelAssert.Random(m * rowStep, m);
+                var transposed = new float[kc * m];    // the same A with its rows adjacent and its columns m apart
+                for (int i = 0; i < m; i++)
+                    for (int p = 0; p < kc; p++) transposed[p * m + i] = a[i * rowStep + p];
+                var b = KernelAssert.Random(kc * n, m + 1);
+                var packed = new float[3 * nr * kc];
+                var wide = KernelAssert.Random(m * n, m + 2);
+                var six = (float[])wide.Clone();
+                fixed (float* pa = a, pat = transposed, pb = b, pp = packed, pw = wide, ps = six)
+                {
+                    GemmPacking.PackB(false, kc, n, pb, n, 0, 3, pp);
+                    GemmMacroKernel.Strided(m, n, kc, pa, rowStep, 1, pp, pw, n, overwrite);
+                    GemmMacroKernel.Strided(m, n, kc, pat, 1, m, pp, ps, n, overwrite);
+                }
+                Assert.Equal(six, wide);
+            }
+
+        static int[] Tiles(int rows)
+        {
+            var tiles = new List<int>();
+            for (int left = rows, t; (t = GemmMacroKernel.WideTileRows(left)) > 0; left -= t) tiles.Add(t);
+            return [.. tiles];
+        }
     }
 
     /// <summary>The segmented (direct-convolution) entry of every kernel against one strided call over the pieces laid end to end.</summary>

@@ -6,6 +6,7 @@ namespace ConvKit.Bench;
 
 /// <summary>
 /// <c>peers</c>: ConvKit side by side with libtorch (TorchSharp) and ONNX Runtime on identical inputs.
+/// <c>layers</c>: ResNet18 at batch 1 layer by layer, ConvKit beside ONNX Runtime.
 /// <c>bdn</c>: BenchmarkDotNet runs of reference vs dispatched kernels.
 /// <c>fix-torch DIR</c>: makes TorchSharp's native library loadable (run by the build; see README.md).
 /// </summary>
@@ -13,6 +14,7 @@ internal static class Program
 {
     private const string Usage = """
         usage: ConvKit.Bench peers [--quick] [--json] [--threads N] [--only ID[,ID…]]
+               ConvKit.Bench layers [--threads N] [--runs N]
                ConvKit.Bench bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
                ConvKit.Bench fix-torch [OUTPUT_FOLDER]
         """;
@@ -27,6 +29,8 @@ internal static class Program
             {
                 case "peers":
                     return PeersCommand.Run(PeersOptions.Parse(rest));
+                case "layers":
+                    return LayersCommand.Run(rest);
                 case "bdn":
                     return BdnCommand.Run(rest);
                 case "fix-torch":

@@ -75,6 +75,38 @@ public class PoolingFastTests
         }
     }
 
+    /// <summary>
+    /// Max pooling over NaNs (two payloads, either sign), infinities and zeros of both signs, bit for bit with the
+    /// reference: the fast forward orders floats as integers and redoes windows that hold a NaN.
+    /// </summary>
+    [Fact]
+    public void MaxPoolKeepsNaNsInfinitiesAndSignedZeros()
+    {
+        float[] specials =
+        [
+            float.NaN, BitConverter.Int32BitsToSingle(unchecked((int)0xFFC00123)), float.PositiveInfinity, float.NegativeInfinity,
+            0f, -0f, -0f, 0f, -1f, 1f, float.MaxValue, -float.MaxValue, float.Epsilon, -float.Epsilon,
+        ];
+        var random = new Random(9);
+        foreach (var g in new[]
+        {
+            PoolGeometry.Create(1, 9, 11, 16, 3, 3, 2, 2, Padding.Same),
+            PoolGeometry.Create(2, 8, 8, 24, 2, 2, 2, 2, Padding.Valid),
+        })
+            foreach (double share in new[] { 0.02, 0.3, 1.0 })
+            {
+                // Mostly zeros of either sign, so that windows whose maximum is a zero see both.
+                var input = new float[g.InputSize];
+                for (int i = 0; i < input.Length; i++)
+                    input[i] = random.NextDouble() < share ? specials[random.Next(specials.Length)] : random.Next(2) == 0 ? 0f : -0f;
+                var expected = new float[g.OutputSize];
+                var actual = KernelAssert.Random(g.OutputSize, 3);
+                PoolingReference.MaxForward(input, g, expected);
+                PoolingFast.MaxForward(input, g, actual);
+                KernelAssert.Exact(expected, actual, $"max forward over special values, share {share}, {g}");
+            }
+    }
+
     [Fact]
     public void LargeThreadedPoolsAgree()
     {

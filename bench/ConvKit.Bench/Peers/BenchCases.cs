@@ -33,7 +33,7 @@ internal static class BenchCases
     ];
 
     /// <summary>Where the ResNet18 package's ONNX file was restored (set by the project file).</summary>
-    private static string ResNet18Path => typeof(BenchCases).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+    internal static string ResNet18Path => typeof(BenchCases).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
         .Cast<System.Reflection.AssemblyMetadataAttribute>().First(a => a.Key == "ResNet18OnnxPath").Value!;
 
     /// <summary>ResNet18 (224×224×3, 1.8 GFLOP) from its ONNX file: import (or session creation) plus the first inference.</summary>

@@ -35,7 +35,7 @@ internal static partial class LayersCommand
         else
         {
             Console.Error.WriteLine($"[layers] onnxruntime: {warmups} warm-up and {runs} timed inferences");
-            ort = OrtLayers(image.ToArray(), threads, warmups, runs);
+            ort = OrtLayers(image.ToArray(), warmups, runs);
         }
         Print(convkit, ort, threads, runs);
         return 0;
@@ -51,7 +51,7 @@ internal static partial class LayersCommand
 
     private static List<Layer> ConvKitLayers(Tensor image, int warmups, int runs)
     {
-        var model = Onnx.OnnxImporter.Load(ResNet18Path).Model;
+        var model = Onnx.OnnxImporter.Load(BenchCases.ResNet18Path).Model;
         for (int i = 0; i < warmups; i++) model.Predict(image).Dispose();
         var lines = new StringWriter(CultureInfo.InvariantCulture);
         var (level, output) = (OpTrace.Level, OpTrace.Output);
@@ -89,21 +89,15 @@ internal static partial class LayersCommand
         return layers;
     }
 
-    private static List<Layer> OrtLayers(float[] nhwc, int threads, int warmups, int runs)
+    private static List<Layer> OrtLayers(float[] nhwc, int warmups, int runs)
     {
         string folder = Directory.CreateTempSubdirectory("convkit-layers-").FullName;
         try
         {
-            using var options = new SessionOptions
-            {
-                IntraOpNumThreads = threads,
-                InterOpNumThreads = 1,
-                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-                EnableProfiling = true,
-                ProfileOutputPathPrefix = Path.Combine(folder, "ort"),
-            };
-            using var session = new InferenceSession(ResNet18Path, options);
+            using var options = OrtPeer.SessionOptionsForRuns();
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = Path.Combine(folder, "ort");
+            using var session = new InferenceSession(BenchCases.ResNet18Path, options);
             using var x = OrtValue.CreateTensorValueFromMemory(Layouts.NhwcToNchw(nhwc, 1, 224, 224, 3), [1, 3, 224, 224]);
             using var runOptions = new RunOptions();
             for (int r = 0; r < warmups + runs; r++)
@@ -180,8 +174,6 @@ internal static partial class LayersCommand
 
     private static string Rate(double flops, double ms) => flops > 0 && ms > 0 ? Inv($"{flops / ms / 1e6:F0}") : "";
 
-    private static string ResNet18Path => typeof(LayersCommand).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-        .Cast<System.Reflection.AssemblyMetadataAttribute>().First(a => a.Key == "ResNet18OnnxPath").Value!;
 
     private static int[] ShapeAt(JsonElement shapes, int index)
     {

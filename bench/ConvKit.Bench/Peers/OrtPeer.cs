@@ -68,13 +68,7 @@ internal static class OrtPeer
     {
         if (Unavailable is not null) throw new PeerUnavailableException(Unavailable);
         var resources = new NativeResources();
-        var options = resources.Add(new SessionOptions
-        {
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        });
+        var options = resources.Add(SessionOptionsForRuns());
         var x = resources.Add(OrtValue.CreateTensorValueFromMemory(Layouts.NhwcToNchw(nhwc, 1, 224, 224, 3), [1, 3, 224, 224]));
         var runOptions = resources.Add(new RunOptions());
         InferenceSession? kept = createEachRun ? null : resources.Add(new InferenceSession(path, options));
@@ -94,17 +88,20 @@ internal static class OrtPeer
         }, () => features!, resources);
     }
 
+    /// <summary>The session settings of every ONNX Runtime side: the bench's thread count, one operator at a time, all graph optimizations.</summary>
+    internal static SessionOptions SessionOptionsForRuns() => new()
+    {
+        IntraOpNumThreads = threads,
+        InterOpNumThreads = 1,
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+    };
+
     private static Contender Create(byte[] model, float[] input, long[] inputShape, Func<ReadOnlySpan<float>, float[]> toCanonical)
     {
         if (Unavailable is not null) throw new PeerUnavailableException(Unavailable);
         var resources = new NativeResources();
-        var options = resources.Add(new SessionOptions
-        {
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        });
+        var options = resources.Add(SessionOptionsForRuns());
         var session = resources.Add(new InferenceSession(model, options));
         var runOptions = resources.Add(new RunOptions());
         var x = resources.Add(OrtValue.CreateTensorValueFromMemory(input, inputShape));

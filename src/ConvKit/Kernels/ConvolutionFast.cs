@@ -95,9 +95,15 @@ internal static unsafe class ConvolutionFast
                 }
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "width padded once, then " + (dot ? "dot products" : "direct, " + DirectKernel(g)));
                 float* padded = KernelBuffers.PaddedInput(unpadded.InputSize);
-                PadWidth(x, g, padded);
+                Pad(x, g, padded, height: false);
                 if (dot) ForwardDot(padded, w, unpadded, y, e);
                 else ForwardDirect(padded, w, unpadded, y, e, packing);
+                return;
+            }
+            if (RunsDirectPays(g))
+            {
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "direct, runs of seven pixels two at a time, 14 × 32 AVX-512 kernel");
+                ForwardRuns(x, w, g, y, e, packing);
                 return;
             }
             int rowsPerTile = BalancedRowsPerTile(g, RowsPerTile(g, 1), KernelThreads.Available), tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
@@ -399,7 +405,7 @@ internal static unsafe class ConvolutionFast
         if (g.PadLeft != 0 || g.PadRight != 0)
         {
             source = KernelBuffers.PaddedInput(g.N * g.H * paddedWidth);
-            PadWidth(x, g, source);
+            Pad(x, g, source, height: false);
         }
         int panels = (g.K + NR - 1) / NR, kPadded = panels * NR, sPadded = (g.S + MR - 1) / MR * MR;
         int partialSize = g.R * sPadded * kPadded, outputRows = g.N * g.P;
@@ -473,7 +479,7 @@ internal static unsafe class ConvolutionFast
         if (g.PadLeft != 0 || g.PadRight != 0)
         {
             source = KernelBuffers.PaddedInput(g.N * g.H * paddedWidth * g.C);
-            PadWidth(x, g, source);
+            Pad(x, g, source, height: false);
         }
         int span = g.S * g.C, spanPadded = (span + MR - 1) / MR * MR, panels = (g.K + NR - 1) / NR, kPadded = panels * NR;
         int partialSize = g.R * spanPadded * kPadded, outputRows = g.N * g.P;
@@ -620,6 +626,107 @@ internal static unsafe class ConvolutionFast
             e.Apply(yRow, g.Q, g.K);
         });
         GC.KeepAlive(kept);
+    }
+
+    /// <summary>Pixels per run of <see cref="ForwardRuns"/>, whose kernel computes two runs at a time.</summary>
+    private const int RunPixels = 7;
+
+    /// <summary>
+    /// Whether the forward runs direct on runs of seven pixels (<see cref="ForwardRuns"/>): on AVX-512, for layers with more
+    /// filters than <see cref="ForwardDirect"/> takes (K &gt; 2·NR), ungrouped and undilated along W, whose output rows
+    /// runs of seven cover with at most one pixel in eight computed twice (Q = 7, 13, 14, 19–21, 28, 56; not 8–12), and
+    /// whose panel of the kernel (R·S·C × NR) fits in half of L2 (1 MB).
+    /// </summary>
+    internal static bool RunsDirectPays(ConvGeometry g)
+    {
+        if (GemmMicroKernel.Selected != GemmMicroKernel.Isa.Avx512 || g.Groups != 1 || g.DilationW != 1 || g.K <= 2 * GemmMicroKernel.NR || g.Q < RunPixels)
+            return false;
+        int computed = (g.Q + RunPixels - 1) / RunPixels * RunPixels;
+        long panelBytes = (long)g.R * g.S * g.C * GemmMicroKernel.NR * sizeof(float);
+        return panelBytes <= 1 << 20 && g.Q * 8 >= computed * 7;
+    }
+
+    /// <summary>
+    /// Direct forward for layers with many filters (<see cref="RunsDirectPays"/>), with no im2col: every output row is cut
+    /// into runs of seven pixels (the last one overlapping the one before when Q is not a multiple of seven), and
+    /// <see cref="GemmMicroKernel.Avx512TwoRuns"/> computes two runs at a time (an odd last run alone) against one 32-filter panel of the kernel,
+    /// its accumulators in registers over the whole depth R·S·C, reading each kernel row's pixel windows (S·C contiguous
+    /// inputs) in place from the input, padded once along both axes when the layer pads. Two runs may be two rows of a
+    /// 7×7 map or two images, so small maps fill the fourteen-row kernel. Tasks are a chunk of pairs against one panel;
+    /// the panel (at most 1 MB) stays in L2 across its chunk.
+    /// </summary>
+    /// <remarks>
+    /// ResNet18 at batch 1 ran its 14×14 and 7×7 convolutions through im2col of the whole image and a GEMM in blocks of
+    /// 128 of the depth, storing and reloading C at each block.
+    /// </remarks>
+    private static void ForwardRuns(
+        float* x,       // [N, H, W, C]
+        float* w,       // [R, S, C, K]
+        ConvGeometry g,
+        float* y,       // [N, P, Q, K]
+        OutputEpilogue e,
+        WeightPacking packing)
+    {
+        int NR = GemmMicroKernel.NR;  // 32: the kernel's width on AVX-512
+        int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
+        var layout = new PackedLayout(PackedForm.Panels, g.K, depth, 1, depth, (long)panels * NR * depth);
+        float* packedB = packing.Get(layout, destination => PackDirect(w, depth, g.K, narrow: false, panels, destination), &KernelBuffers.PackB, out var kept);
+
+        int paddedHeight = g.H + g.PadTop + g.PadBottom, paddedWidth = g.W + g.PadLeft + g.PadRight;
+        float* source = x;
+        if (paddedHeight != g.H || paddedWidth != g.W)
+        {
+            source = KernelBuffers.PaddedInput(checked(g.N * paddedHeight * paddedWidth * g.C));
+            Pad(x, g, source, height: true);
+        }
+        nint rowStep = (nint)g.StrideW * g.C, segmentStep = (nint)g.DilationH * paddedWidth * g.C;
+        int runsPerRow = (g.Q + RunPixels - 1) / RunPixels, runs = g.N * g.P * runsPerRow, pairs = (runs + 1) / 2;
+        // Chunks of pairs small enough that each thread gets two tasks and a chunk's inputs stay near 256 KB.
+        long inputBytes = (long)g.N * paddedHeight * paddedWidth * g.C * sizeof(float);
+        int chunks = (int)Math.Min(pairs, Math.Max((2 * KernelThreads.Available + panels - 1) / panels, inputBytes >> 18));
+        int pairsPerChunk = (pairs + chunks - 1) / chunks;
+        chunks = (pairs + pairsPerChunk - 1) / pairsPerChunk;
+        KernelThreads.For(chunks * panels, task =>
+        {
+            int chunk = task / panels, jr = task % panels * NR, nr = Math.Min(NR, g.K - jr);
+            float* bPanel = packedB + (nint)jr * depth;
+            float* tile = stackalloc float[2 * RunPixels * NR];
+            int last = Math.Min(pairs, (chunk + 1) * pairsPerChunk);
+            for (int pair = chunk * pairsPerChunk; pair < last; pair++)
+            {
+                int first = 2 * pair, second = Math.Min(first + 1, runs - 1);
+                float* a = RunWindows(source, g, paddedHeight, paddedWidth, runsPerRow, first, out nint firstOutput);
+                float* a2 = RunWindows(source, g, paddedHeight, paddedWidth, runsPerRow, second, out nint secondOutput);
+                float* c = y + firstOutput * g.K + jr;
+                nint secondC = (secondOutput - firstOutput) * g.K;
+                // The last panel is partly padding: through a scratch tile, then its nr columns.
+                float* target = nr == NR ? c : tile;
+                nint targetStep = nr == NR ? g.K : NR;
+                if (second == first) GemmMicroKernel.Avx512OneRun(g.R, a, segmentStep, length, rowStep, bPanel, target, targetStep);
+                else GemmMicroKernel.Avx512TwoRuns(g.R, a, segmentStep, (nint)(a2 - a), length, rowStep, bPanel, target,
+                    nr == NR ? secondC : RunPixels * NR, targetStep);
+                if (nr < NR)
+                    for (int i = 0; i < (second == first ? RunPixels : 2 * RunPixels); i++)
+                    {
+                        float* row = (i < RunPixels ? c : c + secondC) + (nint)(i % RunPixels) * g.K;
+                        new ReadOnlySpan<float>(tile + i * NR, nr).CopyTo(new Span<float>(row, nr));
+                    }
+            }
+        });
+        GC.KeepAlive(kept);
+        e.Apply(y, (nint)g.N * g.P * g.Q, g.K);
+    }
+
+    /// <summary>
+    /// The window of run <paramref name="run"/>'s first pixel in kernel row 0, in the (padded) input, and the index of that
+    /// pixel in the output [N·P·Q]. Run j of output row (n, p) starts at q = min(7j, Q − 7).
+    /// </summary>
+    private static float* RunWindows(float* source, ConvGeometry g, int paddedHeight, int paddedWidth, int runsPerRow, int run, out nint outputPixel)
+    {
+        int outputRow = run / runsPerRow, q = Math.Min(run % runsPerRow * RunPixels, g.Q - RunPixels);
+        int n = outputRow / g.P, p = outputRow % g.P;
+        outputPixel = (nint)outputRow * g.Q + q;
+        return source + (((nint)n * paddedHeight + p * g.StrideH) * paddedWidth + q * g.StrideW) * g.C;
     }
 
     /// <summary>The kernel [depth, K] as <see cref="ForwardDirect"/> reads it: 16-wide for the narrow kernel, else in panels of NR.</summary>
@@ -816,7 +923,7 @@ internal static unsafe class ConvolutionFast
     }
 
     /// <summary>
-    /// The geometry of the same convolution on an input padded along W beforehand (<see cref="PadWidth"/>), when that
+    /// The geometry of the same convolution on an input padded along W beforehand (<see cref="Pad"/>), when that
     /// makes it <see cref="IsRowContiguous"/>: the direct kernel then reads R runs of S·C inputs per pixel, where im2col
     /// would first write R·S·C values per pixel. (With S·C ≥ <see cref="EdgeWindowsRun"/> the forward pads only the edge
     /// pixels' windows instead of the whole input, and runs on the original geometry.) Null when the shape is not otherwise row-contiguous, or when the
@@ -835,22 +942,30 @@ internal static unsafe class ConvolutionFast
         return IsRowContiguous(t) && t.Q == g.Q ? t : null;
     }
 
-    /// <summary>padded[n, h, padLeft + w, c] = in[n, h, w, c], zero in the padLeft and padRight columns of every row.</summary>
-    private static void PadWidth(
+    /// <summary>
+    /// padded[n, top + h, padLeft + w, c] = in[n, h, w, c], zero in the padLeft and padRight columns of every row; with
+    /// <paramref name="height"/> set, top = padTop and the padTop and padBottom rows of every image are zero rows too,
+    /// otherwise top = 0 and there are none.
+    /// </summary>
+    private static void Pad(
         float* x,           // [N, H, W, C]
         ConvGeometry g,
-        float* padded)      // [N, H, padLeft + W + padRight, C]
+        float* padded,      // [N, top + H + bottom, padLeft + W + padRight, C]
+        bool height)
     {
+        int top = height ? g.PadTop : 0, paddedHeight = g.H + top + (height ? g.PadBottom : 0);
         int rowLength = g.W * g.C, left = g.PadLeft * g.C, right = g.PadRight * g.C, paddedLength = left + rowLength + right;
-        int rows = g.N * g.H, parts = Math.Min(KernelThreads.Available, Math.Max(1, (int)((long)rows * paddedLength >> 16)));
+        int rows = g.N * paddedHeight, parts = Math.Min(KernelThreads.Available, Math.Max(1, (int)((long)rows * paddedLength >> 16)));
         KernelThreads.For(parts, part =>
         {
             var (first, last) = KernelThreads.Range(rows, parts, part);
             for (int row = first; row < last; row++)
             {
                 float* target = padded + (nint)row * paddedLength;
+                int n = row / paddedHeight, h = row % paddedHeight - top;
+                if ((uint)h >= (uint)g.H) { new Span<float>(target, paddedLength).Clear(); continue; }
                 new Span<float>(target, left).Clear();
-                new ReadOnlySpan<float>(x + (nint)row * rowLength, rowLength).CopyTo(new Span<float>(target + left, rowLength));
+                new ReadOnlySpan<float>(x + ((nint)n * g.H + h) * rowLength, rowLength).CopyTo(new Span<float>(target + left, rowLength));
                 new Span<float>(target + left + rowLength, right).Clear();
             }
         });

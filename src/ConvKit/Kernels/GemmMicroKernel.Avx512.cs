@@ -454,6 +454,132 @@ internal static unsafe partial class GemmMicroKernel
         if (fourteen) StoreRow(c + 13 * ldc, c13, c13b, overwrite);
     }
 
+    /// <summary>
+    /// Direct convolution on two runs of seven pixels at once, for layers with more filters than fit one block: C[14, 32] =
+    /// Σ_t A_t[14, length] · B_t[length, 32], where row i &lt; 7 of A_t is at a + t·segmentStep + i·rowStep and row 7 + i
+    /// at the same plus <paramref name="secondRun"/>; C's rows 0–6 are at c + i·ldc and rows 7–13 at c + secondC + i·ldc.
+    /// The runs may lie anywhere: side by side in one output row (secondRun = 7·rowStep), in two rows of a small image
+    /// (ResNet's 7×7 maps, two rows per call), or in two images. B, the packed panel of all R kernel rows (segments)
+    /// one after another, streams from L2 and is prefetched. Each element sums the segments in the order of
+    /// <see cref="Avx512Segments"/>, so the two give the same bits.
+    /// </summary>
+    /// <remarks>
+    /// Rows are addressed from six pointers (0, 3 and 6 of each run) plus one and two row steps in the broadcasts' addresses.
+    /// </remarks>
+    internal static void Avx512TwoRuns(int segments, float* a, nint segmentStep, nint secondRun, int length, nint rowStep, float* b, float* c, nint secondC, nint ldc) =>
+        Avx512Runs<TwoRuns>(segments, a, segmentStep, secondRun, length, rowStep, b, c, secondC, ldc);
+
+    /// <summary>
+    /// <see cref="Avx512TwoRuns"/> on one run of seven rows, for the odd run left over (the last row of a 7×7 map): fourteen
+    /// sums, enough to cover the multiply-add's latency, in half the steps of two runs. The same bits.
+    /// </summary>
+    internal static void Avx512OneRun(int segments, float* a, nint segmentStep, int length, nint rowStep, float* b, float* c, nint ldc) =>
+        Avx512Runs<OneRun>(segments, a, segmentStep, 0, length, rowStep, b, c, 0, ldc);
+
+    /// <summary>Type arguments that compile <see cref="Avx512Runs"/> for one run of seven rows and for two.</summary>
+    private struct OneRun;
+    private struct TwoRuns;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Avx512Runs<TRuns>(int segments, float* a, nint segmentStep, nint secondRun, int length, nint rowStep, float* b, float* c, nint secondC, nint ldc)
+        where TRuns : struct
+    {
+        const int Run = 7;
+        bool two = typeof(TRuns) == typeof(TwoRuns);
+        PrefetchRows(c, ldc, Run, NR512);
+        if (two) PrefetchRows(c + secondC, ldc, Run, NR512);
+        Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
+        Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
+        Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;
+        Vector512<float> c03 = Vector512<float>.Zero, c03b = Vector512<float>.Zero;
+        Vector512<float> c04 = Vector512<float>.Zero, c04b = Vector512<float>.Zero;
+        Vector512<float> c05 = Vector512<float>.Zero, c05b = Vector512<float>.Zero;
+        Vector512<float> c06 = Vector512<float>.Zero, c06b = Vector512<float>.Zero;
+        Vector512<float> c07 = Vector512<float>.Zero, c07b = Vector512<float>.Zero;
+        Vector512<float> c08 = Vector512<float>.Zero, c08b = Vector512<float>.Zero;
+        Vector512<float> c09 = Vector512<float>.Zero, c09b = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero, c10b = Vector512<float>.Zero;
+        Vector512<float> c11 = Vector512<float>.Zero, c11b = Vector512<float>.Zero;
+        Vector512<float> c12 = Vector512<float>.Zero, c12b = Vector512<float>.Zero;
+        Vector512<float> c13 = Vector512<float>.Zero, c13b = Vector512<float>.Zero;
+        nint step1 = rowStep, step2 = 2 * rowStep;
+        for (int t = 0; t < segments; t++)
+        {
+            float* r0 = a + t * segmentStep, r3 = r0 + 3 * rowStep, r6 = r0 + 6 * rowStep;
+            float* h0 = r0 + secondRun, h3 = h0 + 3 * rowStep, h6 = h0 + 6 * rowStep;
+            for (int p = 0; p < length; p++)
+            {
+                Sse.Prefetch0(b + PrefetchAheadB); Sse.Prefetch0(b + PrefetchAheadB + 16);
+                var b0 = Avx512F.LoadVector512(b);
+                var b1 = Avx512F.LoadVector512(b + 16);
+                var a00 = Vector512.Create(r0[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a00, b0, c00);
+                c00b = Avx512F.FusedMultiplyAdd(a00, b1, c00b);
+                var a01 = Vector512.Create(r0[step1]);
+                c01 = Avx512F.FusedMultiplyAdd(a01, b0, c01);
+                c01b = Avx512F.FusedMultiplyAdd(a01, b1, c01b);
+                var a02 = Vector512.Create(r0[step2]);
+                c02 = Avx512F.FusedMultiplyAdd(a02, b0, c02);
+                c02b = Avx512F.FusedMultiplyAdd(a02, b1, c02b);
+                var a03 = Vector512.Create(r3[0]);
+                c03 = Avx512F.FusedMultiplyAdd(a03, b0, c03);
+                c03b = Avx512F.FusedMultiplyAdd(a03, b1, c03b);
+                var a04 = Vector512.Create(r3[step1]);
+                c04 = Avx512F.FusedMultiplyAdd(a04, b0, c04);
+                c04b = Avx512F.FusedMultiplyAdd(a04, b1, c04b);
+                var a05 = Vector512.Create(r3[step2]);
+                c05 = Avx512F.FusedMultiplyAdd(a05, b0, c05);
+                c05b = Avx512F.FusedMultiplyAdd(a05, b1, c05b);
+                var a06 = Vector512.Create(r6[0]);
+                c06 = Avx512F.FusedMultiplyAdd(a06, b0, c06);
+                c06b = Avx512F.FusedMultiplyAdd(a06, b1, c06b);
+                if (two)
+                {
+                    var a07 = Vector512.Create(h0[0]);
+                    c07 = Avx512F.FusedMultiplyAdd(a07, b0, c07);
+                    c07b = Avx512F.FusedMultiplyAdd(a07, b1, c07b);
+                    var a08 = Vector512.Create(h0[step1]);
+                    c08 = Avx512F.FusedMultiplyAdd(a08, b0, c08);
+                    c08b = Avx512F.FusedMultiplyAdd(a08, b1, c08b);
+                    var a09 = Vector512.Create(h0[step2]);
+                    c09 = Avx512F.FusedMultiplyAdd(a09, b0, c09);
+                    c09b = Avx512F.FusedMultiplyAdd(a09, b1, c09b);
+                    var a10 = Vector512.Create(h3[0]);
+                    c10 = Avx512F.FusedMultiplyAdd(a10, b0, c10);
+                    c10b = Avx512F.FusedMultiplyAdd(a10, b1, c10b);
+                    var a11 = Vector512.Create(h3[step1]);
+                    c11 = Avx512F.FusedMultiplyAdd(a11, b0, c11);
+                    c11b = Avx512F.FusedMultiplyAdd(a11, b1, c11b);
+                    var a12 = Vector512.Create(h3[step2]);
+                    c12 = Avx512F.FusedMultiplyAdd(a12, b0, c12);
+                    c12b = Avx512F.FusedMultiplyAdd(a12, b1, c12b);
+                    var a13 = Vector512.Create(h6[0]);
+                    c13 = Avx512F.FusedMultiplyAdd(a13, b0, c13);
+                    c13b = Avx512F.FusedMultiplyAdd(a13, b1, c13b);
+                    h0++; h3++; h6++;
+                }
+                r0++; r3++; r6++;
+                b += NR512;
+            }
+        }
+        StoreRow(c + 0 * ldc, c00, c00b, overwrite: true);
+        StoreRow(c + 1 * ldc, c01, c01b, overwrite: true);
+        StoreRow(c + 2 * ldc, c02, c02b, overwrite: true);
+        StoreRow(c + 3 * ldc, c03, c03b, overwrite: true);
+        StoreRow(c + 4 * ldc, c04, c04b, overwrite: true);
+        StoreRow(c + 5 * ldc, c05, c05b, overwrite: true);
+        StoreRow(c + 6 * ldc, c06, c06b, overwrite: true);
+        if (!two) return;
+        c += secondC;
+        StoreRow(c + 0 * ldc, c07, c07b, overwrite: true);
+        StoreRow(c + 1 * ldc, c08, c08b, overwrite: true);
+        StoreRow(c + 2 * ldc, c09, c09b, overwrite: true);
+        StoreRow(c + 3 * ldc, c10, c10b, overwrite: true);
+        StoreRow(c + 4 * ldc, c11, c11b, overwrite: true);
+        StoreRow(c + 5 * ldc, c12, c12b, overwrite: true);
+        StoreRow(c + 6 * ldc, c13, c13b, overwrite: true);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Avx512Segments(int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc, bool overwrite)
     {

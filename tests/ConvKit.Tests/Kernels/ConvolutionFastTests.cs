@@ -95,9 +95,42 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
+    /// Layers with more filters than one register block: on AVX-512 these run direct in runs of seven pixels, two at a
+    /// time (elsewhere through im2col). 7×7 maps pair two rows, and their odd last row runs twice; Q = 13 and 21 overlap
+    /// their last run with the one before; K = 80 and 65 end in a part-filled panel; stride 2, a 1×1 stride-2 shortcut,
+    /// 5×5 padding, dilation along H and batches of up to three. Forward and both gradients against the reference.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 7, 7, 64, 128, 3, 3, 1, 1, Padding.Same)]
+    [InlineData(2, 14, 14, 32, 96, 3, 3, 1, 1, Padding.Same)]
+    [InlineData(1, 14, 14, 40, 80, 3, 3, 2, 1, Padding.Same)]
+    [InlineData(3, 9, 15, 16, 72, 3, 3, 1, 1, Padding.Valid)]
+    [InlineData(2, 8, 21, 24, 65, 5, 5, 1, 1, Padding.Same)]
+    [InlineData(1, 11, 14, 16, 96, 3, 3, 1, 2, Padding.Same)]
+    [InlineData(1, 28, 28, 32, 128, 1, 1, 2, 1, Padding.Valid)]
+    [InlineData(2, 9, 7, 8, 70, 3, 2, 1, 1, Padding.Causal)]
+    public void ManyFilterLayersAgreeInRunsOfSeven(int n, int h, int w, int c, int k, int r, int s, int stride, int dilationH, Padding padding)
+    {
+        var g = ConvGeometry.Create(n, h, w, c, k, r, s, stride, stride, dilationH, 1, padding);
+        Assert.Equal(Avx512F.IsSupported, ConvolutionFast.RunsDirectPays(g));
+        Check(g, withBias: true, seed: n + h + w + c + k);
+    }
+
+    /// <summary>Rows that runs of seven would cover with much overlap (Q = 8–12), few filters, groups or dilation along W keep the other paths.</summary>
+    [Fact]
+    public void RunsOfSevenOnlyWhereTheyCoverRowsWell()
+    {
+        Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 12, 12, 64, 128, 3, 3, 1, 1, 1, 1, Padding.Same)));
+        Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 6, 6, 64, 128, 3, 3, 1, 1, 1, 1, Padding.Same)));
+        Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 14, 14, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same)));
+        Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 14, 14, 64, 128, 3, 3, 1, 1, 1, 2, Padding.Same)));
+        Assert.False(ConvolutionFast.RunsDirectPays(new ConvGeometry(1, 14, 14, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2)));
+    }
+
+    /// <summary>
     /// The inference epilogue (Σ·scale + bias, + residual, ReLU) on every forward path: 1×1 as one GEMM, dot products
-    /// (two filters), direct (rows in place through the six-pixel kernel; edge windows, fourteen-pixel blocks), im2col tiles, and im2col of the whole
-    /// batch; against the reference convolution with the same epilogue applied afterwards.
+    /// (two filters), direct (rows in place through the six-pixel kernel; edge windows, fourteen-pixel blocks; runs of seven
+    /// pixels for many filters), im2col tiles, and im2col of the whole batch; against the reference convolution with the same epilogue applied afterwards.
     /// </summary>
     [Theory]
     [InlineData(2, 9, 9, 8, 16, 1, 1, Padding.Valid)]       // 1×1
@@ -106,6 +139,7 @@ public class ConvolutionFastTests
     [InlineData(1, 14, 14, 64, 64, 3, 1, Padding.Same)]     // direct, edge windows, 14-pixel blocks
     [InlineData(3, 12, 12, 32, 96, 3, 1, Padding.Same)]     // im2col tiles
     [InlineData(1, 7, 7, 96, 128, 3, 2, Padding.Same)]      // im2col of the whole batch
+    [InlineData(2, 7, 7, 64, 96, 3, 1, Padding.Same)]       // direct, runs of seven (on AVX-512)
     public void TheInferenceEpilogueAgreesOnEveryPath(int n, int h, int w, int c, int k, int r, int stride, Padding padding)
     {
         var g = ConvGeometry.Create(n, h, w, c, k, r, r, stride, stride, 1, 1, padding);

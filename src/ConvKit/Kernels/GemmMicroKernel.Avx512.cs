@@ -456,32 +456,32 @@ internal static unsafe partial class GemmMicroKernel
 
     /// <summary>
     /// Direct convolution on two runs of seven pixels at once, for layers with more filters than fit one block: C[14, 32] =
-    /// Σ_t A_t[14, length] · B_t[length, 32], where row i &lt; 7 of A_t is at a + t·segmentStep + i·rowStep and row 7 + i
-    /// at the same plus <paramref name="secondRun"/>; C's rows 0–6 are at c + i·ldc and rows 7–13 at c + secondC + i·ldc.
-    /// The runs may lie anywhere: side by side in one output row (secondRun = 7·rowStep), in two rows of a small image
-    /// (ResNet's 7×7 maps, two rows per call), or in two images. B, the packed panel of all R kernel rows (segments)
-    /// one after another, streams from L2 and is prefetched. Each element sums the segments in the order of
-    /// <see cref="Avx512Segments"/>, so the two give the same bits.
+    /// Σ_t A_t[14, length] · B_t[length, 32] over the pieces t of <paramref name="windows"/>, where row i &lt; 7 of A_t is
+    /// at a + offset(t) + i·rowStep and row 7 + i at the same plus <paramref name="secondRun"/>; C's rows 0–6 are at
+    /// c + i·ldc and rows 7–13 at c + secondC + i·ldc. The runs may lie anywhere: side by side in one output row
+    /// (secondRun = 7·rowStep), in two rows of a small image (ResNet's 7×7 maps, two rows per call), or in two images.
+    /// B, the packed panel of all pieces one after another, streams from L2 and is prefetched. Each element sums the
+    /// pieces in order, as <see cref="Avx512Segments"/> sums its segments, so the two give the same bits.
     /// </summary>
     /// <remarks>
     /// Rows are addressed from six pointers (0, 3 and 6 of each run) plus one and two row steps in the broadcasts' addresses.
     /// </remarks>
-    internal static void Avx512TwoRuns(int segments, float* a, nint segmentStep, nint secondRun, int length, nint rowStep, float* b, float* c, nint secondC, nint ldc) =>
-        Avx512Runs<TwoRuns>(segments, a, segmentStep, secondRun, length, rowStep, b, c, secondC, ldc);
+    internal static void Avx512TwoRuns(in RunWindows windows, float* a, nint secondRun, float* b, float* c, nint secondC, nint ldc) =>
+        Avx512Runs<TwoRuns>(windows, a, secondRun, b, c, secondC, ldc);
 
     /// <summary>
     /// <see cref="Avx512TwoRuns"/> on one run of seven rows, for the odd run left over (the last row of a 7×7 map): fourteen
     /// sums, enough to cover the multiply-add's latency, in half the steps of two runs. The same bits.
     /// </summary>
-    internal static void Avx512OneRun(int segments, float* a, nint segmentStep, int length, nint rowStep, float* b, float* c, nint ldc) =>
-        Avx512Runs<OneRun>(segments, a, segmentStep, 0, length, rowStep, b, c, 0, ldc);
+    internal static void Avx512OneRun(in RunWindows windows, float* a, float* b, float* c, nint ldc) =>
+        Avx512Runs<OneRun>(windows, a, 0, b, c, 0, ldc);
 
     /// <summary>Type arguments that compile <see cref="Avx512Runs"/> for one run of seven rows and for two.</summary>
     private struct OneRun;
     private struct TwoRuns;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Avx512Runs<TRuns>(int segments, float* a, nint segmentStep, nint secondRun, int length, nint rowStep, float* b, float* c, nint secondC, nint ldc)
+    private static void Avx512Runs<TRuns>(in RunWindows windows, float* a, nint secondRun, float* b, float* c, nint secondC, nint ldc)
         where TRuns : struct
     {
         const int Run = 7;
@@ -502,10 +502,12 @@ internal static unsafe partial class GemmMicroKernel
         Vector512<float> c11 = Vector512<float>.Zero, c11b = Vector512<float>.Zero;
         Vector512<float> c12 = Vector512<float>.Zero, c12b = Vector512<float>.Zero;
         Vector512<float> c13 = Vector512<float>.Zero, c13b = Vector512<float>.Zero;
-        nint step1 = rowStep, step2 = 2 * rowStep;
-        for (int t = 0; t < segments; t++)
+        nint rowStep = windows.RowStep, step1 = rowStep, step2 = 2 * rowStep;
+        int length = windows.Length, pieces = windows.Pieces, perSegment = windows.PiecesPerSegment;
+        for (int t = 0; t < pieces; t++)
         {
-            float* r0 = a + t * segmentStep, r3 = r0 + 3 * rowStep, r6 = r0 + 6 * rowStep;
+            float* r0 = a + t / perSegment * windows.SegmentStep + t % perSegment * windows.PieceStep;
+            float* r3 = r0 + 3 * rowStep, r6 = r0 + 6 * rowStep;
             float* h0 = r0 + secondRun, h3 = h0 + 3 * rowStep, h6 = h0 + 6 * rowStep;
             for (int p = 0; p < length; p++)
             {
@@ -722,3 +724,15 @@ internal static unsafe partial class GemmMicroKernel
     }
 
 }
+
+/// <summary>
+/// Where the pieces of a run's windows lie, for <see cref="GemmMicroKernel.Avx512TwoRuns"/>: piece t = (segment, piece
+/// within it) starts at segment·SegmentStep + piece·PieceStep from the run's first window and holds Length floats; row
+/// i of a run is RowStep further per row. A convolution's segments are its kernel rows; a window row of S pixels is one
+/// piece of S·C floats where the pixels lie C apart, or S pieces of C where they lie further apart.
+/// </summary>
+internal readonly record struct RunWindows(int Segments, int PiecesPerSegment, nint SegmentStep, nint PieceStep, int Length, nint RowStep)
+{
+    public int Pieces => Segments * PiecesPerSegment;
+}
+

@@ -98,7 +98,8 @@ public class ConvolutionFastTests
     /// Layers with more filters than one register block: on AVX-512 these run direct in runs of seven pixels, two at a
     /// time (elsewhere through im2col). 7×7 maps pair two rows, and their odd last row runs twice; Q = 13 and 21 overlap
     /// their last run with the one before; K = 80 and 65 end in a part-filled panel; stride 2, a 1×1 stride-2 shortcut,
-    /// 5×5 padding, dilation along H and batches of up to three. Forward and both gradients against the reference.
+    /// 5×5 padding, dilation along H, batches of up to three, and 256 or 512 channels (whose copy of the input spaces
+    /// its pixels 16 floats further apart). Forward and both gradients against the reference.
     /// </summary>
     [Theory]
     [InlineData(1, 7, 7, 64, 128, 3, 3, 1, 1, Padding.Same)]
@@ -109,6 +110,9 @@ public class ConvolutionFastTests
     [InlineData(1, 11, 14, 16, 96, 3, 3, 1, 2, Padding.Same)]
     [InlineData(1, 28, 28, 32, 128, 1, 1, 2, 1, Padding.Valid)]
     [InlineData(2, 9, 7, 8, 70, 3, 2, 1, 1, Padding.Causal)]
+    [InlineData(1, 7, 7, 256, 96, 3, 3, 1, 1, Padding.Same)]
+    [InlineData(1, 14, 14, 256, 80, 3, 3, 2, 1, Padding.Same)]
+    [InlineData(1, 7, 9, 512, 72, 1, 3, 1, 1, Padding.Valid)]
     public void ManyFilterLayersAgreeInRunsOfSeven(int n, int h, int w, int c, int k, int r, int s, int stride, int dilationH, Padding padding)
     {
         var g = ConvGeometry.Create(n, h, w, c, k, r, s, stride, stride, dilationH, 1, padding);

@@ -349,41 +349,44 @@ public class GemmTests
     /// <summary>
     /// The two-run AVX-512 kernel (two runs of seven rows anywhere, each with its own C rows) against six-row segmented
     /// calls on each run, bit for bit: runs apart, the second before the first, and one run twice (the last odd run of a
-    /// convolution), with B deep enough to stream and not; and the one-run kernel on the second run.
+    /// convolution), with B deep enough to stream and not, each segment one piece or two pieces apart; and the one-run
+    /// kernel on the second run.
     /// </summary>
     [Fact]
     public unsafe void TwoRunKernelGivesTheBitsOfSixRowCalls()
     {
         if (!Avx512F.IsSupported) return;
         const int mr = GemmMicroKernel.MR, nr = 32, ldc = nr + 3, rowStep = 20, segments = 3;
-        float** pieces = stackalloc float*[segments];
+        float** pieces = stackalloc float*[2 * segments];
         foreach (int length in new[] { 5, 300 })
-            foreach (var (firstRun, secondRun) in new[] { (0, 400), (500, 40), (64, 64) })
-            {
-                int segmentStep = 7 * rowStep + length;
-                var a = KernelAssert.Random(1200 + segments * segmentStep, length);
-                var b = KernelAssert.Random(segments * length * nr, length + 1);
-                var expected = KernelAssert.Random(40 * ldc, length + 2);    // the six-row kernel writes six rows even when fewer are real
-                var actual = (float[])expected.Clone();
-                int firstC = 0, secondC = firstRun == secondRun ? 0 : 14 * ldc;
-                fixed (float* pa = a, pb = b, pe = expected, pt = actual)
+            foreach (int perSegment in new[] { 1, 2 })
+                foreach (var (firstRun, secondRun) in new[] { (0, 400), (500, 40), (64, 64) })
                 {
-                    GemmMicroKernel.Avx512TwoRuns(segments, pa + firstRun, segmentStep, secondRun - firstRun, length, rowStep, pb, pt + firstC, secondC - firstC, ldc);
-                    foreach (var (run, c) in new[] { (firstRun, firstC), (secondRun, secondC) })
-                        for (int i0 = 0; i0 < 7; i0 += mr)
-                        {
-                            for (int t = 0; t < segments; t++) pieces[t] = pa + run + t * segmentStep + i0 * rowStep;
-                            GemmMicroKernel.Avx512Segments(segments, pieces, length, rowStep, Math.Min(mr, 7 - i0), pb, pe + c + i0 * ldc, ldc, overwrite: true);
-                        }
+                    int pieceStep = length + 9, segmentStep = 7 * rowStep + perSegment * pieceStep;
+                    var windows = new RunWindows(segments, perSegment, segmentStep, pieceStep, length, rowStep);
+                    var a = KernelAssert.Random(1200 + segments * segmentStep, length);
+                    var b = KernelAssert.Random(windows.Pieces * length * nr, length + 1);
+                    var expected = KernelAssert.Random(40 * ldc, length + 2);    // the six-row kernel writes six rows even when fewer are real
+                    var actual = (float[])expected.Clone();
+                    int firstC = 0, secondC = firstRun == secondRun ? 0 : 14 * ldc;
+                    var one = new float[7 * ldc];
+                    fixed (float* pa = a, pb = b, pe = expected, pt = actual, po = one)
+                    {
+                        GemmMicroKernel.Avx512TwoRuns(windows, pa + firstRun, secondRun - firstRun, pb, pt + firstC, secondC - firstC, ldc);
+                        GemmMicroKernel.Avx512OneRun(windows, pa + secondRun, pb, po, ldc);
+                        foreach (var (run, c) in new[] { (firstRun, firstC), (secondRun, secondC) })
+                            for (int i0 = 0; i0 < 7; i0 += mr)
+                            {
+                                for (int t = 0; t < windows.Pieces; t++)
+                                    pieces[t] = pa + run + t / perSegment * segmentStep + t % perSegment * pieceStep + i0 * rowStep;
+                                GemmMicroKernel.Avx512Segments(windows.Pieces, pieces, length, rowStep, Math.Min(mr, 7 - i0), pb, pe + c + i0 * ldc, ldc, overwrite: true);
+                            }
+                    }
+                    foreach (int c in new[] { firstC, secondC })
+                        Assert.Equal(expected.AsSpan(c, 7 * ldc).ToArray(), actual.AsSpan(c, 7 * ldc).ToArray());
+                    for (int i = 0; i < 7; i++)
+                        Assert.Equal(expected.AsSpan(secondC + i * ldc, nr).ToArray(), one.AsSpan(i * ldc, nr).ToArray());
                 }
-                foreach (int c in new[] { firstC, secondC })
-                    Assert.Equal(expected.AsSpan(c, 7 * ldc).ToArray(), actual.AsSpan(c, 7 * ldc).ToArray());
-                var one = new float[7 * ldc];
-                fixed (float* pa = a, pb = b, po = one)
-                    GemmMicroKernel.Avx512OneRun(segments, pa + secondRun, segmentStep, length, rowStep, pb, po, ldc);
-                for (int i = 0; i < 7; i++)
-                    Assert.Equal(expected.AsSpan(secondC + i * ldc, nr).ToArray(), one.AsSpan(i * ldc, nr).ToArray());
-            }
     }
 
     /// <summary>The segmented (direct-convolution) entry of every kernel against one strided call over the pieces laid end to end.</summary>

@@ -25,6 +25,7 @@ internal static class BenchCases
         SeedConv(16),
         SeedConv(1),
         ResNetConv(),
+        DepthwiseConv(),
         MaxPool(),
         TrainStep(),
         Inference(),
@@ -76,18 +77,22 @@ internal static class BenchCases
     /// <summary>A ResNet stage-2 convolution: batch 32, 56×56, 64 → 64, 3×3 same.</summary>
     private static BenchCase ResNetConv() => Conv("conv-resnet", "Conv2D (32,56,56,64) → 64 × 3×3 same", 32, 56, 56, 64, 64, 3, Padding.Same);
 
-    private static BenchCase Conv(string id, string title, int n, int h, int w, int c, int k, int r, Padding padding)
+    /// <summary>A MobileNetV2 depthwise convolution: batch 8, 56×56, 144 channels, 3×3 same, a group per channel.</summary>
+    private static BenchCase DepthwiseConv() =>
+        Conv("conv-depthwise", "Depthwise Conv2D (8,56,56,144) 3×3 same", 8, 56, 56, 144, 144, 3, Padding.Same, groups: 144);
+
+    private static BenchCase Conv(string id, string title, int n, int h, int w, int c, int k, int r, Padding padding, int groups = 1)
     {
-        var g = ConvGeometry.Create(n, h, w, c, k, r, r, 1, 1, 1, 1, padding);
+        var g = ConvGeometry.Create(n, h, w, c, k, r, r, 1, 1, 1, 1, padding, groups);
         return new BenchCase(id, title, g.Flops, null, 1e-4, () =>
         {
             var input = Tensor.RandomNormal(new Shape(n, h, w, c), seed: 3);
-            var kernel = Tensor.RandomNormal(new Shape(r, r, c, k), stddev: 0.1f, seed: 4);
+            var kernel = Tensor.RandomNormal(new Shape(r, r, c / groups, k), stddev: 0.1f, seed: 4);
             float[] x = input.ToArray(), wk = kernel.ToArray();
             return new CaseSides(
-                () => ConvKitSide.Conv2D(input, kernel, padding),
-                [() => OrtPeer.Conv2D(x, n, h, w, c, wk, r, r, k, g.PadTop, g.PadLeft),
-                 () => TorchPeer.Conv2D(x, n, h, w, c, wk, r, r, k, g.PadTop, g.PadLeft)],
+                () => ConvKitSide.Conv2D(input, kernel, padding, groups),
+                [() => OrtPeer.Conv2D(x, n, h, w, c, wk, r, r, k, g.PadTop, g.PadLeft, groups),
+                 () => TorchPeer.Conv2D(x, n, h, w, c, wk, r, r, k, g.PadTop, g.PadLeft, groups)],
                 [OrtPeer.Side, TorchPeer.Side]);
         });
     }

@@ -29,10 +29,10 @@ internal static class ConvKitSide
     /// bias, stride 1. Each run disposes the previous output first, as a loop with <c>using</c> would (torch's side does the
     /// same with its tensors), so the new output takes its storage from <see cref="TensorMemory"/>.
     /// </summary>
-    public static Contender Conv2D(Tensor input, Tensor kernel, Padding padding)
+    public static Contender Conv2D(Tensor input, Tensor kernel, Padding padding, int groups = 1)
     {
         Tensor? y = null;
-        return new Contender(Side, () => { y?.Dispose(); y = Ops.Conv2D(input, kernel, null, (1, 1), padding); }, () => y!.ToArray());
+        return new Contender(Side, () => { y?.Dispose(); y = Ops.Conv2D(input, kernel, null, (1, 1), padding, groups: groups); }, () => y!.ToArray());
     }
 
     /// <summary><see cref="Ops.MaxPool2D(Tensor, ValueTuple{int, int}, ValueTuple{int, int}?, Padding)"/>, window = stride; disposes as <see cref="Conv2D"/> does.</summary>

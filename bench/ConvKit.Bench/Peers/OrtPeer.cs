@@ -39,15 +39,15 @@ internal static class OrtPeer
             a, [m, k], y => y.ToArray());
 
     /// <summary>Conv (NCHW) of a channels-last input [N, H, W, C] with a Keras kernel [R, S, C, K]; no bias, stride 1.</summary>
-    public static Contender Conv2D(float[] input, int n, int h, int w, int c, float[] kernel, int r, int s, int k, int padH, int padW)
+    public static Contender Conv2D(float[] input, int n, int h, int w, int c, float[] kernel, int r, int s, int k, int padH, int padW, int groups = 1)
     {
-        int p = h + 2 * padH - r + 1, q = w + 2 * padW - s + 1;
+        int p = h + 2 * padH - r + 1, q = w + 2 * padW - s + 1, cg = c / groups;
         var model = SingleNodeModel("Conv",
             [new Value("x", [n, c, h, w])],
-            [new Initializer("w", [k, c, r, s], Layouts.RsckToKcrs(kernel, r, s, c, k))],
+            [new Initializer("w", [k, cg, r, s], Layouts.RsckToKcrs(kernel, r, s, cg, k))],
             new Value("y", [n, k, p, q]),
             new OnnxAttribute("kernel_shape", Ints: [r, s]), new OnnxAttribute("pads", Ints: [padH, padW, padH, padW]),
-            new OnnxAttribute("strides", Ints: [1, 1]), new OnnxAttribute("dilations", Ints: [1, 1]), new OnnxAttribute("group", Int: 1));
+            new OnnxAttribute("strides", Ints: [1, 1]), new OnnxAttribute("dilations", Ints: [1, 1]), new OnnxAttribute("group", Int: groups));
         return Create(model, Layouts.NhwcToNchw(input, n, h, w, c), [n, c, h, w], y => Layouts.NchwToNhwc(y, n, k, p, q));
     }
 

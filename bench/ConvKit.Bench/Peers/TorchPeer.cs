@@ -58,16 +58,17 @@ internal static class TorchPeer
     }
 
     /// <summary>Conv2D channels-last: input [N, H, W, C], kernel [R, S, C, K], no bias, stride 1, symmetric padding.</summary>
-    public static Contender Conv2D(float[] input, int n, int h, int w, int c, float[] kernel, int r, int s, int k, int padH, int padW)
+    public static Contender Conv2D(float[] input, int n, int h, int w, int c, float[] kernel, int r, int s, int k, int padH, int padW, int groups = 1)
     {
         EnsureAvailable();
         var scope = new NativeResources();
+        int cg = c / groups;
         var x = scope.Add(scope.Add(torch.tensor(input, [n, h, w, c])).permute(0, 3, 1, 2));
-        var weight = scope.Add(scope.Add(torch.tensor(Layouts.RsckToKrsc(kernel, r, s, c, k), [k, r, s, c])).permute(0, 3, 1, 2));
+        var weight = scope.Add(scope.Add(torch.tensor(Layouts.RsckToKrsc(kernel, r, s, cg, k), [k, r, s, cg])).permute(0, 3, 1, 2));
         Tensor? y = null;
         scope.Add(() => y?.Dispose());
         return new Contender(Side + " (channels_last)",
-            () => { y?.Dispose(); y = nn.functional.conv2d(x, weight, null, [1, 1], [padH, padW], [1, 1], 1); },
+            () => { y?.Dispose(); y = nn.functional.conv2d(x, weight, null, [1, 1], [padH, padW], [1, 1], groups); },
             () => ChannelsLastArray(y!),
             scope);
     }

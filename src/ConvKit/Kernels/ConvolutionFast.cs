@@ -9,7 +9,8 @@ namespace ConvKit.Kernels;
 /// <summary>
 /// Convolution forward and both gradients as GEMM, channels-last, with the semantics of
 /// <see cref="ConvolutionReference"/>. A 1×1, stride-1, unpadded convolution is one GEMM on the input as it
-/// lies ([N·H·W, C] · [C, K]). A forward with no dilation along W and few filters reads the input rows in place
+/// lies ([N·H·W, C] · [C, K]); a depthwise one (a group per input channel) has no GEMM at all
+/// (<see cref="DepthwiseConvolution"/>). A forward with no dilation along W and few filters reads the input rows in place
 /// (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to two register blocks of them;
 /// padding along W is written out first, into a copy of the input or, for kernel rows of at least
 /// <see cref="EdgeWindowsRun"/> floats, into copies of the edge pixels' windows only. With more filters, on AVX-512, the
@@ -63,6 +64,12 @@ internal static unsafe class ConvolutionFast
         {
             float* x = pin, w = pw, y = pout;
             var e = new OutputEpilogue(pb, pscale, pres, relu, y);
+            if (DepthwiseConvolution.Applies(g))
+            {
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "depthwise, vectorised across channels");
+                DepthwiseConvolution.Forward(x, w, g, y, e);
+                return;
+            }
             if (IsPointwise(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv forward", g, "1×1 as one GEMM per group, no im2col");
@@ -230,6 +237,12 @@ internal static unsafe class ConvolutionFast
         fixed (float* pdy = gradOutput, pw = kernel, pdx = gradInput)
         {
             float* dy = pdy, w = pw, dx = pdx;
+            if (DepthwiseConvolution.Applies(g) && g.OutputSize > 0)
+            {
+                if (OpTrace.Level >= 2) Trace("conv input gradient", g, "depthwise, gathered per input row");
+                DepthwiseConvolution.BackwardInput(dy, w, g, dx);
+                return;
+            }
             if (IsPointwise(g) && g.OutputSize > 0)
             {
                 if (OpTrace.Level >= 2) Trace("conv input gradient", g, "1×1 as one GEMM per group");
@@ -327,6 +340,12 @@ internal static unsafe class ConvolutionFast
         {
             float* dy = pdy, x = pin, dw = pdw;
             if (g.OutputSize == 0) { gradKernel.Slice(0, size).Clear(); return; }
+            if (DepthwiseConvolution.Applies(g))
+            {
+                if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, "depthwise, a partial per chunk of output rows");
+                DepthwiseConvolution.BackwardKernel(dy, x, g, dw);
+                return;
+            }
             if (IsPointwise(g))
             {
                 if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, "1×1 as one GEMM per group");

@@ -120,6 +120,56 @@ public class ConvolutionFastTests
         Check(g, withBias: true, seed: n + h + w + c + k);
     }
 
+    public static TheoryData<int, int, int, int> DepthwiseWindows()
+    {
+        var data = new TheoryData<int, int, int, int>();
+        foreach (int kernelSize in new[] { 1, 3, 5 })
+            foreach (int stride in new[] { 1, 2 })
+                foreach (int dilation in new[] { 1, 2 })
+                    foreach (int multiplier in new[] { 1, 3 })
+                        data.Add(kernelSize, stride, dilation, multiplier);
+        return data;
+    }
+
+    /// <summary>
+    /// Depthwise convolutions (a group per input channel, Keras's depth multiplier 1 or 3) on every padding mode, with
+    /// channel counts that fill vectors and leave a scalar rest: forward and both gradients against the reference.
+    /// </summary>
+    [Theory, MemberData(nameof(DepthwiseWindows))]
+    public void DepthwiseConvolutionsAgree(int kernelSize, int stride, int dilation, int multiplier)
+    {
+        int seed = kernelSize * 1000 + stride * 100 + dilation * 10 + multiplier;
+        foreach (int channels in new[] { 3, 16, 21 })
+            foreach (var padding in new[] { Padding.Valid, Padding.Same, Padding.Causal })
+            {
+                var g = ConvGeometry.Create(2, 9, 11, channels, channels * multiplier, kernelSize, kernelSize, stride, stride, dilation, dilation, padding, groups: channels);
+                Assert.True(DepthwiseConvolution.Applies(g));
+                Check(g, withBias: true, seed++);
+            }
+        // Asymmetric explicit pads and a non-square window.
+        Check(new ConvGeometry(1, 8, 10, 12, 12 * multiplier, kernelSize, kernelSize + 1, stride, 1, dilation, 1, 2, 0, 0, 1, 12), withBias: false, seed);
+    }
+
+    /// <summary>The inference epilogue (Σ·scale + bias, + residual, ReLU) on the depthwise forward.</summary>
+    [Fact]
+    public void TheInferenceEpilogueAgreesOnDepthwiseConvolutions()
+    {
+        var g = ConvGeometry.Create(2, 10, 10, 24, 48, 3, 3, 1, 1, 1, 1, Padding.Same, groups: 24);
+        var input = KernelAssert.Random(g.InputSize, 1);
+        var kernel = KernelAssert.Random(g.KernelSize, 2);
+        var bias = KernelAssert.Random(g.K, 3);
+        var scale = KernelAssert.Random(g.K, 4);
+        var residual = KernelAssert.Random(g.OutputSize, 5);
+        var expected = new float[g.OutputSize];
+        ConvolutionReference.Forward(input, kernel, [], g, expected);
+        for (int i = 0; i < expected.Length; i++) expected[i] = Math.Max(0f, expected[i] * scale[i % g.K] + bias[i % g.K] + residual[i]);
+        var actual = KernelAssert.Random(g.OutputSize, 6);
+        ConvolutionFast.Forward(input, kernel, bias, g, actual, relu: true, scale, residual);
+        KernelAssert.Close(expected, actual, 1e-5f, $"depthwise forward {g}");
+        Assert.Contains(0f, actual);
+        Assert.Contains(actual, v => v > 0f);
+    }
+
     /// <summary>Rows that runs of seven would cover with much overlap (Q = 8–12), few filters, groups or dilation along W keep the other paths.</summary>
     [Fact]
     public void RunsOfSevenOnlyWhereTheyCoverRowsWell()

@@ -123,7 +123,7 @@ internal static unsafe class DepthwiseConvolution
         int most = (r1 - r0) * columns;
         float** inputs = stackalloc float*[Math.Max(1, most)];
         float** weights = stackalloc float*[Math.Max(1, most)];
-        for (int q = 0; q < g.Q; q++)
+        for (int q = 0; q < g.Q;)
         {
             // The taps inside the image, as (input pixel, kernel tap) pointers, row by row.
             var (s0, s1) = Taps(q, strideW, padLeft, dilationW, columns, width);
@@ -134,7 +134,60 @@ internal static unsafe class DepthwiseConvolution
                     inputs[taps] = rows[r] + (nint)(q * strideW - padLeft + s * dilationW) * channels;
                     weights[taps] = w + ((nint)r * columns + s) * channels;
                 }
-            Sum(inputs, weights, taps, channels, yRow + (nint)q * channels);
+            // Four pixels at once where all four have every tap inside the row: each weight loaded serves four.
+            if (s1 - s0 == columns && q + 3 < g.Q && Taps(q + 3, strideW, padLeft, dilationW, columns, width) == (s0, s1))
+            {
+                SumFour(inputs, weights, taps, channels, (nint)strideW * channels, yRow + (nint)q * channels);
+                q += 4;
+            }
+            else Sum(inputs, weights, taps, channels, yRow + (nint)q++ * channels);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Sum"/> for four pixels <paramref name="step"/> floats apart in the input and <paramref name="channels"/>
+    /// apart in the target, against the same weights: target[j·channels + c] = Σ_t a[t][j·step + c] · b[t][c], in t order
+    /// as <see cref="Sum"/> adds them, so the two give the same bits.
+    /// </summary>
+    private static void SumFour(float** a, float** b, int terms, int channels, nint step, float* target)
+    {
+        const int V = 8;    // Vector256<float>.Count
+        int c = 0;
+        for (; c <= channels - 2 * V; c += 2 * V)
+        {
+            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+            for (int t = 0; t < terms; t++)
+            {
+                float* at = a[t] + c;
+                var w0 = Vector256.Load(b[t] + c);
+                var w1 = Vector256.Load(b[t] + c + V);
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(at), w0, s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(at + V), w1, s1);
+                s2 = Vector256.FusedMultiplyAdd(Vector256.Load(at + step), w0, s2);
+                s3 = Vector256.FusedMultiplyAdd(Vector256.Load(at + step + V), w1, s3);
+                s4 = Vector256.FusedMultiplyAdd(Vector256.Load(at + 2 * step), w0, s4);
+                s5 = Vector256.FusedMultiplyAdd(Vector256.Load(at + 2 * step + V), w1, s5);
+                s6 = Vector256.FusedMultiplyAdd(Vector256.Load(at + 3 * step), w0, s6);
+                s7 = Vector256.FusedMultiplyAdd(Vector256.Load(at + 3 * step + V), w1, s7);
+            }
+            s0.Store(target + c);
+            s1.Store(target + c + V);
+            s2.Store(target + channels + c);
+            s3.Store(target + channels + c + V);
+            s4.Store(target + 2 * channels + c);
+            s5.Store(target + 2 * channels + c + V);
+            s6.Store(target + 3 * channels + c);
+            s7.Store(target + 3 * channels + c + V);
+        }
+        if (c == channels) return;
+        // The last channels, one pixel at a time.
+        float** shifted = stackalloc float*[terms];
+        float** weights = stackalloc float*[terms];
+        for (int t = 0; t < terms; t++) weights[t] = b[t] + c;
+        for (int j = 0; j < 4; j++)
+        {
+            for (int t = 0; t < terms; t++) shifted[t] = a[t] + j * step + c;
+            Sum(shifted, weights, terms, channels - c, target + j * channels + c);
         }
     }
 

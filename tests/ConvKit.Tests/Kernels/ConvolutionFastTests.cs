@@ -105,11 +105,11 @@ public class ConvolutionFastTests
     [InlineData(1, 7, 7, 64, 128, 3, 3, 1, 1, Padding.Same)]
     [InlineData(2, 14, 14, 32, 96, 3, 3, 1, 1, Padding.Same)]
     [InlineData(1, 14, 14, 40, 80, 3, 3, 2, 1, Padding.Same)]
-    [InlineData(3, 9, 15, 16, 72, 3, 3, 1, 1, Padding.Valid)]
+    [InlineData(3, 9, 15, 32, 72, 3, 3, 1, 1, Padding.Valid)]
     [InlineData(2, 8, 21, 24, 65, 5, 5, 1, 1, Padding.Same)]
-    [InlineData(1, 11, 14, 16, 96, 3, 3, 1, 2, Padding.Same)]
-    [InlineData(1, 28, 28, 32, 128, 1, 1, 2, 1, Padding.Valid)]
-    [InlineData(2, 9, 7, 8, 70, 3, 2, 1, 1, Padding.Causal)]
+    [InlineData(1, 11, 14, 32, 96, 3, 3, 1, 2, Padding.Same)]
+    [InlineData(1, 28, 28, 256, 128, 1, 1, 2, 1, Padding.Valid)]
+    [InlineData(2, 9, 7, 48, 70, 3, 2, 1, 1, Padding.Causal)]
     [InlineData(1, 7, 7, 256, 96, 3, 3, 1, 1, Padding.Same)]
     [InlineData(1, 14, 14, 256, 80, 3, 3, 2, 1, Padding.Same)]
     [InlineData(1, 7, 9, 512, 72, 1, 3, 1, 1, Padding.Valid)]
@@ -170,7 +170,7 @@ public class ConvolutionFastTests
         Assert.Contains(actual, v => v > 0f);
     }
 
-    /// <summary>Rows that runs of seven would cover with much overlap (Q = 8–12), few filters, groups or dilation along W keep the other paths.</summary>
+    /// <summary>Rows that runs of seven would cover with much overlap (Q = 8–12), few filters, groups, dilation along W or a shallow kernel keep the other paths.</summary>
     [Fact]
     public void RunsOfSevenOnlyWhereTheyCoverRowsWell()
     {
@@ -179,6 +179,7 @@ public class ConvolutionFastTests
         Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 14, 14, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same)));
         Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 14, 14, 64, 128, 3, 3, 1, 1, 1, 2, Padding.Same)));
         Assert.False(ConvolutionFast.RunsDirectPays(new ConvGeometry(1, 14, 14, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2)));
+        Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 56, 56, 64, 128, 1, 1, 2, 2, 1, 1, Padding.Valid)));   // depth 64
     }
 
     /// <summary>

@@ -37,13 +37,21 @@ internal static class KernelThreads
 
     /// <summary>
     /// Runs <c>body(0) … body(count − 1)</c>, in parallel when outside a region and <see cref="Count"/> &gt; 1. While
-    /// another thread's region holds the workers, this one runs serially on its own thread.
+    /// another thread's region holds the workers, this one runs serially on its own thread, still as a region: regions
+    /// nested in its items run serially too, as they would on the workers.
     /// </summary>
     public static void For(int count, Action<int> body)
     {
         if (count <= 0) return;
-        if (count == 1 || Available == 1 || !Crew.Instance.TryRun(count, body))
+        if (count == 1 || Available == 1)
+        {
             for (int i = 0; i < count; i++) body(i);
+            return;
+        }
+        if (Crew.Instance.TryRun(count, body)) return;
+        inside = true;
+        try { for (int i = 0; i < count; i++) body(i); }
+        finally { inside = false; }
     }
 
     /// <summary>

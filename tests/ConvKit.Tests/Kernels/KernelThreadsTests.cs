@@ -20,6 +20,32 @@ public class KernelThreadsTests
         Assert.False(KernelThreads.InParallel);
     }
 
+    /// <summary>
+    /// A region started while another thread's region holds the workers runs on its own thread, and its items still run
+    /// as a region's: nested regions in them run serially.
+    /// </summary>
+    [Fact]
+    public void ARegionWhileTheWorkersAreBusyRunsItsItemsAsARegion()
+    {
+        if (KernelThreads.Count < 2) return;
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() => KernelThreads.For(2, _ => release.Wait(TimeSpan.FromSeconds(10))));
+        holder.Start();
+        Thread.Sleep(50);   // the holder's region takes the workers
+        int outside = 0, items = 0;
+        KernelThreads.For(4, _ =>
+        {
+            Interlocked.Increment(ref items);
+            if (!KernelThreads.InParallel) Interlocked.Increment(ref outside);
+            KernelThreads.For(3, _ => { if (KernelThreads.Available != 1) Interlocked.Increment(ref outside); });
+        });
+        release.Set();
+        holder.Join();
+        Assert.Equal(4, items);
+        Assert.Equal(0, outside);
+        Assert.False(KernelThreads.InParallel);
+    }
+
     [Fact]
     public void ManyRegionsInARowEachRunEveryIndexOnce()
     {

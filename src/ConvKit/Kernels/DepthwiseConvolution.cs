@@ -3,7 +3,8 @@ using System.Runtime.Intrinsics;
 namespace ConvKit.Kernels;
 
 /// <summary>
-/// Depthwise convolution (as many groups as input channels: Keras's DepthwiseConv2D, MobileNet's 3×3 layers), channels-last,
+/// Depthwise convolution (a Conv2D with as many groups as input channels, what Keras's DepthwiseConv2D computes;
+/// MobileNet's 3×3 layers), channels-last,
 /// with the semantics of <see cref="ConvolutionReference"/>. Each output channel k = c·M + m (M = K / C filters per
 /// channel) reads input channel c only, so there is no GEMM to run: out[n,p,q,k] = Σ_{r,s} in[n, h(p,r), w(q,s), k / M]
 /// · w[r,s,0,k] is a few multiply-adds per output, vectorised across the channels, which lie side by side. With M &gt; 1
@@ -16,8 +17,14 @@ namespace ConvKit.Kernels;
 /// </remarks>
 internal static unsafe class DepthwiseConvolution
 {
-    /// <summary>Whether <paramref name="g"/> is depthwise: one input channel per group, more than one group.</summary>
-    public static bool Applies(ConvGeometry g) => g.Groups > 1 && g.Groups == g.C;
+    /// <summary>
+    /// Whether <paramref name="g"/> is depthwise (one input channel per group, more than one group) with a window of at
+    /// most <see cref="MostTaps"/> taps, whose pointers the row kernels keep on the stack.
+    /// </summary>
+    public static bool Applies(ConvGeometry g) => g.Groups > 1 && g.Groups == g.C && (long)g.R * g.S <= MostTaps;
+
+    /// <summary>Taps (R·S) of the largest window taken here: 16 KB of tap pointers on the stack.</summary>
+    private const int MostTaps = 1024;
 
     /// <summary>out = conv(in, w), then the epilogue on each output row.</summary>
     public static void Forward(

@@ -150,6 +150,15 @@ public class ConvolutionFastTests
         Check(new ConvGeometry(1, 8, 10, 12, 12 * multiplier, kernelSize, kernelSize + 1, stride, 1, dilation, 1, 2, 0, 0, 1, 12), withBias: false, seed);
     }
 
+    /// <summary>A depthwise window of more than 1,024 taps keeps the grouped GEMM path, whose buffers are not on the stack.</summary>
+    [Fact]
+    public void HugeDepthwiseWindowsKeepTheGroupedPath()
+    {
+        var g = ConvGeometry.Create(1, 40, 40, 2, 2, 33, 33, 1, 1, 1, 1, Padding.Same, groups: 2);
+        Assert.False(DepthwiseConvolution.Applies(g));
+        Check(g, withBias: false, seed: 5);
+    }
+
     /// <summary>The inference epilogue (Σ·scale + bias, + residual, ReLU) on the depthwise forward.</summary>
     [Fact]
     public void TheInferenceEpilogueAgreesOnDepthwiseConvolutions()

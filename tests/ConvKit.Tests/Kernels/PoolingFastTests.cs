@@ -92,6 +92,7 @@ public class PoolingFastTests
         {
             PoolGeometry.Create(1, 9, 11, 16, 3, 3, 2, 2, Padding.Same),
             PoolGeometry.Create(2, 8, 8, 24, 2, 2, 2, 2, Padding.Valid),
+            PoolGeometry.Create(1, 7, 9, 44, 3, 3, 1, 1, Padding.Same),   // four vectors of channels, then one, then four channels
         })
             foreach (double share in new[] { 0.02, 0.3, 1.0 })
             {

@@ -15,7 +15,7 @@ namespace ConvKit.Onnx;
 /// ConvKit's outputs.
 /// </summary>
 /// <remarks>
-/// Layers: Input, Conv1D, Conv2D, MaxPooling1D/2D, AveragePooling1D/2D, GlobalAverage/MaxPooling1D/2D, Flatten, Reshape,
+/// Layers: Input, Conv1D, Conv2D, DepthwiseConv2D, MaxPooling1D/2D, AveragePooling1D/2D, GlobalAverage/MaxPooling1D/2D, Flatten, Reshape,
 /// Dense, Dropout, Activation, BatchNormalization, Add, Concatenate, and the layers an ONNX import creates
 /// (OnnxConv, OnnxPool, OnnxBinary, OnnxMatMul, OnnxTranspose, OnnxReshape, OnnxFlatten, OnnxSoftmax, OnnxClip, OnnxPRelu,
 /// OnnxUnary, OnnxReduce, LeakyReLU).
@@ -188,6 +188,10 @@ public static class OnnxExporter
             {
                 case Conv2D conv:
                     Convolution(node, conv.Kernel!.Value, conv.Bias?.Value, conv.Strides, conv.DilationRate, SpatialPads(inputs[0].Shape, conv.KernelSize, conv.Strides, conv.DilationRate, conv.Padding), conv.Groups, output);
+                    Activate(node, conv.ActivationFunction, output, true);
+                    break;
+                case DepthwiseConv2D conv:
+                    Convolution(node, conv.GroupedKernel(), conv.Bias?.Value, conv.Strides, conv.DilationRate, SpatialPads(inputs[0].Shape, conv.KernelSize, conv.Strides, conv.DilationRate, conv.Padding), conv.InputChannels, output);
                     Activate(node, conv.ActivationFunction, output, true);
                     break;
                 case Conv1D conv:

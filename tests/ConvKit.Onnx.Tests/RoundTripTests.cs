@@ -42,9 +42,24 @@ public sealed class RoundTripTests : IDisposable
         return new Model(input, new Dense(5).Call(pooled));
     }
 
-    public static TheoryData<string> Models => new() { "sequential_cnn", "residual" };
+    /// <summary>MobileNet-style blocks: depthwise 3×3 (multiplier 2, then strided), each followed by a 1×1 convolution.</summary>
+    private static Model DepthwiseModel() => new Sequential(
+        new Input(14, 12, 4),
+        new DepthwiseConv2D(3, padding: Padding.Same, depthMultiplier: 2, activation: Activation.Relu),
+        new Conv2D(6, 1, activation: Activation.Relu),
+        new DepthwiseConv2D(3, strides: 2),
+        new Conv2D(5, 1),
+        new GlobalAveragePooling2D(),
+        new Dense(3));
 
-    private static Model Build(string which) => which == "sequential_cnn" ? SequentialCnn() : ResidualModel();
+    public static TheoryData<string> Models => new() { "sequential_cnn", "residual", "depthwise" };
+
+    private static Model Build(string which) => which switch
+    {
+        "sequential_cnn" => SequentialCnn(),
+        "residual" => ResidualModel(),
+        _ => DepthwiseModel(),
+    };
 
     [Theory]
     [MemberData(nameof(Models))]

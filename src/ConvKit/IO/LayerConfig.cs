@@ -32,6 +32,8 @@ public static class LayerConfig
             {
                 "Conv2D" => new Conv2D(Int(c, "filters"), Pair(c, "kernel_size"), Pair(c, "strides"), Pad(c), Pair(c, "dilation_rate"),
                     Int(c, "groups", 1), Act(c), Bool(c, "use_bias", true), Init(c, "kernel_initializer"), Init(c, "bias_initializer"), name),
+                "DepthwiseConv2D" => new DepthwiseConv2D(Pair(c, "kernel_size"), Pair(c, "strides"), Pad(c), Int(c, "depth_multiplier", 1),
+                    Pair(c, "dilation_rate"), Act(c), Bool(c, "use_bias", true), Init(c, "depthwise_initializer"), Init(c, "bias_initializer"), name),
                 "Conv1D" => new Conv1D(Int(c, "filters"), Ints(c, "kernel_size")[0], Ints(c, "strides")[0], Pad(c), Ints(c, "dilation_rate")[0],
                     Int(c, "groups", 1), Act(c), Bool(c, "use_bias", true), Init(c, "kernel_initializer"), Init(c, "bias_initializer"), name),
                 "Dense" => new Dense(Int(c, "units"), Act(c), Bool(c, "use_bias", true), Init(c, "kernel_initializer"), Init(c, "bias_initializer"), name),

@@ -16,15 +16,9 @@ public abstract class BaseConv : Layer
     {
         string type = GetType().Name;
         if (filters <= 0) throw new ArgumentException($"{type}: invalid value for argument `filters`. Expected a strictly positive value. Received filters={filters}.");
-        if (kernelSize.Any(k => k <= 0)) throw new ArgumentException($"{type}: the `kernel_size` argument must be positive. Received kernel_size={Tuple(kernelSize)}.");
-        if (strides.Any(s => s <= 0)) throw new ArgumentException($"{type}: the `strides` argument must be positive. Received strides={Tuple(strides)}.");
-        if (dilationRate.Any(d => d <= 0)) throw new ArgumentException($"{type}: the `dilation_rate` argument must be positive. Received dilation_rate={Tuple(dilationRate)}.");
         if (groups <= 0 || filters % groups != 0)
             throw new ArgumentException($"{type}: the number of filters must be evenly divisible by the number of groups. Received: groups={groups}, filters={filters}.");
-        if (strides.Max() > 1 && dilationRate.Max() > 1)
-            throw new ArgumentException($"{type}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: strides={Tuple(strides)} and dilation_rate={Tuple(dilationRate)}");
-        if (padding == Padding.Causal && rank != 1)
-            throw new ArgumentException($"{type}: causal padding is only for 1-D convolution.");
+        CheckWindow(type, rank, kernelSize, strides, dilationRate, padding);
         Rank = rank;
         Filters = filters;
         KernelSize = kernelSize;
@@ -54,22 +48,38 @@ public abstract class BaseConv : Layer
 
     private protected static string Tuple(int[] values) => values.Length == 1 ? $"({values[0]},)" : "(" + string.Join(", ", values) + ")";
 
+    /// <summary>Keras's checks of a convolution's window arguments (also <see cref="DepthwiseConv2D"/>'s), in its words.</summary>
+    internal static void CheckWindow(string type, int rank, int[] kernelSize, int[] strides, int[] dilationRate, Padding padding)
+    {
+        if (kernelSize.Any(k => k <= 0)) throw new ArgumentException($"{type}: the `kernel_size` argument must be positive. Received kernel_size={Tuple(kernelSize)}.");
+        if (strides.Any(s => s <= 0)) throw new ArgumentException($"{type}: the `strides` argument must be positive. Received strides={Tuple(strides)}.");
+        if (dilationRate.Any(d => d <= 0)) throw new ArgumentException($"{type}: the `dilation_rate` argument must be positive. Received dilation_rate={Tuple(dilationRate)}.");
+        if (strides.Max() > 1 && dilationRate.Max() > 1)
+            throw new ArgumentException($"{type}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: strides={Tuple(strides)} and dilation_rate={Tuple(dilationRate)}");
+        if (padding == Padding.Causal && rank != 1)
+            throw new ArgumentException($"{type}: causal padding is only for 1-D convolution.");
+    }
+
+    /// <summary>The input checks of a convolution of <paramref name="rank"/> whose output for the input is <paramref name="output"/>.</summary>
+    internal static void CheckInput(Layer layer, int rank, Shape inputShape, Shape output, int[] kernelSize, int[] strides, int[] dilationRate, Padding padding)
+    {
+        if (inputShape.Rank != rank + 2)
+            throw new ArgumentException($"{layer.TypeName} '{layer.Name}' expects input of rank {rank + 2} (batch, {(rank == 2 ? "height, width" : "steps")}, channels); received {inputShape}.");
+        if (inputShape[-1] == Shape.Unknown) throw new ArgumentException($"{layer.TypeName} '{layer.Name}' needs a known channel count; received {inputShape}.");
+        for (int i = 1; i <= rank; i++)
+            if (inputShape[i] != Shape.Unknown && output[i] <= 0)
+                throw new ArgumentException(
+                    $"{layer.TypeName} '{layer.Name}': computed output size would be negative or zero: output {output} for input {inputShape} with kernel_size={Tuple(kernelSize)}, strides={Tuple(strides)}, dilation_rate={Tuple(dilationRate)}, padding={padding.ToString().ToLowerInvariant()}.");
+    }
+
     /// <summary>Input channels the layer was built for.</summary>
     public int InputChannels => Kernel is null ? Shape.Unknown : Kernel.Shape[-2] * Groups;
 
     protected override void ValidateInput(Shape inputShape)
     {
-        if (inputShape.Rank != Rank + 2)
-            throw new ArgumentException($"{TypeName} '{Name}' expects input of rank {Rank + 2} (batch, {(Rank == 2 ? "height, width" : "steps")}, channels); received {inputShape}.");
-        int channels = inputShape[-1];
-        if (channels == Shape.Unknown) throw new ArgumentException($"{TypeName} '{Name}' needs a known channel count; received {inputShape}.");
-        if (channels % Groups != 0)
+        if (inputShape.Rank == Rank + 2 && inputShape[-1] != Shape.Unknown && inputShape[-1] % Groups != 0)
             throw new ArgumentException($"{TypeName} '{Name}': the number of input channels must be evenly divisible by the number of groups. Received groups={Groups}, input {inputShape}.");
-        var output = ComputeOutputShape(inputShape);
-        for (int i = 1; i <= Rank; i++)
-            if (inputShape[i] != Shape.Unknown && output[i] <= 0)
-                throw new ArgumentException(
-                    $"{TypeName} '{Name}': computed output size would be negative or zero: output {output} for input {inputShape} with kernel_size={Tuple(KernelSize)}, strides={Tuple(Strides)}, dilation_rate={Tuple(DilationRate)}, padding={Padding.ToString().ToLowerInvariant()}.");
+        CheckInput(this, Rank, inputShape, inputShape.Rank == Rank + 2 ? ComputeOutputShape(inputShape) : inputShape, KernelSize, Strides, DilationRate, Padding);
     }
 
     protected override void BuildCore(Shape inputShape)

@@ -179,7 +179,7 @@ public partial class Model
         var folds = new Dictionary<SymbolicTensor, Fold>(ReferenceEqualityComparer.Instance);
         foreach (var node in nodes)
         {
-            if (node.Layer is not (Conv2D or Conv1D or OnnxConv) || node.Parents.Count != 1) continue;
+            if (node.Layer is not (Conv2D or Conv1D or DepthwiseConv2D or OnnxConv) || node.Parents.Count != 1) continue;
             if (Next(node) is not { Layer: BatchNormalization norm, Parents.Count: 1 } normNode) continue;
             var afterNorm = Next(normNode);
             SymbolicTensor? addNode = IsSum(afterNorm) ? afterNorm : null;
@@ -205,7 +205,7 @@ public partial class Model
             && fold.AddNode.Shape.Rank == node.Shape.Rank && Enumerable.Range(1, node.Shape.Rank - 1).All(i => fold.AddNode.Shape[i] == node.Shape[i]))
             residual = candidate;
         var relu = residual is null ? fold.ReluAfterNorm : fold.ReluAfterAdd;
-        string name = (node.Layer is Conv1D ? "Conv1D" : "Conv2D") + "+BatchNormalization" + (residual is null ? "" : "+Add") + (relu is null ? "" : "+Relu");
+        string name = (node.Layer switch { Conv1D => "Conv1D", DepthwiseConv2D => "DepthwiseConv2D", _ => "Conv2D" }) + "+BatchNormalization" + (residual is null ? "" : "+Add") + (relu is null ? "" : "+Relu");
         return node.Layer.CallFolded(input, scale, shift, residual, relu is not null, name) is { } output ? (output, residual, relu) : null;
     }
 

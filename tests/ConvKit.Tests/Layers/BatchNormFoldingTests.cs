@@ -54,6 +54,27 @@ public class BatchNormFoldingTests
         finally { KernelOptions.UseReference = saved; }
     }
 
+    /// <summary>A MobileNet block: DepthwiseConv2D → BatchNormalization → ReLU folds into one depthwise convolution.</summary>
+    [Fact]
+    public void FoldedDepthwiseConvolutionsMatchTheLayersRunOneByOne()
+    {
+        var input = new Input(9, 8, 6);
+        var a = new Activation(Activation.Relu).Call(new BatchNormalization().Call(
+            new DepthwiseConv2D(new Size2(3, 3), padding: Padding.Same, depthMultiplier: 2, useBias: false).Call(input)));
+        var b = new BatchNormalization().Call(new DepthwiseConv2D(new Size2(3, 3), strides: new Size2(2, 2)).Call(a));
+        var model = new Model(input, new Flatten().Call(b));
+        Randomize(model);
+        var x = Tensor.RandomNormal(new Shape(2, 9, 8, 6), seed: 4);
+        var trace = Capture(() => model.Predict(x), out var folded);
+        Tensor separate;
+        using (new GradientTape()) separate = model.Call(x);
+        var lines = trace.Split('\n');
+        Assert.Equal(2, lines.Count(l => l.Contains("[convkit] DepthwiseConv2D+BatchNormalization")));
+        Assert.Equal(1, lines.Count(l => l.Contains("[convkit] DepthwiseConv2D+BatchNormalization+Relu")));
+        Assert.DoesNotContain("[convkit] BatchNormalization", trace);
+        KernelAssert.Close(separate.ToArray(), folded.ToArray(), 1e-5f, "folded depthwise output");
+    }
+
     /// <summary>
     /// ResNet's two blocks: an identity block whose Add reads the block's input (here the model's input, which must
     /// survive the call), and the same as an ONNX graph's Add layer; each second convolution folds the Add and the ReLU.

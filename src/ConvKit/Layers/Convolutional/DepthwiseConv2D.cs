@@ -83,6 +83,15 @@ public sealed class DepthwiseConv2D : Layer
         return relu ? y : ActivationFunction.Apply(y);
     }
 
+    /// <summary>A linear DepthwiseConv2D folds a following batch normalization (and ReLU) into its epilogue at inference.</summary>
+    private protected override Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, Tensor? residual, bool relu, string name)
+    {
+        if (ActivationFunction != ActivationFunction.Linear || input.Rank != 4 || input.Shape[-1] != InputChannels) return null;
+        var kernel = GroupedKernel();
+        var g = Ops.Conv2DGeometry(input.Shape, kernel.Shape, (Strides[0], Strides[1]), Padding, (DilationRate[0], DilationRate[1]), InputChannels);
+        return Conv2DOp.ForwardFolded(input, kernel, Bias?.Value, g, scale, shift, residual, relu, name);
+    }
+
     public override IReadOnlyDictionary<string, object?> GetConfig() => new Dictionary<string, object?>(base.GetConfig())
     {
         ["kernel_size"] = KernelSize,

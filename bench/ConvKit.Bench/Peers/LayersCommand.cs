@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ConvKit.Autograd;
+using ConvKit.Models;
 using ConvKit.Tensors;
 using Microsoft.ML.OnnxRuntime;
 
@@ -10,8 +11,9 @@ namespace ConvKit.Bench.Peers;
 /// <summary>
 /// <c>layers</c>: ResNet18 at batch 1, layer by layer, ConvKit beside ONNX Runtime. ConvKit's times are its op trace
 /// (what <c>CONVKIT_DEBUG=1</c> prints, captured in memory), ONNX Runtime's its own profiler's kernel times; both are
-/// medians over the same number of inferences after the same warm-up. A layer is matched to its peer by kind, kernel
-/// shape and output shape (ONNX Runtime runs the downsampling 1×1 convolutions before their block's 3×3 ones).
+/// medians over the same number of inferences after the same warm-up, the two sides taking turns. A layer is matched
+/// to its peer by kind, kernel shape and output shape (ONNX Runtime runs the downsampling 1×1 convolutions before their
+/// block's 3×3 ones).
 /// </summary>
 internal static partial class LayersCommand
 {
@@ -28,16 +30,24 @@ internal static partial class LayersCommand
         Environment.SetEnvironmentVariable("CONVKIT_THREADS", threads.ToString(CultureInfo.InvariantCulture));
         OrtPeer.Start(threads);
         var image = Tensor.RandomUniform(new Shape(1, 224, 224, 3), seed: 8);
-        Console.Error.WriteLine($"[layers] ConvKit: {warmups} warm-up and {runs} timed inferences");
-        var convkit = ConvKitLayers(image, warmups, runs);
-        List<Layer> ort = [];
+        var convkit = new ConvKitSide(image);
+        using var ort = OrtPeer.Unavailable is null ? new OrtSide(image.ToArray()) : null;
         if (OrtPeer.Unavailable is { } why) Console.Error.WriteLine($"[layers] onnxruntime unavailable: {why}");
-        else
+        // Warm-ups back to back, then the timed inferences in turns, each after PeersCommand's pause: the sides then see
+        // the same minutes of the host, and neither shares the cores with the other's spinning workers (ONNX Runtime's
+        // spun through ConvKit's next inference and made its 56×56 layers 1.5× slower).
+        Console.Error.WriteLine($"[layers] {warmups} warm-up inferences on each side, then {runs} timed ones in turns");
+        for (int r = 0; r < warmups; r++) convkit.Infer(timed: false);
+        for (int r = 0; r < warmups; r++) ort?.Infer();
+        for (int r = 0; r < runs; r++)
         {
-            Console.Error.WriteLine($"[layers] onnxruntime: {warmups} warm-up and {runs} timed inferences");
-            ort = OrtLayers(image.ToArray(), warmups, runs);
+            Thread.Sleep(PeersCommand.PauseMilliseconds);
+            convkit.Infer(timed: true);
+            if (ort is null) continue;
+            Thread.Sleep(PeersCommand.PauseMilliseconds);
+            ort.Infer();
         }
-        Print(convkit, ort, threads, runs);
+        Print(convkit.Layers(), ort?.Layers(runs) ?? [], threads, runs);
         return 0;
     }
 
@@ -49,66 +59,90 @@ internal static partial class LayersCommand
         public double Flops => Kind == "conv" && Kernel.Length == 4 ? 2.0 * Output[0] * Output[1] * Output[2] * Kernel[0] * Kernel[1] * Kernel[2] : 0;
     }
 
-    private static List<Layer> ConvKitLayers(Tensor image, int warmups, int runs)
+    /// <summary>ConvKit's side: the imported model, its op trace captured in memory on timed inferences.</summary>
+    private sealed class ConvKitSide(Tensor image)
     {
-        var model = Onnx.OnnxImporter.Load(BenchCases.ResNet18Path).Model;
-        for (int i = 0; i < warmups; i++) model.Predict(image).Dispose();
-        var lines = new StringWriter(CultureInfo.InvariantCulture);
-        var (level, output) = (OpTrace.Level, OpTrace.Output);
-        var perRun = new List<List<(string Op, string Inputs, string Output, double Ms)>>();
-        try
+        private readonly Model model = Onnx.OnnxImporter.Load(BenchCases.ResNet18Path).Model;
+        private readonly List<List<(string Op, string Inputs, string Output, double Ms)>> perRun = [];
+
+        public void Infer(bool timed)
         {
-            OpTrace.Level = 1;
-            OpTrace.Output = lines;
-            for (int r = 0; r < runs; r++)
+            if (!timed)
             {
-                lines.GetStringBuilder().Clear();
                 model.Predict(image).Dispose();
-                var ops = new List<(string, string, string, double)>();
-                foreach (var line in lines.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                    if (TraceLine().Match(line) is { Success: true } m)
-                        ops.Add((m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value, double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture)));
-                perRun.Add(ops);
+                return;
             }
+            var lines = new StringWriter(CultureInfo.InvariantCulture);
+            var (level, output) = (OpTrace.Level, OpTrace.Output);
+            try
+            {
+                (OpTrace.Level, OpTrace.Output) = (1, lines);
+                model.Predict(image).Dispose();
+            }
+            finally
+            {
+                (OpTrace.Level, OpTrace.Output) = (level, output);
+            }
+            var ops = new List<(string, string, string, double)>();
+            foreach (var line in lines.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                if (TraceLine().Match(line) is { Success: true } m)
+                    ops.Add((m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value, double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture)));
+            perRun.Add(ops);
         }
-        finally
+
+        /// <summary>Each traced op of the first timed inference, with its median over all of them.</summary>
+        public List<Layer> Layers()
         {
-            (OpTrace.Level, OpTrace.Output) = (level, output);
+            var layers = new List<Layer>();
+            for (int i = 0; i < perRun[0].Count; i++)
+            {
+                var (op, inputs, outputShape, _) = perRun[0][i];
+                var shapes = Numbers(inputs);
+                int[] outDims = Numbers(outputShape)[0];
+                string kind = op.StartsWith("Conv2D", StringComparison.Ordinal) ? "conv" : op == "MaxPool2D" ? "maxpool" : op == "AveragePooling2D" ? "avgpool" : op;
+                int[] kernel = kind == "conv" && shapes.Count > 1 ? shapes[1] : [];
+                layers.Add(new Layer(kind, $"{op} {inputs} → {outputShape}", kernel, outDims.Length == 4 ? outDims[1..] : outDims,
+                    Median(perRun.Where(ops => ops.Count > i).Select(ops => ops[i].Ms))));
+            }
+            return layers;
         }
-        var layers = new List<Layer>();
-        for (int i = 0; i < perRun[0].Count; i++)
-        {
-            var (op, inputs, outputShape, _) = perRun[0][i];
-            var shapes = Numbers(inputs);
-            int[] outDims = Numbers(outputShape)[0];
-            string kind = op.StartsWith("Conv2D", StringComparison.Ordinal) ? "conv" : op == "MaxPool2D" ? "maxpool" : op == "AveragePooling2D" ? "avgpool" : op;
-            int[] kernel = kind == "conv" && shapes.Count > 1 ? shapes[1] : [];
-            layers.Add(new Layer(kind, $"{op} {inputs} → {outputShape}", kernel, outDims.Length == 4 ? outDims[1..] : outDims,
-                Median(perRun.Where(ops => ops.Count > i).Select(ops => ops[i].Ms))));
-        }
-        return layers;
     }
 
-    private static List<Layer> OrtLayers(float[] nhwc, int warmups, int runs)
+    /// <summary>ONNX Runtime's side: a session with its profiler on, which records every inference's node times.</summary>
+    private sealed class OrtSide : IDisposable
     {
-        string folder = Directory.CreateTempSubdirectory("convkit-layers-").FullName;
-        try
+        private readonly string folder = Directory.CreateTempSubdirectory("convkit-layers-").FullName;
+        private readonly SessionOptions options = OrtPeer.SessionOptionsForRuns();
+        private readonly InferenceSession session;
+        private readonly OrtValue input;
+        private readonly RunOptions runOptions = new();
+
+        public OrtSide(float[] nhwc)
         {
-            using var options = OrtPeer.SessionOptionsForRuns();
             options.EnableProfiling = true;
             options.ProfileOutputPathPrefix = Path.Combine(folder, "ort");
-            using var session = new InferenceSession(BenchCases.ResNet18Path, options);
-            using var x = OrtValue.CreateTensorValueFromMemory(Layouts.NhwcToNchw(nhwc, 1, 224, 224, 3), [1, 3, 224, 224]);
-            using var runOptions = new RunOptions();
-            for (int r = 0; r < warmups + runs; r++)
-            {
-                using var outputs = session.Run(runOptions, [session.InputNames[0]], [x], [session.OutputNames[0]]);
-            }
+            session = new InferenceSession(BenchCases.ResNet18Path, options);
+            input = OrtValue.CreateTensorValueFromMemory(Layouts.NhwcToNchw(nhwc, 1, 224, 224, 3), [1, 3, 224, 224]);
+        }
+
+        public void Infer()
+        {
+            using var outputs = session.Run(runOptions, [session.InputNames[0]], [input], [session.OutputNames[0]]);
+        }
+
+        /// <summary>The profile's nodes, each with the median of its last <paramref name="runs"/> times.</summary>
+        public List<Layer> Layers(int runs)
+        {
             string file = session.EndProfiling();
             return ParseProfile(Path.IsPathRooted(file) ? file : Path.Combine(Environment.CurrentDirectory, file), runs);
         }
-        finally
+
+        public void Dispose()
         {
+            runOptions.Dispose();
+            input.Dispose();
+            session.Dispose();
+            options.Dispose();
             Directory.Delete(folder, recursive: true);
         }
     }

@@ -129,7 +129,7 @@ internal static class PeersCommand
     /// 30 ms was too short for ONNX Runtime: ResNet18 at batch 1, timed right after it, ran in 62–82 ms with that pause
     /// and in 43–52 ms with this one (or with ONNX Runtime's spinning turned off), ONNX Runtime itself in 27–30 ms either way.
     /// </summary>
-    private const int PauseMilliseconds = 250;
+    internal const int PauseMilliseconds = 250;
 
     private static void TimeOnce(BenchCase benchCase, MeasuredSide side, PeersOptions options)
     {

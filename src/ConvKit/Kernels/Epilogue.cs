@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace ConvKit.Kernels;
 
 /// <summary>
@@ -41,8 +44,7 @@ internal static unsafe class Epilogue
             float* start = py, b = pb, s = ps, r = pr;
             int rows = y.Length / k;
             KernelThreads.ForRows(rows, k, (_, first, last) =>
-                ApplyRows(new Span<float>(start + (nint)first * k, (last - first) * k), k, b == null ? default : new ReadOnlySpan<float>(b, k), relu,
-                    s == null ? default : new ReadOnlySpan<float>(s, k), r == null ? default : new ReadOnlySpan<float>(r + (nint)first * k, (last - first) * k)));
+                ApplyRows(start + (nint)first * k, last - first, k, b, relu, s, r == null ? null : r + (nint)first * k));
         }
     }
 
@@ -61,21 +63,46 @@ internal static unsafe class Epilogue
         Apply(new Span<float>(y, checked((int)(rows * k))), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu,
             scale == null ? default : new ReadOnlySpan<float>(scale, k), residual == null ? default : new ReadOnlySpan<float>(residual, checked((int)(rows * k))));
 
-    private static void ApplyRows(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale, ReadOnlySpan<float> residual)
+    /// <summary>
+    /// The pass of <see cref="Apply(Span{float}, int, ReadOnlySpan{float}, bool, ReadOnlySpan{float}, ReadOnlySpan{float})"/> over <paramref name="rows"/> rows of <paramref name="k"/> channels: per row, eight
+    /// channels at a time, y·scale, + bias, + residual, max(·, 0), each rounded as TensorPrimitives' Multiply, Add and Max
+    /// round it, so the bits are those of those calls one after another.
+    /// </summary>
+    /// <remarks>
+    /// It was those calls, one per step and output pixel: 0.6 ms on one thread for a 56×56×64 output with scale, bias
+    /// and ReLU, two thirds of the time of the convolution that computed it.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ApplyRows(float* y, int rows, int k, float* bias, bool relu, float* scale, float* residual)
     {
-        if (bias.IsEmpty && scale.IsEmpty && residual.IsEmpty)
+        if (bias == null && scale == null && residual == null)
         {
-            TensorPrimitives.Max(y, 0f, y);
+            var all = new Span<float>(y, rows * k);
+            TensorPrimitives.Max(all, 0f, all);
             return;
         }
-        for (int start = 0; start < y.Length; start += k)
+        int width = Vector256<float>.Count, vectorEnd = k - k % width;
+        for (int row = 0; row < rows; row++, y += k)
         {
-            var row = y.Slice(start, k);
-            if (scale.IsEmpty) { if (!bias.IsEmpty) TensorPrimitives.Add(row, bias, row); }
-            else if (bias.IsEmpty) TensorPrimitives.Multiply(row, scale, row);
-            else TensorPrimitives.MultiplyAdd(row, scale, bias, row);
-            if (!residual.IsEmpty) TensorPrimitives.Add(row, residual.Slice(start, k), row);
-            if (relu) TensorPrimitives.Max(row, 0f, row);
+            float* r = residual == null ? null : residual + (nint)row * k;
+            for (int c = 0; c < vectorEnd; c += width)
+            {
+                var v = Vector256.Load(y + c);
+                if (scale != null) v *= Vector256.Load(scale + c);
+                if (bias != null) v += Vector256.Load(bias + c);
+                if (r != null) v += Vector256.Load(r + c);
+                if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+                v.Store(y + c);
+            }
+            for (int c = vectorEnd; c < k; c++)
+            {
+                float v = y[c];
+                if (scale != null) v *= scale[c];
+                if (bias != null) v += bias[c];
+                if (r != null) v += r[c];
+                if (relu) v = MathF.Max(v, 0f);
+                y[c] = v;
+            }
         }
     }
 

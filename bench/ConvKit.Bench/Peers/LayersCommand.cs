@@ -121,8 +121,19 @@ internal static partial class LayersCommand
         {
             options.EnableProfiling = true;
             options.ProfileOutputPathPrefix = Path.Combine(folder, "ort");
-            session = new InferenceSession(BenchCases.ResNet18Path, options);
-            input = OrtValue.CreateTensorValueFromMemory(Layouts.NhwcToNchw(nhwc, 1, 224, 224, 3), [1, 3, 224, 224]);
+            try
+            {
+                session = new InferenceSession(BenchCases.ResNet18Path, options);
+                input = OrtValue.CreateTensorValueFromMemory(Layouts.NhwcToNchw(nhwc, 1, 224, 224, 3), [1, 3, 224, 224]);
+            }
+            catch
+            {
+                session?.Dispose();
+                runOptions.Dispose();
+                options.Dispose();
+                Directory.Delete(folder, recursive: true);
+                throw;
+            }
         }
 
         public void Infer()

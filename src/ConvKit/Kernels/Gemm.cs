@@ -348,25 +348,23 @@ internal static unsafe class Gemm
     private const long SharedBLimit = 6L << 20;
 
     /// <summary>
-    /// Bytes of packed A per row chunk in <see cref="MultiplyRowChunks"/> at most (unless one micro-panel is more): 1.5 MB,
-    /// 384 rows at KC = 1024. With a 512 KB block of B that is more than Skylake-SP's 1 MB L2 holds, so each micro-panel
-    /// of A comes from L3 on its first pass over a block of B (the micro-kernel prefetches it); but each chunk reads all of
-    /// B once, and taller chunks read it less often. SGEMM 2048³ on one thread: 384 KB → 768 KB was 7–9 % faster, and
-    /// 768 KB → 1.5 MB, with A prefetched, another 4–5 % (3 MB the same); on two threads 1–3 %; 1024³ the same.
+    /// Bytes of packed A per row chunk in <see cref="MultiplyRowChunks"/> at most (unless one micro-panel is more): 1.3 MB,
+    /// 28 micro-panels (336 rows) at KC = 1024, which stays in a 2 MB L2 beside a 512 KB block of B. Each chunk reads all
+    /// of B once, so taller chunks read it less often: on Skylake-SP (1 MB of L2), SGEMM 2048³ on one thread was 7–9 %
+    /// faster at 768 KB than at 384 KB, and another 4–5 % at 1.5 MB with A prefetched. On the 2 MB-L2 Xeon, two threads,
+    /// chunks of at most 1.3 MB against 1.5 MB (both cut as <see cref="RowChunk"/> cuts them): SGEMM 2048³ medians 244–258
+    /// against 240–251 GFLOP/s, 1024³ 255 against 248.
     /// </summary>
-    private const int ChunkABytes = 1536 << 10;
+    private const int ChunkABytes = 1344 << 10;
 
-    /// <summary>
-    /// Row chunks per thread in <see cref="MultiplyRowChunks"/> at least: a third of a share is what a thread left behind
-    /// waits for. SGEMM 2048³ on two threads makes six chunks (336–348 rows, 1.3 MB); asking for four per thread (eight
-    /// chunks of 1 MB) made its median 2–4 % slower.
-    /// </summary>
-    private const int ChunksPerThread = 3;
+    /// <summary>Micro-panels of A in a row chunk at least (unless fewer are left): smaller chunks read B too often for their work.</summary>
+    private const int MinChunkPanels = 8;
 
     /// <summary>
     /// <see cref="MultiplyPacked"/> split by rows, with B packed once for all threads: for a group of KC blocks
     /// of the shared dimension, the threads first pack B's panels together, then take chunks of C's rows (several per
-    /// thread, handed out as threads come free), each chunk packing its rows of A and running them against the packed B.
+    /// thread, largest first, handed out as threads come free: <see cref="RowChunk"/>), each chunk packing its rows of A
+    /// and running them against the packed B.
     /// </summary>
     /// <remarks>
     /// Equal row shares, one per thread, each packing all of B, made the slower thread's share the whole product's time;
@@ -386,12 +384,8 @@ internal static unsafe class Gemm
         int kBlocks = (k + kc - 1) / kc;
         // B packed ahead needs no buffer of its own: all its blocks make one group.
         int blocksPerGroup = packedWholeB != null ? kBlocks : BlocksPerGroup(kBlocks, blockFloats, SharedBLimit);
-        // ChunksPerThread chunks per thread, more when a chunk's A would pass ChunkABytes, and a whole number per thread
-        // (unless there are fewer micro-panels of A than that): SGEMM 1024³ once made 11 chunks, and one thread waited for
-        // the other's sixth.
-        int chunkRows = Math.Max(MR, ChunkABytes / (kc * sizeof(float)));
-        int perThread = Math.Max(ChunksPerThread, ((m + chunkRows - 1) / chunkRows + threads - 1) / threads);
-        int chunks = Math.Min(aPanels, perThread * threads);
+        int maxPanels = Math.Max(1, ChunkABytes / (kc * sizeof(float) * MR));
+        int chunks = RowChunkCount(aPanels, threads, maxPanels);
         float* packedB = packedWholeB != null ? packedWholeB : KernelBuffers.SharedB(blocksPerGroup * blockFloats);
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
         {
@@ -407,9 +401,9 @@ internal static unsafe class Gemm
             }
             KernelThreads.ForEach(chunks, threads, chunk =>
             {
-                var (rowStart, rowEnd) = KernelThreads.Range(m, chunks, chunk, MR);
+                var (firstPanel, endPanel) = RowChunk(aPanels, threads, maxPanels, chunk);
+                int rowStart = firstPanel * MR, rowEnd = Math.Min(m, endPanel * MR);
                 int rows = rowEnd - rowStart;
-                if (rows <= 0) return;
                 float* packedA = KernelBuffers.PackA((rows + MR - 1) / MR * MR * kc);
                 for (int block = 0; block < groupBlocks; block++)
                 {
@@ -423,6 +417,39 @@ internal static unsafe class Gemm
             });
         }
     }
+
+    /// <summary>
+    /// The micro-panels of A, [First, End), of row chunk <paramref name="index"/> in <see cref="MultiplyRowChunks"/>. On
+    /// one thread every chunk is <paramref name="maxPanels"/> (the last one what is left). On more, each chunk takes
+    /// 1/(2·threads) of the panels left, between <see cref="MinChunkPanels"/> and <paramref name="maxPanels"/>: large
+    /// chunks first, then ever smaller ones, so that when the host slows one thread down the other takes over the tail
+    /// in small pieces instead of waiting for a whole chunk.
+    /// </summary>
+    /// <remarks>
+    /// Equal chunks, three per thread, left one thread idle at the end for 0.4–18.8 ms of a 74–98 ms SGEMM 2048³, the most
+    /// whenever the host had slowed the other (timestamps of every chunk, eight products); with these chunks (eleven, 28
+    /// micro-panels down to 8) the idle end is 0.7–3.6 ms. Two threads, alternating in one process: SGEMM 2048³ medians 244–258 against 234–235 GFLOP/s, 1024³
+    /// 255 against 225. Each chunk computes whole rows of C over the same KC blocks in the same order, so the bits do not
+    /// depend on the chunks.
+    /// </remarks>
+    internal static (int First, int End) RowChunk(int panels, int threads, int maxPanels, int index)
+    {
+        int first = 0;
+        for (int i = 0; i < index && first < panels; i++) first += RowChunkSize(panels - first, threads, maxPanels);
+        return (first, Math.Min(panels, first + RowChunkSize(panels - first, threads, maxPanels)));
+    }
+
+    /// <summary>How many chunks <see cref="RowChunk"/> cuts <paramref name="panels"/> micro-panels into.</summary>
+    internal static int RowChunkCount(int panels, int threads, int maxPanels)
+    {
+        int count = 0;
+        for (int first = 0; first < panels; count++) first += RowChunkSize(panels - first, threads, maxPanels);
+        return count;
+    }
+
+    private static int RowChunkSize(int left, int threads, int maxPanels) =>
+        threads == 1 ? Math.Min(left, maxPanels)
+        : Math.Min(left, Math.Clamp((left + 2 * threads - 1) / (2 * threads), Math.Min(MinChunkPanels, maxPanels), maxPanels));
 
     /// <summary>Floats of A that <see cref="MultiplyColumnChunks"/> packs ahead at most (unless one KC block is more): 24 MB.</summary>
     private const long SharedALimit = 6L << 20;

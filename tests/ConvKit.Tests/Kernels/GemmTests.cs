@@ -104,6 +104,38 @@ public class GemmTests
     }
 
     /// <summary>
+    /// The row chunks of a tall product cover every micro-panel of A once, in order, none past the largest allowed; on
+    /// one thread all but the last are the largest, on more they never grow, and the last of them are small (at most
+    /// eight panels where there are many), so a thread left behind holds the other up for little.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 2, 28)]
+    [InlineData(7, 2, 28)]
+    [InlineData(171, 1, 28)]
+    [InlineData(171, 2, 28)]
+    [InlineData(1000, 3, 28)]
+    [InlineData(500, 2, 1)]
+    [InlineData(90, 2, 5)]
+    public void RowChunksCoverThePanelsOnceLargestFirst(int panels, int threads, int maxPanels)
+    {
+        int count = Gemm.RowChunkCount(panels, threads, maxPanels);
+        int expectedFirst = 0, previous = int.MaxValue;
+        for (int i = 0; i < count; i++)
+        {
+            var (first, end) = Gemm.RowChunk(panels, threads, maxPanels, i);
+            int size = end - first;
+            Assert.Equal(expectedFirst, first);
+            Assert.InRange(size, 1, maxPanels);
+            if (threads == 1 && end < panels) Assert.Equal(maxPanels, size);
+            if (threads > 1) Assert.True(size <= previous, $"chunk {i} of {size} panels follows one of {previous}");
+            previous = size;
+            expectedFirst = end;
+        }
+        Assert.Equal(panels, expectedFirst);
+        if (threads > 1 && panels >= 8 * 2 * threads && maxPanels >= 8) Assert.True(previous <= 8, $"last chunk {previous} panels");
+    }
+
+    /// <summary>
     /// B packed once and multiplied by many A's (a convolution's kernel against its tiles): the same bits as the GEMM with
     /// A in place on one thread, whose blocks it keeps, for B as it lies and transposed, across KC, NC and MC and with
     /// ragged edges.

@@ -435,21 +435,29 @@ internal static unsafe class Gemm
     internal static (int First, int End) RowChunk(int panels, int threads, int maxPanels, int index)
     {
         int first = 0;
-        for (int i = 0; i < index && first < panels; i++) first += RowChunkSize(panels - first, threads, maxPanels);
-        return (first, Math.Min(panels, first + RowChunkSize(panels - first, threads, maxPanels)));
+        for (int i = 0; i < index && first < panels; i++) first += RowChunkSize(panels, panels - first, threads, maxPanels);
+        return (first, Math.Min(panels, first + RowChunkSize(panels, panels - first, threads, maxPanels)));
     }
 
     /// <summary>How many chunks <see cref="RowChunk"/> cuts <paramref name="panels"/> micro-panels into.</summary>
     internal static int RowChunkCount(int panels, int threads, int maxPanels)
     {
         int count = 0;
-        for (int first = 0; first < panels; count++) first += RowChunkSize(panels - first, threads, maxPanels);
+        for (int first = 0; first < panels; count++) first += RowChunkSize(panels, panels - first, threads, maxPanels);
         return count;
     }
 
-    private static int RowChunkSize(int left, int threads, int maxPanels) =>
-        threads == 1 ? Math.Min(left, maxPanels)
-        : Math.Min(left, Math.Clamp((left + 2 * threads - 1) / (2 * threads), Math.Min(MinChunkPanels, maxPanels), maxPanels));
+    /// <summary>
+    /// The next chunk with <paramref name="left"/> of <paramref name="panels"/> micro-panels left. The smallest is
+    /// <see cref="MinChunkPanels"/>, or a third of a thread's share for a product with fewer panels than that asks for
+    /// (a dense layer's batch of 128 rows: eleven panels, which two chunks of 8 and 3 would share unevenly).
+    /// </summary>
+    private static int RowChunkSize(int panels, int left, int threads, int maxPanels)
+    {
+        if (threads == 1) return Math.Min(left, maxPanels);
+        int smallest = Math.Clamp(panels / (3 * threads), 1, Math.Min(MinChunkPanels, maxPanels));
+        return Math.Min(left, Math.Clamp((left + 2 * threads - 1) / (2 * threads), smallest, maxPanels));
+    }
 
     /// <summary>Floats of A that <see cref="MultiplyColumnChunks"/> packs ahead at most (unless one KC block is more): 24 MB.</summary>
     private const long SharedALimit = 6L << 20;

@@ -105,8 +105,9 @@ public class GemmTests
 
     /// <summary>
     /// The row chunks of a tall product cover every micro-panel of A once, in order, none past the largest allowed; on
-    /// one thread all but the last are the largest, on more they never grow, and the last of them are small (at most
-    /// eight panels where there are many), so a thread left behind holds the other up for little.
+    /// one thread all but the last are the largest, on more they never grow, the first holds at most half, and the last
+    /// of them are small (at most eight panels where there are many), so a thread left behind holds the other up for
+    /// little.
     /// </summary>
     [Theory]
     [InlineData(1, 2, 28)]
@@ -116,6 +117,7 @@ public class GemmTests
     [InlineData(1000, 3, 28)]
     [InlineData(500, 2, 1)]
     [InlineData(90, 2, 5)]
+    [InlineData(11, 2, 28)]     // a batch of 128 rows: no chunk more than a third of the whole
     public void RowChunksCoverThePanelsOnceLargestFirst(int panels, int threads, int maxPanels)
     {
         int count = Gemm.RowChunkCount(panels, threads, maxPanels);
@@ -133,6 +135,8 @@ public class GemmTests
         }
         Assert.Equal(panels, expectedFirst);
         if (threads > 1 && panels >= 8 * 2 * threads && maxPanels >= 8) Assert.True(previous <= 8, $"last chunk {previous} panels");
+        if (threads > 1 && panels >= 3 * threads) Assert.True(Gemm.RowChunk(panels, threads, maxPanels, 0).End <= (panels + 1) / 2,
+            "the first chunk holds more than half of the panels");
     }
 
     /// <summary>

@@ -357,7 +357,10 @@ internal static unsafe class Gemm
     /// </summary>
     private const int ChunkABytes = 1344 << 10;
 
-    /// <summary>Micro-panels of A in a row chunk at least (unless fewer are left): smaller chunks read B too often for their work.</summary>
+    /// <summary>
+    /// Micro-panels of A in a row chunk at least, unless fewer are left or the product is small (<see cref="RowChunkSize"/>):
+    /// smaller chunks read B too often for their work.
+    /// </summary>
     private const int MinChunkPanels = 8;
 
     /// <summary>

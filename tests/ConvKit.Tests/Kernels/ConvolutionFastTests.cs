@@ -243,6 +243,24 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
+    /// Without AVX-512, im2col tiles of 14-pixel rows are cut to whole six-row blocks (3 rows, not 4; 6, not 8), never
+    /// below half; with AVX-512 they keep their rows. The tutorial CNN's 5×5 input-gradient shape, forward and both
+    /// gradients, still gives the reference's result.
+    /// </summary>
+    [Fact]
+    public void ImToColTilesHoldWholeBlocks()
+    {
+        var g = ConvGeometry.Create(3, 14, 14, 64, 32, 5, 5, 1, 1, 1, 1, Padding.Same);
+        bool avx512 = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512;
+        Assert.Equal(avx512 ? 4 : 3, ConvolutionFast.WholeBlockRows(g, 4));
+        Assert.Equal(avx512 ? 8 : 6, ConvolutionFast.WholeBlockRows(g, 8));
+        Assert.Equal(3, ConvolutionFast.WholeBlockRows(g, 3));
+        var odd = ConvGeometry.Create(1, 13, 13, 8, 8, 3, 3, 1, 1, 1, 1, Padding.Same);   // 13 pixels a row: no whole block below 6 rows
+        Assert.Equal(5, ConvolutionFast.WholeBlockRows(odd, 5));
+        Check(g, withBias: true, seed: 14);
+    }
+
+    /// <summary>
     /// Padding only the edge pixels' windows gives the bits of padding the whole input: the same convolution on its input
     /// padded along W beforehand, bit for bit, and close to the reference. Rows of 56 (fourteen-pixel blocks, both edges),
     /// stride 2 (Q = 28), K = 40 through the scratch tile, one block touching both edges (Q = 14), a six-pixel rest at the

@@ -7,7 +7,7 @@ namespace ConvKit.Kernels;
 // M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
 // MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
 
-/// <summary>The AVX2 + FMA micro-kernels: the contracts of <see cref="GemmMicroKernel.Packed"/>, <see cref="GemmMicroKernel.Strided"/> and <see cref="GemmMicroKernel.Segments"/> with NR = 16.</summary>
+/// <summary>The AVX2 + FMA micro-kernels: the contracts of <see cref="GemmMicroKernel.Packed"/>, <see cref="GemmMicroKernel.Strided"/>, <see cref="GemmMicroKernel.Segments"/> and <see cref="GemmMicroKernel.ColumnSegments"/> with NR = 16.</summary>
 /// <remarks>
 /// 6 × 16 = twelve 8-wide accumulators, two B vectors and one broadcast of A, fifteen of the
 /// sixteen ymm registers. Each step of kc issues 12 FMAs against 2 loads of B and 6 broadcasts of A: 20 instructions
@@ -425,6 +425,146 @@ internal static unsafe partial class GemmMicroKernel
                 var a5 = Avx.BroadcastScalarToVector256(r5 + p);
                 c50 = Fma.MultiplyAdd(a5, b0, c50);
                 c51 = Fma.MultiplyAdd(a5, b1, c51);
+                b += NR256;
+            }
+        }
+        Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite);
+        Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite);
+        Avx2StoreRow(c + 2 * ldc, c20, c21, overwrite);
+        Avx2StoreRow(c + 3 * ldc, c30, c31, overwrite);
+        Avx2StoreRow(c + 4 * ldc, c40, c41, overwrite);
+        Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Avx2ColumnSegments(int segments, float** bases, nint offset, int length, nint columnStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        nint o1 = Math.Min(1, rows - 1), o2 = Math.Min(2, rows - 1), o3 = Math.Min(3, rows - 1), o4 = Math.Min(4, rows - 1), o5 = Math.Min(5, rows - 1);
+        PrefetchRows(c, ldc, MR, NR256);
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        Vector256<float> a0, b0, b1;
+        for (int t = 0; t < segments; t++)
+        {
+            float* a = bases[t];
+            if (a == null) { b += (nint)length * NR256; continue; }
+            a += offset;
+            int p = 0;
+            for (; p + 4 <= length; p += 4)
+            {
+                b0 = Avx.LoadVector256(b + 0);
+                b1 = Avx.LoadVector256(b + 8);
+                a0 = Avx.BroadcastScalarToVector256(a);
+                c00 = Fma.MultiplyAdd(a0, b0, c00);
+                c01 = Fma.MultiplyAdd(a0, b1, c01);
+                a0 = Avx.BroadcastScalarToVector256(a + o1);
+                c10 = Fma.MultiplyAdd(a0, b0, c10);
+                c11 = Fma.MultiplyAdd(a0, b1, c11);
+                a0 = Avx.BroadcastScalarToVector256(a + o2);
+                c20 = Fma.MultiplyAdd(a0, b0, c20);
+                c21 = Fma.MultiplyAdd(a0, b1, c21);
+                a0 = Avx.BroadcastScalarToVector256(a + o3);
+                c30 = Fma.MultiplyAdd(a0, b0, c30);
+                c31 = Fma.MultiplyAdd(a0, b1, c31);
+                a0 = Avx.BroadcastScalarToVector256(a + o4);
+                c40 = Fma.MultiplyAdd(a0, b0, c40);
+                c41 = Fma.MultiplyAdd(a0, b1, c41);
+                a0 = Avx.BroadcastScalarToVector256(a + o5);
+                c50 = Fma.MultiplyAdd(a0, b0, c50);
+                c51 = Fma.MultiplyAdd(a0, b1, c51);
+                a += columnStep;
+                b0 = Avx.LoadVector256(b + 16);
+                b1 = Avx.LoadVector256(b + 24);
+                a0 = Avx.BroadcastScalarToVector256(a);
+                c00 = Fma.MultiplyAdd(a0, b0, c00);
+                c01 = Fma.MultiplyAdd(a0, b1, c01);
+                a0 = Avx.BroadcastScalarToVector256(a + o1);
+                c10 = Fma.MultiplyAdd(a0, b0, c10);
+                c11 = Fma.MultiplyAdd(a0, b1, c11);
+                a0 = Avx.BroadcastScalarToVector256(a + o2);
+                c20 = Fma.MultiplyAdd(a0, b0, c20);
+                c21 = Fma.MultiplyAdd(a0, b1, c21);
+                a0 = Avx.BroadcastScalarToVector256(a + o3);
+                c30 = Fma.MultiplyAdd(a0, b0, c30);
+                c31 = Fma.MultiplyAdd(a0, b1, c31);
+                a0 = Avx.BroadcastScalarToVector256(a + o4);
+                c40 = Fma.MultiplyAdd(a0, b0, c40);
+                c41 = Fma.MultiplyAdd(a0, b1, c41);
+                a0 = Avx.BroadcastScalarToVector256(a + o5);
+                c50 = Fma.MultiplyAdd(a0, b0, c50);
+                c51 = Fma.MultiplyAdd(a0, b1, c51);
+                a += columnStep;
+                b0 = Avx.LoadVector256(b + 32);
+                b1 = Avx.LoadVector256(b + 40);
+                a0 = Avx.BroadcastScalarToVector256(a);
+                c00 = Fma.MultiplyAdd(a0, b0, c00);
+                c01 = Fma.MultiplyAdd(a0, b1, c01);
+                a0 = Avx.BroadcastScalarToVector256(a + o1);
+                c10 = Fma.MultiplyAdd(a0, b0, c10);
+                c11 = Fma.MultiplyAdd(a0, b1, c11);
+                a0 = Avx.BroadcastScalarToVector256(a + o2);
+                c20 = Fma.MultiplyAdd(a0, b0, c20);
+                c21 = Fma.MultiplyAdd(a0, b1, c21);
+                a0 = Avx.BroadcastScalarToVector256(a + o3);
+                c30 = Fma.MultiplyAdd(a0, b0, c30);
+                c31 = Fma.MultiplyAdd(a0, b1, c31);
+                a0 = Avx.BroadcastScalarToVector256(a + o4);
+                c40 = Fma.MultiplyAdd(a0, b0, c40);
+                c41 = Fma.MultiplyAdd(a0, b1, c41);
+                a0 = Avx.BroadcastScalarToVector256(a + o5);
+                c50 = Fma.MultiplyAdd(a0, b0, c50);
+                c51 = Fma.MultiplyAdd(a0, b1, c51);
+                a += columnStep;
+                b0 = Avx.LoadVector256(b + 48);
+                b1 = Avx.LoadVector256(b + 56);
+                a0 = Avx.BroadcastScalarToVector256(a);
+                c00 = Fma.MultiplyAdd(a0, b0, c00);
+                c01 = Fma.MultiplyAdd(a0, b1, c01);
+                a0 = Avx.BroadcastScalarToVector256(a + o1);
+                c10 = Fma.MultiplyAdd(a0, b0, c10);
+                c11 = Fma.MultiplyAdd(a0, b1, c11);
+                a0 = Avx.BroadcastScalarToVector256(a + o2);
+                c20 = Fma.MultiplyAdd(a0, b0, c20);
+                c21 = Fma.MultiplyAdd(a0, b1, c21);
+                a0 = Avx.BroadcastScalarToVector256(a + o3);
+                c30 = Fma.MultiplyAdd(a0, b0, c30);
+                c31 = Fma.MultiplyAdd(a0, b1, c31);
+                a0 = Avx.BroadcastScalarToVector256(a + o4);
+                c40 = Fma.MultiplyAdd(a0, b0, c40);
+                c41 = Fma.MultiplyAdd(a0, b1, c41);
+                a0 = Avx.BroadcastScalarToVector256(a + o5);
+                c50 = Fma.MultiplyAdd(a0, b0, c50);
+                c51 = Fma.MultiplyAdd(a0, b1, c51);
+                a += columnStep;
+                b += 4 * NR256;
+            }
+            for (; p < length; p++)
+            {
+                b0 = Avx.LoadVector256(b + 0);
+                b1 = Avx.LoadVector256(b + 8);
+                a0 = Avx.BroadcastScalarToVector256(a);
+                c00 = Fma.MultiplyAdd(a0, b0, c00);
+                c01 = Fma.MultiplyAdd(a0, b1, c01);
+                a0 = Avx.BroadcastScalarToVector256(a + o1);
+                c10 = Fma.MultiplyAdd(a0, b0, c10);
+                c11 = Fma.MultiplyAdd(a0, b1, c11);
+                a0 = Avx.BroadcastScalarToVector256(a + o2);
+                c20 = Fma.MultiplyAdd(a0, b0, c20);
+                c21 = Fma.MultiplyAdd(a0, b1, c21);
+                a0 = Avx.BroadcastScalarToVector256(a + o3);
+                c30 = Fma.MultiplyAdd(a0, b0, c30);
+                c31 = Fma.MultiplyAdd(a0, b1, c31);
+                a0 = Avx.BroadcastScalarToVector256(a + o4);
+                c40 = Fma.MultiplyAdd(a0, b0, c40);
+                c41 = Fma.MultiplyAdd(a0, b1, c41);
+                a0 = Avx.BroadcastScalarToVector256(a + o5);
+                c50 = Fma.MultiplyAdd(a0, b0, c50);
+                c51 = Fma.MultiplyAdd(a0, b1, c51);
+                a += columnStep;
                 b += NR256;
             }
         }

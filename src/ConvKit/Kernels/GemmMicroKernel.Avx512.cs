@@ -7,7 +7,7 @@ namespace ConvKit.Kernels;
 // M rows of op(A) and C, N columns of op(B) and C, K the shared dimension (GEMM letters, not the convolution's);
 // MR/NR register block, MC/KC/NC cache blocks, mc/kc/nc the sizes of the block at hand.
 
-/// <summary>The AVX-512 micro-kernels: the contracts of <see cref="GemmMicroKernel.Packed"/> (12 × 32), <see cref="GemmMicroKernel.Strided"/> and <see cref="GemmMicroKernel.Segments"/> (6 × 32).</summary>
+/// <summary>The AVX-512 micro-kernels: the contracts of <see cref="GemmMicroKernel.Packed"/> (12 × 32), <see cref="GemmMicroKernel.Strided"/> and <see cref="GemmMicroKernel.Segments"/> (6 × 32), <see cref="GemmMicroKernel.ColumnSegments"/> (12 × 32 and 6 × 32).</summary>
 /// <remarks>
 /// The packed kernel is 12 × 32: 24 zmm accumulators, two B vectors and one broadcast of A, 27 of the 32 zmm registers.
 /// Each step of kc issues 24 FMAs against 2 loads of B and 12 broadcasts, 42 instructions with the loop's own for
@@ -723,6 +723,279 @@ internal static unsafe partial class GemmMicroKernel
         Avx512F.Store(c + 11 * ldc, c11);
     }
 
+    /// <summary>
+    /// <see cref="GemmMicroKernel.ColumnSegments"/> on AVX-512: twelve rows at a time through a 12 × 32 block (24 zmm
+    /// accumulators; A's twelve values of a step sit at fixed distances from one pointer), six or fewer through a 6 × 32 one.
+    /// Both run two steps per iteration: against one step, kernel gradients of 5×5 and 3×3 layers ran 2–6 % faster.
+    /// </summary>
+    internal static void Avx512ColumnSegments(int segments, float** bases, nint offset, int length, nint columnStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        if (rows == 12) Avx512ColumnSegments12(segments, bases, offset, length, columnStep, b, c, ldc, overwrite);
+        else
+        {
+            Avx512ColumnSegments6(segments, bases, offset, length, columnStep, Math.Min(rows, MR), b, c, ldc, overwrite);
+            if (rows > MR) Avx512ColumnSegments6(segments, bases, offset + MR, length, columnStep, rows - MR, b, c + MR * ldc, ldc, overwrite);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Avx512ColumnSegments12(int segments, float** bases, nint offset, int length, nint columnStep, float* b, float* c, nint ldc, bool overwrite)
+    {
+        PrefetchRows(c, ldc, 12, NR512);
+        Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
+        Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
+        Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;
+        Vector512<float> c03 = Vector512<float>.Zero, c03b = Vector512<float>.Zero;
+        Vector512<float> c04 = Vector512<float>.Zero, c04b = Vector512<float>.Zero;
+        Vector512<float> c05 = Vector512<float>.Zero, c05b = Vector512<float>.Zero;
+        Vector512<float> c06 = Vector512<float>.Zero, c06b = Vector512<float>.Zero;
+        Vector512<float> c07 = Vector512<float>.Zero, c07b = Vector512<float>.Zero;
+        Vector512<float> c08 = Vector512<float>.Zero, c08b = Vector512<float>.Zero;
+        Vector512<float> c09 = Vector512<float>.Zero, c09b = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero, c10b = Vector512<float>.Zero;
+        Vector512<float> c11 = Vector512<float>.Zero, c11b = Vector512<float>.Zero;
+        Vector512<float> a0, b0, b1;
+        for (int t = 0; t < segments; t++)
+        {
+            float* a = bases[t];
+            if (a == null) { b += (nint)length * NR512; continue; }
+            a += offset;
+            int p = 0;
+            for (; p + 2 <= length; p += 2)
+            {
+                b0 = Avx512F.LoadVector512(b + 0);
+                b1 = Avx512F.LoadVector512(b + 16);
+                a0 = Vector512.Create(a[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+                c00b = Avx512F.FusedMultiplyAdd(a0, b1, c00b);
+                a0 = Vector512.Create(a[1]);
+                c01 = Avx512F.FusedMultiplyAdd(a0, b0, c01);
+                c01b = Avx512F.FusedMultiplyAdd(a0, b1, c01b);
+                a0 = Vector512.Create(a[2]);
+                c02 = Avx512F.FusedMultiplyAdd(a0, b0, c02);
+                c02b = Avx512F.FusedMultiplyAdd(a0, b1, c02b);
+                a0 = Vector512.Create(a[3]);
+                c03 = Avx512F.FusedMultiplyAdd(a0, b0, c03);
+                c03b = Avx512F.FusedMultiplyAdd(a0, b1, c03b);
+                a0 = Vector512.Create(a[4]);
+                c04 = Avx512F.FusedMultiplyAdd(a0, b0, c04);
+                c04b = Avx512F.FusedMultiplyAdd(a0, b1, c04b);
+                a0 = Vector512.Create(a[5]);
+                c05 = Avx512F.FusedMultiplyAdd(a0, b0, c05);
+                c05b = Avx512F.FusedMultiplyAdd(a0, b1, c05b);
+                a0 = Vector512.Create(a[6]);
+                c06 = Avx512F.FusedMultiplyAdd(a0, b0, c06);
+                c06b = Avx512F.FusedMultiplyAdd(a0, b1, c06b);
+                a0 = Vector512.Create(a[7]);
+                c07 = Avx512F.FusedMultiplyAdd(a0, b0, c07);
+                c07b = Avx512F.FusedMultiplyAdd(a0, b1, c07b);
+                a0 = Vector512.Create(a[8]);
+                c08 = Avx512F.FusedMultiplyAdd(a0, b0, c08);
+                c08b = Avx512F.FusedMultiplyAdd(a0, b1, c08b);
+                a0 = Vector512.Create(a[9]);
+                c09 = Avx512F.FusedMultiplyAdd(a0, b0, c09);
+                c09b = Avx512F.FusedMultiplyAdd(a0, b1, c09b);
+                a0 = Vector512.Create(a[10]);
+                c10 = Avx512F.FusedMultiplyAdd(a0, b0, c10);
+                c10b = Avx512F.FusedMultiplyAdd(a0, b1, c10b);
+                a0 = Vector512.Create(a[11]);
+                c11 = Avx512F.FusedMultiplyAdd(a0, b0, c11);
+                c11b = Avx512F.FusedMultiplyAdd(a0, b1, c11b);
+                a += columnStep;
+                b0 = Avx512F.LoadVector512(b + 32);
+                b1 = Avx512F.LoadVector512(b + 48);
+                a0 = Vector512.Create(a[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+                c00b = Avx512F.FusedMultiplyAdd(a0, b1, c00b);
+                a0 = Vector512.Create(a[1]);
+                c01 = Avx512F.FusedMultiplyAdd(a0, b0, c01);
+                c01b = Avx512F.FusedMultiplyAdd(a0, b1, c01b);
+                a0 = Vector512.Create(a[2]);
+                c02 = Avx512F.FusedMultiplyAdd(a0, b0, c02);
+                c02b = Avx512F.FusedMultiplyAdd(a0, b1, c02b);
+                a0 = Vector512.Create(a[3]);
+                c03 = Avx512F.FusedMultiplyAdd(a0, b0, c03);
+                c03b = Avx512F.FusedMultiplyAdd(a0, b1, c03b);
+                a0 = Vector512.Create(a[4]);
+                c04 = Avx512F.FusedMultiplyAdd(a0, b0, c04);
+                c04b = Avx512F.FusedMultiplyAdd(a0, b1, c04b);
+                a0 = Vector512.Create(a[5]);
+                c05 = Avx512F.FusedMultiplyAdd(a0, b0, c05);
+                c05b = Avx512F.FusedMultiplyAdd(a0, b1, c05b);
+                a0 = Vector512.Create(a[6]);
+                c06 = Avx512F.FusedMultiplyAdd(a0, b0, c06);
+                c06b = Avx512F.FusedMultiplyAdd(a0, b1, c06b);
+                a0 = Vector512.Create(a[7]);
+                c07 = Avx512F.FusedMultiplyAdd(a0, b0, c07);
+                c07b = Avx512F.FusedMultiplyAdd(a0, b1, c07b);
+                a0 = Vector512.Create(a[8]);
+                c08 = Avx512F.FusedMultiplyAdd(a0, b0, c08);
+                c08b = Avx512F.FusedMultiplyAdd(a0, b1, c08b);
+                a0 = Vector512.Create(a[9]);
+                c09 = Avx512F.FusedMultiplyAdd(a0, b0, c09);
+                c09b = Avx512F.FusedMultiplyAdd(a0, b1, c09b);
+                a0 = Vector512.Create(a[10]);
+                c10 = Avx512F.FusedMultiplyAdd(a0, b0, c10);
+                c10b = Avx512F.FusedMultiplyAdd(a0, b1, c10b);
+                a0 = Vector512.Create(a[11]);
+                c11 = Avx512F.FusedMultiplyAdd(a0, b0, c11);
+                c11b = Avx512F.FusedMultiplyAdd(a0, b1, c11b);
+                a += columnStep;
+                b += 2 * NR512;
+            }
+            if (p < length)
+            {
+                b0 = Avx512F.LoadVector512(b + 0);
+                b1 = Avx512F.LoadVector512(b + 16);
+                a0 = Vector512.Create(a[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+                c00b = Avx512F.FusedMultiplyAdd(a0, b1, c00b);
+                a0 = Vector512.Create(a[1]);
+                c01 = Avx512F.FusedMultiplyAdd(a0, b0, c01);
+                c01b = Avx512F.FusedMultiplyAdd(a0, b1, c01b);
+                a0 = Vector512.Create(a[2]);
+                c02 = Avx512F.FusedMultiplyAdd(a0, b0, c02);
+                c02b = Avx512F.FusedMultiplyAdd(a0, b1, c02b);
+                a0 = Vector512.Create(a[3]);
+                c03 = Avx512F.FusedMultiplyAdd(a0, b0, c03);
+                c03b = Avx512F.FusedMultiplyAdd(a0, b1, c03b);
+                a0 = Vector512.Create(a[4]);
+                c04 = Avx512F.FusedMultiplyAdd(a0, b0, c04);
+                c04b = Avx512F.FusedMultiplyAdd(a0, b1, c04b);
+                a0 = Vector512.Create(a[5]);
+                c05 = Avx512F.FusedMultiplyAdd(a0, b0, c05);
+                c05b = Avx512F.FusedMultiplyAdd(a0, b1, c05b);
+                a0 = Vector512.Create(a[6]);
+                c06 = Avx512F.FusedMultiplyAdd(a0, b0, c06);
+                c06b = Avx512F.FusedMultiplyAdd(a0, b1, c06b);
+                a0 = Vector512.Create(a[7]);
+                c07 = Avx512F.FusedMultiplyAdd(a0, b0, c07);
+                c07b = Avx512F.FusedMultiplyAdd(a0, b1, c07b);
+                a0 = Vector512.Create(a[8]);
+                c08 = Avx512F.FusedMultiplyAdd(a0, b0, c08);
+                c08b = Avx512F.FusedMultiplyAdd(a0, b1, c08b);
+                a0 = Vector512.Create(a[9]);
+                c09 = Avx512F.FusedMultiplyAdd(a0, b0, c09);
+                c09b = Avx512F.FusedMultiplyAdd(a0, b1, c09b);
+                a0 = Vector512.Create(a[10]);
+                c10 = Avx512F.FusedMultiplyAdd(a0, b0, c10);
+                c10b = Avx512F.FusedMultiplyAdd(a0, b1, c10b);
+                a0 = Vector512.Create(a[11]);
+                c11 = Avx512F.FusedMultiplyAdd(a0, b0, c11);
+                c11b = Avx512F.FusedMultiplyAdd(a0, b1, c11b);
+                b += NR512;
+            }
+        }
+        StoreRow(c + 0 * ldc, c00, c00b, overwrite);
+        StoreRow(c + 1 * ldc, c01, c01b, overwrite);
+        StoreRow(c + 2 * ldc, c02, c02b, overwrite);
+        StoreRow(c + 3 * ldc, c03, c03b, overwrite);
+        StoreRow(c + 4 * ldc, c04, c04b, overwrite);
+        StoreRow(c + 5 * ldc, c05, c05b, overwrite);
+        StoreRow(c + 6 * ldc, c06, c06b, overwrite);
+        StoreRow(c + 7 * ldc, c07, c07b, overwrite);
+        StoreRow(c + 8 * ldc, c08, c08b, overwrite);
+        StoreRow(c + 9 * ldc, c09, c09b, overwrite);
+        StoreRow(c + 10 * ldc, c10, c10b, overwrite);
+        StoreRow(c + 11 * ldc, c11, c11b, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Avx512ColumnSegments6(int segments, float** bases, nint offset, int length, nint columnStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        nint o1 = Math.Min(1, rows - 1), o2 = Math.Min(2, rows - 1), o3 = Math.Min(3, rows - 1), o4 = Math.Min(4, rows - 1), o5 = Math.Min(5, rows - 1);
+        PrefetchRows(c, ldc, MR, NR512);
+        Vector512<float> c00 = Vector512<float>.Zero, c00b = Vector512<float>.Zero;
+        Vector512<float> c01 = Vector512<float>.Zero, c01b = Vector512<float>.Zero;
+        Vector512<float> c02 = Vector512<float>.Zero, c02b = Vector512<float>.Zero;
+        Vector512<float> c03 = Vector512<float>.Zero, c03b = Vector512<float>.Zero;
+        Vector512<float> c04 = Vector512<float>.Zero, c04b = Vector512<float>.Zero;
+        Vector512<float> c05 = Vector512<float>.Zero, c05b = Vector512<float>.Zero;
+        Vector512<float> a0, b0, b1;
+        for (int t = 0; t < segments; t++)
+        {
+            float* a = bases[t];
+            if (a == null) { b += (nint)length * NR512; continue; }
+            a += offset;
+            int p = 0;
+            for (; p + 2 <= length; p += 2)
+            {
+                b0 = Avx512F.LoadVector512(b + 0);
+                b1 = Avx512F.LoadVector512(b + 16);
+                a0 = Vector512.Create(a[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+                c00b = Avx512F.FusedMultiplyAdd(a0, b1, c00b);
+                a0 = Vector512.Create(a[o1]);
+                c01 = Avx512F.FusedMultiplyAdd(a0, b0, c01);
+                c01b = Avx512F.FusedMultiplyAdd(a0, b1, c01b);
+                a0 = Vector512.Create(a[o2]);
+                c02 = Avx512F.FusedMultiplyAdd(a0, b0, c02);
+                c02b = Avx512F.FusedMultiplyAdd(a0, b1, c02b);
+                a0 = Vector512.Create(a[o3]);
+                c03 = Avx512F.FusedMultiplyAdd(a0, b0, c03);
+                c03b = Avx512F.FusedMultiplyAdd(a0, b1, c03b);
+                a0 = Vector512.Create(a[o4]);
+                c04 = Avx512F.FusedMultiplyAdd(a0, b0, c04);
+                c04b = Avx512F.FusedMultiplyAdd(a0, b1, c04b);
+                a0 = Vector512.Create(a[o5]);
+                c05 = Avx512F.FusedMultiplyAdd(a0, b0, c05);
+                c05b = Avx512F.FusedMultiplyAdd(a0, b1, c05b);
+                a += columnStep;
+                b0 = Avx512F.LoadVector512(b + 32);
+                b1 = Avx512F.LoadVector512(b + 48);
+                a0 = Vector512.Create(a[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+                c00b = Avx512F.FusedMultiplyAdd(a0, b1, c00b);
+                a0 = Vector512.Create(a[o1]);
+                c01 = Avx512F.FusedMultiplyAdd(a0, b0, c01);
+                c01b = Avx512F.FusedMultiplyAdd(a0, b1, c01b);
+                a0 = Vector512.Create(a[o2]);
+                c02 = Avx512F.FusedMultiplyAdd(a0, b0, c02);
+                c02b = Avx512F.FusedMultiplyAdd(a0, b1, c02b);
+                a0 = Vector512.Create(a[o3]);
+                c03 = Avx512F.FusedMultiplyAdd(a0, b0, c03);
+                c03b = Avx512F.FusedMultiplyAdd(a0, b1, c03b);
+                a0 = Vector512.Create(a[o4]);
+                c04 = Avx512F.FusedMultiplyAdd(a0, b0, c04);
+                c04b = Avx512F.FusedMultiplyAdd(a0, b1, c04b);
+                a0 = Vector512.Create(a[o5]);
+                c05 = Avx512F.FusedMultiplyAdd(a0, b0, c05);
+                c05b = Avx512F.FusedMultiplyAdd(a0, b1, c05b);
+                a += columnStep;
+                b += 2 * NR512;
+            }
+            if (p < length)
+            {
+                b0 = Avx512F.LoadVector512(b + 0);
+                b1 = Avx512F.LoadVector512(b + 16);
+                a0 = Vector512.Create(a[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+                c00b = Avx512F.FusedMultiplyAdd(a0, b1, c00b);
+                a0 = Vector512.Create(a[o1]);
+                c01 = Avx512F.FusedMultiplyAdd(a0, b0, c01);
+                c01b = Avx512F.FusedMultiplyAdd(a0, b1, c01b);
+                a0 = Vector512.Create(a[o2]);
+                c02 = Avx512F.FusedMultiplyAdd(a0, b0, c02);
+                c02b = Avx512F.FusedMultiplyAdd(a0, b1, c02b);
+                a0 = Vector512.Create(a[o3]);
+                c03 = Avx512F.FusedMultiplyAdd(a0, b0, c03);
+                c03b = Avx512F.FusedMultiplyAdd(a0, b1, c03b);
+                a0 = Vector512.Create(a[o4]);
+                c04 = Avx512F.FusedMultiplyAdd(a0, b0, c04);
+                c04b = Avx512F.FusedMultiplyAdd(a0, b1, c04b);
+                a0 = Vector512.Create(a[o5]);
+                c05 = Avx512F.FusedMultiplyAdd(a0, b0, c05);
+                c05b = Avx512F.FusedMultiplyAdd(a0, b1, c05b);
+                b += NR512;
+            }
+        }
+        StoreRow(c + 0 * ldc, c00, c00b, overwrite);
+        StoreRow(c + 1 * ldc, c01, c01b, overwrite);
+        StoreRow(c + 2 * ldc, c02, c02b, overwrite);
+        StoreRow(c + 3 * ldc, c03, c03b, overwrite);
+        StoreRow(c + 4 * ldc, c04, c04b, overwrite);
+        StoreRow(c + 5 * ldc, c05, c05b, overwrite);
+    }
 }
 
 /// <summary>
@@ -735,4 +1008,3 @@ internal readonly record struct RunWindows(int Segments, int PiecesPerSegment, n
 {
     public int Pieces => Segments * PiecesPerSegment;
 }
-

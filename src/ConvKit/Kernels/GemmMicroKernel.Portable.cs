@@ -50,4 +50,18 @@ internal static unsafe partial class GemmMicroKernel
         if (first)
             for (int i = 0; i < MR; i++) new Span<float>(c + i * ldc, NR).Clear();
     }
+
+    /// <summary>The portable micro-kernel over pieces read by columns: same contract as <see cref="ColumnSegments"/>.</summary>
+    internal static void PortableColumnSegments(int segments, float** bases, nint offset, int length, nint columnStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        bool first = overwrite;
+        for (int t = 0; t < segments; t++, b += (nint)length * NR)
+        {
+            if (bases[t] == null) continue;
+            PortableStrided(length, rows, bases[t] + offset, 1, columnStep, b, c, ldc, first);
+            first = false;
+        }
+        if (first)
+            for (int i = 0; i < MR; i++) new Span<float>(c + i * ldc, NR).Clear();
+    }
 }

@@ -79,4 +79,23 @@ internal static unsafe partial class GemmMicroKernel
         else if (Selected == Isa.Avx2) Avx2Segments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite);
         else PortableSegments(segments, bases, length, rowStep, rows, b, c, ldc, overwrite);
     }
+
+    /// <summary>Rows of A that <see cref="ColumnSegments"/> takes at most: 12 with AVX-512, 6 otherwise.</summary>
+    public static readonly int ColumnSegmentsMR = Selected == Isa.Avx512 ? 2 * MR : MR;
+
+    /// <summary>
+    /// C[rows, NR] (+)= Σ_t A_t[rows, length] · B_t[length, NR] over <paramref name="segments"/> pieces of the shared
+    /// dimension, A_t read in place as bases[t][offset + i + p·columnStep]: each column of A_t is adjacent floats (in a
+    /// convolution's kernel gradient, one pixel's run of its receptive field), and a null base is an all-zero piece,
+    /// skipped. B is the packed panel of all pieces one after another. <paramref name="rows"/> is at most
+    /// <see cref="ColumnSegmentsMR"/>; C has room for ⌈rows/MR⌉·MR rows, and those past <paramref name="rows"/> get copies
+    /// of the last row's sums, which the caller ignores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ColumnSegments(int segments, float** bases, nint offset, int length, nint columnStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    {
+        if (Selected == Isa.Avx512) Avx512ColumnSegments(segments, bases, offset, length, columnStep, rows, b, c, ldc, overwrite);
+        else if (Selected == Isa.Avx2) Avx2ColumnSegments(segments, bases, offset, length, columnStep, rows, b, c, ldc, overwrite);
+        else PortableColumnSegments(segments, bases, offset, length, columnStep, rows, b, c, ldc, overwrite);
+    }
 }

@@ -385,13 +385,34 @@ public class ConvolutionFastTests
     [Fact]
     public void SingleChannelKernelGradientAgrees()
     {
-        // One input channel: the kernel gradient runs whole output rows as pieces of the shared dimension.
+        // One input channel: the kernel gradient runs blocks of output rows, one piece of the shared dimension per row.
         Check(ConvGeometry.Create(3, 28, 28, 1, 32, 5, 5, 1, 1, 1, 1, Padding.Same), withBias: true, seed: 60);    // B read as it lies (K = NR with AVX-512)
         Check(ConvGeometry.Create(2, 20, 21, 1, 16, 3, 3, 1, 1, 1, 1, Padding.Same), withBias: true, seed: 65);    // the same with AVX2 (NR = 16)
         Check(ConvGeometry.Create(2, 17, 33, 1, 20, 3, 7, 2, 1, 2, 1, Padding.Same), withBias: false, seed: 61);   // packed B, 7 > six rows of A
         Check(ConvGeometry.Create(2, 9, 12, 1, 70, 4, 3, 1, 1, 1, 1, Padding.Valid), withBias: false, seed: 62);   // three panels of B
         Check(ConvGeometry.Create(1, 5, 300, 1, 3, 2, 2, 3, 1, 1, 1, Padding.Same), withBias: true, seed: 63);     // stride 3 along H
         Check(ConvGeometry.Create(1, 70, 300, 1, 3, 2, 2, 1, 1, 1, 1, Padding.Valid), withBias: true, seed: 64);   // several blocks per image
+    }
+
+    /// <summary>
+    /// The kernel gradient read from the input in place, a block of output rows per micro-kernel call: receptive-field runs
+    /// (S·C) that fill whole blocks of A's rows or end in a part of one (with AVX-512 a rest of seven to eleven runs as six
+    /// and the rest); K equal to NR (the output gradient read as it lies) or not (packed, a part-filled last panel); strides
+    /// along W (the column step) and H, dilation along H, padding rows skipped; blocks that reach across images (Q = 2) and
+    /// rows wider than a block (Q = 200).
+    /// </summary>
+    [Theory]
+    [InlineData(2, 9, 14, 32, 64, 5, 5, 1, 1, 1, Padding.Same)]
+    [InlineData(3, 5, 7, 7, 32, 3, 3, 1, 1, 1, Padding.Same)]
+    [InlineData(2, 8, 9, 4, 16, 3, 3, 2, 2, 1, Padding.Same)]
+    [InlineData(1, 7, 30, 3, 70, 7, 7, 2, 3, 1, Padding.Valid)]
+    [InlineData(2, 11, 8, 5, 10, 3, 2, 1, 1, 2, Padding.Same)]
+    [InlineData(40, 3, 3, 2, 8, 2, 2, 1, 1, 1, Padding.Valid)]
+    [InlineData(1, 2, 200, 3, 5, 2, 5, 1, 1, 1, Padding.Same)]
+    [InlineData(3, 1, 40, 6, 12, 1, 5, 1, 2, 1, Padding.Causal)]
+    public void KernelGradientFromBlocksOfRowsAgrees(int n, int h, int w, int c, int k, int r, int s, int strideH, int strideW, int dilationH, Padding padding)
+    {
+        Check(ConvGeometry.Create(n, h, w, c, k, r, s, strideH, strideW, dilationH, 1, padding), withBias: true, seed: n + h + w + c + k + r);
     }
 
     /// <summary>

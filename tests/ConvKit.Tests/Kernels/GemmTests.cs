@@ -451,6 +451,53 @@ public class GemmTests
         KernelAssert.Close(expected, actual, 1e-5f * length, $"{kernel} segments");
     }
 
+    /// <summary>
+    /// The column-read segmented entry (a convolution's kernel gradient) of every kernel against a scalar sum: A_t's
+    /// columns adjacent at a column step, a null piece skipped, every row count up to the kernel's most (seven to eleven
+    /// rows run as six and the rest with AVX-512), adding and overwriting, all pieces null. Rows of C past the count up to
+    /// the next multiple of six hold copies of the last row; rows after those are not touched.
+    /// </summary>
+    [Theory, MemberData(nameof(MicroKernels))]
+    public unsafe void ColumnSegmentsMicroKernelAgreesWithReference(string kernel)
+    {
+        const int mr = GemmMicroKernel.MR, offset = 3, columnStep = 19, cRows = 2 * mr + 1;
+        int nr = Width(kernel), maxRows = kernel == "avx512" ? 2 * mr : mr, ldc = nr + 3, seed = 30;
+        float** bases = stackalloc float*[3];
+        foreach (int length in new[] { 1, 2, 5, 14 })
+            foreach (int rows in Enumerable.Range(1, maxRows))
+                foreach (bool overwrite in new[] { true, false })
+                    foreach (bool allNull in new[] { false, true })
+                    {
+                        var a = KernelAssert.Random(3 * (offset + length * columnStep), seed++);
+                        var b = KernelAssert.Random(3 * length * nr, seed++);
+                        var actual = KernelAssert.Random(cRows * ldc, seed++);
+                        var expected = (float[])actual.Clone();
+                        int written = (rows + mr - 1) / mr * mr, pieceLength = offset + length * columnStep;
+                        int[] pieces = allNull ? [] : [0, 2];
+                        for (int i = 0; i < written; i++)
+                            for (int j = 0; j < nr; j++)
+                            {
+                                double sum = 0;
+                                foreach (int t in pieces)
+                                    for (int p = 0; p < length; p++)
+                                        sum += (double)a[t * pieceLength + offset + Math.Min(i, rows - 1) + p * columnStep] * b[(t * length + p) * nr + j];
+                                expected[i * ldc + j] = (float)(overwrite ? sum : expected[i * ldc + j] + sum);
+                            }
+                        fixed (float* pa = a, pb = b, pc = actual)
+                        {
+                            bases[0] = allNull ? null : pa; bases[1] = null; bases[2] = allNull ? null : pa + 2 * pieceLength;
+                            switch (kernel)
+                            {
+                                case "avx2": GemmMicroKernel.Avx2ColumnSegments(3, bases, offset, length, columnStep, rows, pb, pc, ldc, overwrite); break;
+                                case "avx512": GemmMicroKernel.Avx512ColumnSegments(3, bases, offset, length, columnStep, rows, pb, pc, ldc, overwrite); break;
+                                default: GemmMicroKernel.PortableColumnSegments(3, bases, offset, length, columnStep, rows, pb, pc, ldc, overwrite); break;
+                            }
+                        }
+                        KernelAssert.Close(expected, actual, 1e-5f * (2 * length + 1),
+                            $"{kernel} column segments length={length} rows={rows} overwrite={overwrite} allNull={allNull}");
+                    }
+    }
+
     [Fact]
     public void DispatchRunsTheFastKernel()
     {

@@ -99,7 +99,8 @@ public class ConvolutionFastTests
     /// time (elsewhere through im2col). 7×7 maps pair two rows, and their odd last row runs twice; Q = 13 and 21 overlap
     /// their last run with the one before; K = 80 and 65 end in a part-filled panel; stride 2, a 1×1 stride-2 shortcut,
     /// 5×5 padding, dilation along H, batches of up to three, and 256 or 512 channels (whose copy of the input spaces
-    /// its pixels 16 floats further apart). Forward and both gradients against the reference.
+    /// its pixels 16 floats further apart); 33 to 64 filters where the direct row kernel does not apply (a 7×7 map with
+    /// a deep kernel, or a kernel too large for the 14-pixel blocks). Forward and both gradients against the reference.
     /// </summary>
     [Theory]
     [InlineData(1, 7, 7, 64, 128, 3, 3, 1, 1, Padding.Same)]
@@ -113,6 +114,9 @@ public class ConvolutionFastTests
     [InlineData(1, 7, 7, 256, 96, 3, 3, 1, 1, Padding.Same)]
     [InlineData(1, 14, 14, 256, 80, 3, 3, 2, 1, Padding.Same)]
     [InlineData(1, 7, 9, 512, 72, 1, 3, 1, 1, Padding.Valid)]
+    [InlineData(2, 7, 7, 128, 64, 3, 3, 1, 1, Padding.Same)]
+    [InlineData(1, 14, 14, 256, 40, 3, 3, 1, 1, Padding.Same)]
+    [InlineData(3, 7, 7, 64, 33, 3, 3, 1, 1, Padding.Same)]
     public void ManyFilterLayersAgreeInRunsOfSeven(int n, int h, int w, int c, int k, int r, int s, int stride, int dilationH, Padding padding)
     {
         var g = ConvGeometry.Create(n, h, w, c, k, r, s, stride, stride, dilationH, 1, padding);
@@ -179,13 +183,13 @@ public class ConvolutionFastTests
         Assert.Contains(actual, v => v > 0f);
     }
 
-    /// <summary>Rows that runs of seven would cover with much overlap (Q = 8–12), few filters, groups, dilation along W or a shallow kernel keep the other paths.</summary>
+    /// <summary>Rows that runs of seven would cover with much overlap (Q = 8–12), at most one panel of filters (layers of up to two the direct row kernel takes first), groups, dilation along W or a shallow kernel keep the other paths.</summary>
     [Fact]
     public void RunsOfSevenOnlyWhereTheyCoverRowsWell()
     {
         Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 12, 12, 64, 128, 3, 3, 1, 1, 1, 1, Padding.Same)));
         Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 6, 6, 64, 128, 3, 3, 1, 1, 1, 1, Padding.Same)));
-        Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 14, 14, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same)));
+        Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 14, 14, 64, 32, 3, 3, 1, 1, 1, 1, Padding.Same)));
         Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 14, 14, 64, 128, 3, 3, 1, 1, 1, 2, Padding.Same)));
         Assert.False(ConvolutionFast.RunsDirectPays(new ConvGeometry(1, 14, 14, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2)));
         Assert.False(ConvolutionFast.RunsDirectPays(ConvGeometry.Create(1, 56, 56, 64, 128, 1, 1, 2, 2, 1, 1, Padding.Valid)));   // depth 64

@@ -414,7 +414,8 @@ internal static unsafe class ConvolutionFast
     /// columns of short tiles); partials are added in chunk order.
     /// </summary>
     /// <remarks>
-    /// Against im2col tiles with A packed, one process alternating the two (medians of 20): the tutorial CNN's
+    /// Against the paths before it (im2col tiles with A packed; for receptive fields of at most KC floats, one call per
+    /// output row), one process alternating the two (medians of 20): the tutorial CNN's
     /// 14×14×32 → 64 5×5 layer 12.8 → 9.1 ms with AVX-512 and 27.1 → 23.1 ms with AVX2; ResNet's 56×56×64 → 64 3×3 at
     /// batch 8 11.8 → 8.1 and 18.2 → 15.1 ms; its 7×7×3 → 64 stride-2 stem 6.2 → 4.3 and 5.2 → 5.1 ms; 7×7×512 → 512 at
     /// batch 32 50.5 → 41.0 and 80.8 → 71.5 ms. One input channel (a grayscale CNN's first layer) measured alike.

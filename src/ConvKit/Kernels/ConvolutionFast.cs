@@ -10,7 +10,9 @@ namespace ConvKit.Kernels;
 /// Convolution forward and both gradients as GEMM, channels-last, with the semantics of
 /// <see cref="ConvolutionReference"/>. A 1×1, stride-1, unpadded convolution is one GEMM on the input as it
 /// lies ([N·H·W, C] · [C, K]); a depthwise one (a group per input channel) has no GEMM at all
-/// (<see cref="DepthwiseConvolution"/>). A forward with no dilation along W and few filters reads the input rows in place
+/// (<see cref="DepthwiseConvolution"/>); a 3×3 stride-1 one with at least 16 channels and filters runs as Winograd's
+/// F(2×2, 3×3), 16 GEMMs per block of 2×2 output tiles (<see cref="WinogradConvolution"/>), and so does its input
+/// gradient. A forward with no dilation along W and few filters reads the input rows in place
 /// (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to two register blocks of them;
 /// padding along W is written out first, into a copy of the input or, for kernel rows of at least
 /// <see cref="EdgeWindowsRun"/> floats, into copies of the edge pixels' windows only. With more filters, on AVX-512, the
@@ -79,6 +81,12 @@ internal static unsafe class ConvolutionFast
                     for (int group = 0; group < g.Groups; group++)
                         Gemm.Multiply(false, false, g.N * g.P * g.Q, kg, cg, x + group * cg, g.C, w + group * kg, g.K, y + group * kg, g.K, false);
                 e.Apply(y, (nint)g.N * g.P * g.Q, g.K);
+                return;
+            }
+            if (WinogradConvolution.Applies(g))
+            {
+                if (OpTrace.Level >= 2) Trace("conv forward", g, "Winograd F(2×2, 3×3): 16 GEMMs per block of 2×2 output tiles");
+                WinogradConvolution.Forward(x, w, g, y, e, packing);
                 return;
             }
             if (IsRowContiguous(g) && g.K <= DotFilterLimit && Fma.IsSupported)

@@ -9,7 +9,7 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class KernelBuffers
 {
-    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedA, sharedB, wholeB, columns, partials, transformedKernel, paddedInput, edgeWindows;
+    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedA, sharedB, wholeB, columns, partials, transformedKernel, paddedInput, edgeWindows, winogradProducts;
 
     /// <summary>Packed A block of the GEMM (MC × KC), private to the thread that packs it.</summary>
     public static float* PackA(int length) => (packA ??= new()).Get(length);
@@ -46,6 +46,9 @@ internal static unsafe class KernelBuffers
 
     /// <summary>The windows of a direct convolution's edge pixels, copied with their padding columns written as zeros.</summary>
     public static float* EdgeWindows(int length) => (edgeWindows ??= new()).Get(length);
+
+    /// <summary>The 16 products of a block of Winograd tiles (<see cref="WinogradConvolution"/>).</summary>
+    public static float* WinogradProducts(int length) => (winogradProducts ??= new()).Get(length);
 
     private sealed class AlignedBuffer
     {

@@ -11,6 +11,9 @@ internal enum PackedForm
 
     /// <summary>The 16-wide panels of the direct convolution's narrow AVX-512 kernel.</summary>
     Narrow,
+
+    /// <summary>A 3×3 kernel's 16 Winograd transforms, each in <see cref="Panels"/> form (<see cref="WinogradConvolution"/>).</summary>
+    Winograd,
 }
 
 /// <summary>One packing of a weight matrix: its form, its size as op(B) [k, n] (times the groups) and its block depth.</summary>

@@ -1,0 +1,111 @@
+using System.Runtime.Intrinsics;
+using ConvKit.Kernels;
+
+namespace ConvKit.Tests.Kernels;
+
+/// <summary>The Winograd F(2×2, 3×3) forward (and the input gradient that runs as one) against the reference convolution.</summary>
+public class WinogradConvolutionTests
+{
+    public static TheoryData<int, int, int, int, int, Padding> Shapes => new()
+    {
+        // N, H, W, C, K, padding
+        { 1, 8, 8, 16, 16, Padding.Same },          // even output, one tile block
+        { 2, 9, 11, 20, 24, Padding.Same },         // odd height and width: the last tiles drop a row and a column
+        { 1, 10, 7, 17, 19, Padding.Valid },        // channels and filters past the vectors of eight
+        { 3, 6, 13, 24, 40, Padding.Valid },        // filters past a 32-wide panel
+        { 1, 8, 8, 136, 40, Padding.Same },         // channels past AVX-512's in-place depth block (128)
+        { 2, 28, 28, 64, 64, Padding.Same },        // enough tiles for blocks over the threads
+        { 5, 12, 12, 16, 48, Padding.Same },        // a batch whose blocks cross images
+    };
+
+    [Theory, MemberData(nameof(Shapes))]
+    public void ForwardAndInputGradientAgreeWithTheReference(int n, int h, int w, int c, int k, Padding padding)
+    {
+        var g = ConvGeometry.Create(n, h, w, c, k, 3, 3, 1, 1, 1, 1, padding);
+        Assert.True(WinogradConvolution.Applies(g), $"{g} should take the Winograd path");
+        var input = KernelAssert.Random(g.InputSize, n + h + c);
+        var kernel = KernelAssert.Random(g.KernelSize, k + w);
+        var bias = KernelAssert.Random(g.K, 3);
+        var gradOutput = KernelAssert.Random(g.OutputSize, 4);
+        float tolerance = 2e-6f * (9 * c + k + 8);
+
+        var expected = new float[g.OutputSize];
+        var actual = KernelAssert.Random(g.OutputSize, 5);
+        ConvolutionReference.Forward(input, kernel, bias, g, expected);
+        ConvolutionFast.Forward(input, kernel, bias, g, actual);
+        KernelAssert.Close(expected, actual, tolerance, $"forward {g}");
+
+        // The input gradient of a 3×3 stride-1 convolution is the forward convolution of dOut with the flipped kernel,
+        // K channels in and C filters out: Winograd again when that one applies.
+        var expectedInput = new float[g.InputSize];
+        var actualInput = KernelAssert.Random(g.InputSize, 6);
+        ConvolutionReference.BackwardInput(gradOutput, kernel, g, expectedInput);
+        ConvolutionFast.BackwardInput(gradOutput, kernel, g, actualInput);
+        KernelAssert.Close(expectedInput, actualInput, 2e-6f * (9 * k + c + 8), $"backward input {g}");
+    }
+
+    /// <summary>Σ·scale + bias, + residual, then ReLU, on the Winograd tiles' pixels as on every other forward path.</summary>
+    [Fact]
+    public void TheInferenceEpilogueRunsOnEveryPixel()
+    {
+        var g = ConvGeometry.Create(2, 9, 7, 24, 20, 3, 3, 1, 1, 1, 1, Padding.Same);
+        Assert.True(WinogradConvolution.Applies(g));
+        var input = KernelAssert.Random(g.InputSize, 1);
+        var kernel = KernelAssert.Random(g.KernelSize, 2);
+        var bias = KernelAssert.Random(g.K, 3);
+        var scale = KernelAssert.Random(g.K, 4);
+        var residual = KernelAssert.Random(g.OutputSize, 5);
+        var expected = new float[g.OutputSize];
+        ConvolutionReference.Forward(input, kernel, default, g, expected);
+        for (int i = 0; i < expected.Length; i++) expected[i] = Math.Max(0f, expected[i] * scale[i % g.K] + bias[i % g.K] + residual[i]);
+        var actual = new float[g.OutputSize];
+        ConvolutionFast.Forward(input, kernel, bias, g, actual, relu: true, scale, residual);
+        KernelAssert.Close(expected, actual, 2e-6f * (9 * g.C + g.K + 8), $"forward with epilogue {g}");
+    }
+
+    /// <summary>
+    /// An image alone (three steps over all its tiles, the threads taking positions) and in a batch of twelve (blocks of
+    /// tiles over the threads) gets the same bits, and so does a kernel whose transforms are kept between calls.
+    /// </summary>
+    [Fact]
+    public void AnImageGetsTheSameBitsAloneInABatchAndWithKeptTransforms()
+    {
+        var batch = ConvGeometry.Create(12, 20, 20, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same);
+        var alone = batch with { N = 1 };
+        Assert.True(WinogradConvolution.Applies(alone));
+        var input = KernelAssert.Random(batch.InputSize, 7);
+        var kernel = KernelAssert.Random(batch.KernelSize, 8);
+        var fromBatch = new float[batch.OutputSize];
+        var fromAlone = new float[alone.OutputSize];
+        ConvolutionFast.Forward(input, kernel, default, batch, fromBatch);
+        ConvolutionFast.Forward(input.AsSpan(0, alone.InputSize), kernel, default, alone, fromAlone);
+        KernelAssert.Exact(fromAlone, fromBatch.AsSpan(0, alone.OutputSize), "one image alone and in a batch");
+
+        var cache = new PackedWeights();
+        for (int call = 0; call < 2; call++)
+        {
+            var kept = new float[alone.OutputSize];
+            ConvolutionFast.Forward(input.AsSpan(0, alone.InputSize), kernel, default, alone, kept, packing: new WeightPacking(cache, version: 1));
+            KernelAssert.Exact(fromAlone, kept, $"kept transforms, call {call + 1}");
+        }
+    }
+
+    [Fact]
+    public void TheRuleTakesOnlyThreeByThreeStrideOneLayersWithEnoughTilesPerImage()
+    {
+        static bool Takes(int h, int c, int k, int kernel = 3, int stride = 1, int dilation = 1, int groups = 1) =>
+            WinogradConvolution.Applies(ConvGeometry.Create(4, h, h, c, k, kernel, kernel, stride, stride, dilation, dilation, Padding.Same, groups));
+
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(56, 64, 64));
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(14, 256, 256));
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(7, 128, 128));    // 16 tiles · 256 · 4 = 128 · 128
+        Assert.False(Takes(7, 256, 256));                                      // 16 tiles · 512 · 4 < 256 · 256
+        Assert.False(Takes(7, 512, 512));
+        Assert.False(Takes(28, 8, 64));                                        // too few channels
+        Assert.False(Takes(28, 64, 8));                                        // too few filters
+        Assert.False(Takes(28, 64, 64, kernel: 5));
+        Assert.False(Takes(28, 64, 64, stride: 2));
+        Assert.False(Takes(28, 64, 64, dilation: 2));
+        Assert.False(Takes(28, 64, 64, groups: 2));
+    }
+}

@@ -11,6 +11,7 @@ public class BatchNormKernelsTests
     [InlineData(300, 64)]
     [InlineData(517, 5)]
     [InlineData(260, 24)]
+    [InlineData(300, 40)]
     public void FastKernelsAgreeWithFloat64(int rows, int channels)
     {
         var x = KernelAssert.Random(rows * channels, rows + channels);

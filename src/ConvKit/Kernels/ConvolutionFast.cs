@@ -146,7 +146,7 @@ internal static unsafe class ConvolutionFast
                     Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
                     Gemm.MultiplyWholeB(rows, kg, width, columns, width, packedKernel + group * groupSize, yTile + group * kg, g.K, accumulate: false);
                 }
-                e.Apply(yTile, rows, g.K);
+                e.ApplyHere(yTile, rows, g.K);
             });
             GC.KeepAlive(kept);
         }
@@ -591,7 +591,7 @@ internal static unsafe class ConvolutionFast
                     }
                 }
             }
-            e.Apply(yRow, g.Q, g.K);
+            e.ApplyHere(yRow, g.Q, g.K);
         });
         GC.KeepAlive(kept);
     }
@@ -887,7 +887,7 @@ internal static unsafe class ConvolutionFast
                     yRow[(nint)q * g.K + k] = Vector256.Sum(s0) * factor + bias;
                 }
             }
-            e.WithoutBiasAndScale.Apply(yRow, g.Q, g.K);
+            e.WithoutBiasAndScale.ApplyHere(yRow, g.Q, g.K);
         });
     }
 

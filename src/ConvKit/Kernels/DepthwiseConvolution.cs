@@ -38,7 +38,7 @@ internal static unsafe class DepthwiseConvolution
         KernelThreads.For(g.N * g.P, outputRow =>
         {
             ForwardRow(source, w, wide, outputRow / g.P, outputRow % g.P, y + (nint)outputRow * g.Q * g.K);
-            e.Apply(y + (nint)outputRow * g.Q * g.K, g.Q, g.K);
+            e.ApplyHere(y + (nint)outputRow * g.Q * g.K, g.Q, g.K);
         });
     }
 

@@ -318,8 +318,8 @@ internal static unsafe class WinogradConvolution
             }
         }
         int columns = secondColumn ? 2 : 1;
-        e.Apply(y0, columns, g.K);
-        if (secondRow) e.Apply(y1, columns, g.K);
+        e.ApplyHere(y0, columns, g.K);
+        if (secondRow) e.ApplyHere(y1, columns, g.K);
     }
 
     /// <summary>Column <paramref name="j"/> of Aᵀ M, sixteen filters.</summary>

@@ -32,7 +32,7 @@ internal static unsafe class KernelBuffers
     /// </summary>
     public static float* WholeB(long length) => (wholeB ??= new()).Get(checked((int)length));
 
-    /// <summary>Im2col column tile of a convolution.</summary>
+    /// <summary>Im2col column tile of a convolution, or the input transforms of a block of Winograd tiles.</summary>
     public static float* Columns(int length) => (columns ??= new()).Get(length);
 
     /// <summary>Per-chunk partial results that are summed in a fixed order.</summary>

@@ -11,7 +11,8 @@ internal sealed class MaxPoolOp(Tensor input, PoolGeometry geometry) : Op
 
     public static Tensor Forward(Tensor input, PoolGeometry g)
     {
-        var output = Tensor.Zeros(g.N, g.P, g.Q, g.C);
+        // Every output is written (−∞ for a window wholly in the padding), so the storage is not cleared first.
+        var output = Tensor.Uninitialized(new Shape(g.N, g.P, g.Q, g.C));
         PoolingKernels.MaxForward(input.Span, g, output.Span);
         GradientTape.Record(new MaxPoolOp(input, g), [input], output);
         return output;

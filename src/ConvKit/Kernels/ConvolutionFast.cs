@@ -10,9 +10,9 @@ namespace ConvKit.Kernels;
 /// Convolution forward and both gradients as GEMM, channels-last, with the semantics of
 /// <see cref="ConvolutionReference"/>. A 1×1, stride-1, unpadded convolution is one GEMM on the input as it
 /// lies ([N·H·W, C] · [C, K]); a depthwise one (a group per input channel) has no GEMM at all
-/// (<see cref="DepthwiseConvolution"/>); a 3×3 stride-1 one with at least 16 channels and filters runs as Winograd's
-/// F(2×2, 3×3), 16 GEMMs per block of 2×2 output tiles (<see cref="WinogradConvolution"/>), and so does its input
-/// gradient. A forward with no dilation along W and few filters reads the input rows in place
+/// (<see cref="DepthwiseConvolution"/>); a 3×3 or 5×5 stride-1 one with at least 16 channels and filters runs as
+/// Winograd's F(2×2, 3×3) or F(2×2, 5×5), 16 or 36 GEMMs per block of 2×2 output tiles (<see cref="WinogradConvolution"/>),
+/// and so does its input gradient. A forward with no dilation along W and few filters reads the input rows in place
 /// (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to two register blocks of them;
 /// padding along W is written out first, into a copy of the input or, for kernel rows of at least
 /// <see cref="EdgeWindowsRun"/> floats, into copies of the edge pixels' windows only. With more filters, on AVX-512, the
@@ -85,7 +85,7 @@ internal static unsafe class ConvolutionFast
             }
             if (WinogradConvolution.Applies(g))
             {
-                if (OpTrace.Level >= 2) Trace("conv forward", g, "Winograd F(2×2, 3×3): 16 GEMMs per block of 2×2 output tiles");
+                if (OpTrace.Level >= 2) Trace("conv forward", g, $"Winograd F(2×2, {g.R}×{g.S}): {(g.R + 1) * (g.R + 1)} GEMMs per block of 2×2 output tiles");
                 WinogradConvolution.Forward(x, w, g, y, e, packing);
                 return;
             }
@@ -527,6 +527,7 @@ internal static unsafe class ConvolutionFast
         // machines twelve only sizes the edge windows' buffer, as their blocks are at most six pixels.
         int wideRows = wideKernel ? WideBlockPixels(g.Q) : GemmMicroKernel.Segments16Rows;
         int edgeLength = g.PadLeft + g.PadRight == 0 ? 0 : g.R * ((wideRows - 1) * g.StrideW + g.S) * g.C;
+        bool avx2Runs = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx2 && g.K % NR == 0;
         KernelThreads.For(g.N * g.P, outputRow =>
         {
             int n = outputRow / g.P, p = outputRow % g.P;
@@ -576,6 +577,17 @@ internal static unsafe class ConvolutionFast
                     }
                 }
                 if (q >= g.Q) break;
+                // With AVX2, the whole blocks whose windows lie inside the row run as one call per panel.
+                int run = avx2Runs ? InsideBlocks(g, q) : 0;
+                if (run > 1)
+                {
+                    PointWindows(bases, shifted, q, run * MR, g, edge);
+                    for (int jr = 0; jr < g.K; jr += NR)
+                        GemmMicroKernel.Avx2Segments(g.R, shifted, length, rowStep, MR, packedB + (nint)jr * depth, yRow + (nint)q * g.K + jr, g.K,
+                            overwrite: true, blocks: run);
+                    q += (run - 1) * MR;
+                    continue;
+                }
                 int mr = Math.Min(MR, g.Q - q);
                 PointWindows(bases, shifted, q, mr, g, edge);
                 for (int jr = 0; jr < g.K; jr += NR)
@@ -766,6 +778,18 @@ internal static unsafe class ConvolutionFast
                 shifted[r] = window;
             }
         }
+    }
+
+    /// <summary>
+    /// Whole blocks of MR pixels from pixel <paramref name="q"/> on whose windows lie inside the input row (none in the
+    /// padding columns): pixel q' reads columns q'·sw − padLeft … q'·sw − padLeft + S − 1.
+    /// </summary>
+    private static int InsideBlocks(ConvGeometry g, int q)
+    {
+        const int MR = GemmMicroKernel.MR;
+        if (q * g.StrideW < g.PadLeft) return 0;
+        int lastInside = (g.W - g.S + g.PadLeft) / g.StrideW;      // the last pixel whose window ends inside the row
+        return Math.Max(0, Math.Min(g.Q - q, lastInside - q + 1) / MR);
     }
 
     private static void Wide(int rows, int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc)

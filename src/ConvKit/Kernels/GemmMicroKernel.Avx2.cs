@@ -301,139 +301,151 @@ internal static unsafe partial class GemmMicroKernel
         Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite);
     }
 
+    /// <summary>
+    /// <see cref="Segments"/> with AVX2, for <paramref name="blocks"/> blocks of MR rows one after another: block i reads
+    /// its pieces at bases[t] + i·MR·rowStep and writes C's rows from i·MR. More than one block needs whole blocks
+    /// (<paramref name="rows"/> = MR). A direct convolution's row of pixels runs in one call, not one per six pixels.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Avx2Segments(int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc, bool overwrite)
+    internal static void Avx2Segments(int segments, float** bases, int length, nint rowStep, int rows, float* b, float* c, nint ldc, bool overwrite, int blocks = 1)
     {
         nint step1 = Math.Min(1, rows - 1) * rowStep, step2 = Math.Min(2, rows - 1) * rowStep, step3 = Math.Min(3, rows - 1) * rowStep;
         nint step4 = Math.Min(4, rows - 1) * rowStep, step5 = Math.Min(5, rows - 1) * rowStep;
-        PrefetchRows(c, ldc, MR, NR256);
-        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
-        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
-        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
-        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
-        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
-        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
-        for (int t = 0; t < segments; t++)
+        float* panel = b;
+        for (nint block = 0; block < blocks; block++, c += MR * ldc)
         {
-            float* r0 = bases[t];
-            if (r0 == null) { b += (nint)length * NR256; continue; }
-            float* r1 = r0 + step1, r2 = r0 + step2, r3 = r0 + step3, r4 = r0 + step4, r5 = r0 + step5;
-            nint p = 0;
-            for (; p + 4 <= length; p += 4)
+            b = panel;
+            nint blockOffset = block * MR * rowStep;
+            PrefetchRows(c, ldc, MR, NR256);
+            Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+            Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+            Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+            Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+            Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+            Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+            for (int t = 0; t < segments; t++)
             {
-                var b0 = Avx.LoadVector256(b + 0);
-                var b1 = Avx.LoadVector256(b + 8);
-                var a0 = Avx.BroadcastScalarToVector256(r0 + p);
-                c00 = Fma.MultiplyAdd(a0, b0, c00);
-                c01 = Fma.MultiplyAdd(a0, b1, c01);
-                var a1 = Avx.BroadcastScalarToVector256(r1 + p);
-                c10 = Fma.MultiplyAdd(a1, b0, c10);
-                c11 = Fma.MultiplyAdd(a1, b1, c11);
-                var a2 = Avx.BroadcastScalarToVector256(r2 + p);
-                c20 = Fma.MultiplyAdd(a2, b0, c20);
-                c21 = Fma.MultiplyAdd(a2, b1, c21);
-                var a3 = Avx.BroadcastScalarToVector256(r3 + p);
-                c30 = Fma.MultiplyAdd(a3, b0, c30);
-                c31 = Fma.MultiplyAdd(a3, b1, c31);
-                var a4 = Avx.BroadcastScalarToVector256(r4 + p);
-                c40 = Fma.MultiplyAdd(a4, b0, c40);
-                c41 = Fma.MultiplyAdd(a4, b1, c41);
-                var a5 = Avx.BroadcastScalarToVector256(r5 + p);
-                c50 = Fma.MultiplyAdd(a5, b0, c50);
-                c51 = Fma.MultiplyAdd(a5, b1, c51);
-                b0 = Avx.LoadVector256(b + 16);
-                b1 = Avx.LoadVector256(b + 24);
-                a0 = Avx.BroadcastScalarToVector256(r0 + p + 1);
-                c00 = Fma.MultiplyAdd(a0, b0, c00);
-                c01 = Fma.MultiplyAdd(a0, b1, c01);
-                a1 = Avx.BroadcastScalarToVector256(r1 + p + 1);
-                c10 = Fma.MultiplyAdd(a1, b0, c10);
-                c11 = Fma.MultiplyAdd(a1, b1, c11);
-                a2 = Avx.BroadcastScalarToVector256(r2 + p + 1);
-                c20 = Fma.MultiplyAdd(a2, b0, c20);
-                c21 = Fma.MultiplyAdd(a2, b1, c21);
-                a3 = Avx.BroadcastScalarToVector256(r3 + p + 1);
-                c30 = Fma.MultiplyAdd(a3, b0, c30);
-                c31 = Fma.MultiplyAdd(a3, b1, c31);
-                a4 = Avx.BroadcastScalarToVector256(r4 + p + 1);
-                c40 = Fma.MultiplyAdd(a4, b0, c40);
-                c41 = Fma.MultiplyAdd(a4, b1, c41);
-                a5 = Avx.BroadcastScalarToVector256(r5 + p + 1);
-                c50 = Fma.MultiplyAdd(a5, b0, c50);
-                c51 = Fma.MultiplyAdd(a5, b1, c51);
-                b0 = Avx.LoadVector256(b + 32);
-                b1 = Avx.LoadVector256(b + 40);
-                a0 = Avx.BroadcastScalarToVector256(r0 + p + 2);
-                c00 = Fma.MultiplyAdd(a0, b0, c00);
-                c01 = Fma.MultiplyAdd(a0, b1, c01);
-                a1 = Avx.BroadcastScalarToVector256(r1 + p + 2);
-                c10 = Fma.MultiplyAdd(a1, b0, c10);
-                c11 = Fma.MultiplyAdd(a1, b1, c11);
-                a2 = Avx.BroadcastScalarToVector256(r2 + p + 2);
-                c20 = Fma.MultiplyAdd(a2, b0, c20);
-                c21 = Fma.MultiplyAdd(a2, b1, c21);
-                a3 = Avx.BroadcastScalarToVector256(r3 + p + 2);
-                c30 = Fma.MultiplyAdd(a3, b0, c30);
-                c31 = Fma.MultiplyAdd(a3, b1, c31);
-                a4 = Avx.BroadcastScalarToVector256(r4 + p + 2);
-                c40 = Fma.MultiplyAdd(a4, b0, c40);
-                c41 = Fma.MultiplyAdd(a4, b1, c41);
-                a5 = Avx.BroadcastScalarToVector256(r5 + p + 2);
-                c50 = Fma.MultiplyAdd(a5, b0, c50);
-                c51 = Fma.MultiplyAdd(a5, b1, c51);
-                b0 = Avx.LoadVector256(b + 48);
-                b1 = Avx.LoadVector256(b + 56);
-                a0 = Avx.BroadcastScalarToVector256(r0 + p + 3);
-                c00 = Fma.MultiplyAdd(a0, b0, c00);
-                c01 = Fma.MultiplyAdd(a0, b1, c01);
-                a1 = Avx.BroadcastScalarToVector256(r1 + p + 3);
-                c10 = Fma.MultiplyAdd(a1, b0, c10);
-                c11 = Fma.MultiplyAdd(a1, b1, c11);
-                a2 = Avx.BroadcastScalarToVector256(r2 + p + 3);
-                c20 = Fma.MultiplyAdd(a2, b0, c20);
-                c21 = Fma.MultiplyAdd(a2, b1, c21);
-                a3 = Avx.BroadcastScalarToVector256(r3 + p + 3);
-                c30 = Fma.MultiplyAdd(a3, b0, c30);
-                c31 = Fma.MultiplyAdd(a3, b1, c31);
-                a4 = Avx.BroadcastScalarToVector256(r4 + p + 3);
-                c40 = Fma.MultiplyAdd(a4, b0, c40);
-                c41 = Fma.MultiplyAdd(a4, b1, c41);
-                a5 = Avx.BroadcastScalarToVector256(r5 + p + 3);
-                c50 = Fma.MultiplyAdd(a5, b0, c50);
-                c51 = Fma.MultiplyAdd(a5, b1, c51);
-                b += 4 * NR256;
+                float* r0 = bases[t];
+                if (r0 == null) { b += (nint)length * NR256; continue; }
+                r0 += blockOffset;
+                float* r1 = r0 + step1, r2 = r0 + step2, r3 = r0 + step3, r4 = r0 + step4, r5 = r0 + step5;
+                nint p = 0;
+                for (; p + 4 <= length; p += 4)
+                {
+                    var b0 = Avx.LoadVector256(b + 0);
+                    var b1 = Avx.LoadVector256(b + 8);
+                    var a0 = Avx.BroadcastScalarToVector256(r0 + p);
+                    c00 = Fma.MultiplyAdd(a0, b0, c00);
+                    c01 = Fma.MultiplyAdd(a0, b1, c01);
+                    var a1 = Avx.BroadcastScalarToVector256(r1 + p);
+                    c10 = Fma.MultiplyAdd(a1, b0, c10);
+                    c11 = Fma.MultiplyAdd(a1, b1, c11);
+                    var a2 = Avx.BroadcastScalarToVector256(r2 + p);
+                    c20 = Fma.MultiplyAdd(a2, b0, c20);
+                    c21 = Fma.MultiplyAdd(a2, b1, c21);
+                    var a3 = Avx.BroadcastScalarToVector256(r3 + p);
+                    c30 = Fma.MultiplyAdd(a3, b0, c30);
+                    c31 = Fma.MultiplyAdd(a3, b1, c31);
+                    var a4 = Avx.BroadcastScalarToVector256(r4 + p);
+                    c40 = Fma.MultiplyAdd(a4, b0, c40);
+                    c41 = Fma.MultiplyAdd(a4, b1, c41);
+                    var a5 = Avx.BroadcastScalarToVector256(r5 + p);
+                    c50 = Fma.MultiplyAdd(a5, b0, c50);
+                    c51 = Fma.MultiplyAdd(a5, b1, c51);
+                    b0 = Avx.LoadVector256(b + 16);
+                    b1 = Avx.LoadVector256(b + 24);
+                    a0 = Avx.BroadcastScalarToVector256(r0 + p + 1);
+                    c00 = Fma.MultiplyAdd(a0, b0, c00);
+                    c01 = Fma.MultiplyAdd(a0, b1, c01);
+                    a1 = Avx.BroadcastScalarToVector256(r1 + p + 1);
+                    c10 = Fma.MultiplyAdd(a1, b0, c10);
+                    c11 = Fma.MultiplyAdd(a1, b1, c11);
+                    a2 = Avx.BroadcastScalarToVector256(r2 + p + 1);
+                    c20 = Fma.MultiplyAdd(a2, b0, c20);
+                    c21 = Fma.MultiplyAdd(a2, b1, c21);
+                    a3 = Avx.BroadcastScalarToVector256(r3 + p + 1);
+                    c30 = Fma.MultiplyAdd(a3, b0, c30);
+                    c31 = Fma.MultiplyAdd(a3, b1, c31);
+                    a4 = Avx.BroadcastScalarToVector256(r4 + p + 1);
+                    c40 = Fma.MultiplyAdd(a4, b0, c40);
+                    c41 = Fma.MultiplyAdd(a4, b1, c41);
+                    a5 = Avx.BroadcastScalarToVector256(r5 + p + 1);
+                    c50 = Fma.MultiplyAdd(a5, b0, c50);
+                    c51 = Fma.MultiplyAdd(a5, b1, c51);
+                    b0 = Avx.LoadVector256(b + 32);
+                    b1 = Avx.LoadVector256(b + 40);
+                    a0 = Avx.BroadcastScalarToVector256(r0 + p + 2);
+                    c00 = Fma.MultiplyAdd(a0, b0, c00);
+                    c01 = Fma.MultiplyAdd(a0, b1, c01);
+                    a1 = Avx.BroadcastScalarToVector256(r1 + p + 2);
+                    c10 = Fma.MultiplyAdd(a1, b0, c10);
+                    c11 = Fma.MultiplyAdd(a1, b1, c11);
+                    a2 = Avx.BroadcastScalarToVector256(r2 + p + 2);
+                    c20 = Fma.MultiplyAdd(a2, b0, c20);
+                    c21 = Fma.MultiplyAdd(a2, b1, c21);
+                    a3 = Avx.BroadcastScalarToVector256(r3 + p + 2);
+                    c30 = Fma.MultiplyAdd(a3, b0, c30);
+                    c31 = Fma.MultiplyAdd(a3, b1, c31);
+                    a4 = Avx.BroadcastScalarToVector256(r4 + p + 2);
+                    c40 = Fma.MultiplyAdd(a4, b0, c40);
+                    c41 = Fma.MultiplyAdd(a4, b1, c41);
+                    a5 = Avx.BroadcastScalarToVector256(r5 + p + 2);
+                    c50 = Fma.MultiplyAdd(a5, b0, c50);
+                    c51 = Fma.MultiplyAdd(a5, b1, c51);
+                    b0 = Avx.LoadVector256(b + 48);
+                    b1 = Avx.LoadVector256(b + 56);
+                    a0 = Avx.BroadcastScalarToVector256(r0 + p + 3);
+                    c00 = Fma.MultiplyAdd(a0, b0, c00);
+                    c01 = Fma.MultiplyAdd(a0, b1, c01);
+                    a1 = Avx.BroadcastScalarToVector256(r1 + p + 3);
+                    c10 = Fma.MultiplyAdd(a1, b0, c10);
+                    c11 = Fma.MultiplyAdd(a1, b1, c11);
+                    a2 = Avx.BroadcastScalarToVector256(r2 + p + 3);
+                    c20 = Fma.MultiplyAdd(a2, b0, c20);
+                    c21 = Fma.MultiplyAdd(a2, b1, c21);
+                    a3 = Avx.BroadcastScalarToVector256(r3 + p + 3);
+                    c30 = Fma.MultiplyAdd(a3, b0, c30);
+                    c31 = Fma.MultiplyAdd(a3, b1, c31);
+                    a4 = Avx.BroadcastScalarToVector256(r4 + p + 3);
+                    c40 = Fma.MultiplyAdd(a4, b0, c40);
+                    c41 = Fma.MultiplyAdd(a4, b1, c41);
+                    a5 = Avx.BroadcastScalarToVector256(r5 + p + 3);
+                    c50 = Fma.MultiplyAdd(a5, b0, c50);
+                    c51 = Fma.MultiplyAdd(a5, b1, c51);
+                    b += 4 * NR256;
+                }
+                for (; p < length; p++)
+                {
+                    var b0 = Avx.LoadVector256(b);
+                    var b1 = Avx.LoadVector256(b + 8);
+                    var a0 = Avx.BroadcastScalarToVector256(r0 + p);
+                    c00 = Fma.MultiplyAdd(a0, b0, c00);
+                    c01 = Fma.MultiplyAdd(a0, b1, c01);
+                    var a1 = Avx.BroadcastScalarToVector256(r1 + p);
+                    c10 = Fma.MultiplyAdd(a1, b0, c10);
+                    c11 = Fma.MultiplyAdd(a1, b1, c11);
+                    var a2 = Avx.BroadcastScalarToVector256(r2 + p);
+                    c20 = Fma.MultiplyAdd(a2, b0, c20);
+                    c21 = Fma.MultiplyAdd(a2, b1, c21);
+                    var a3 = Avx.BroadcastScalarToVector256(r3 + p);
+                    c30 = Fma.MultiplyAdd(a3, b0, c30);
+                    c31 = Fma.MultiplyAdd(a3, b1, c31);
+                    var a4 = Avx.BroadcastScalarToVector256(r4 + p);
+                    c40 = Fma.MultiplyAdd(a4, b0, c40);
+                    c41 = Fma.MultiplyAdd(a4, b1, c41);
+                    var a5 = Avx.BroadcastScalarToVector256(r5 + p);
+                    c50 = Fma.MultiplyAdd(a5, b0, c50);
+                    c51 = Fma.MultiplyAdd(a5, b1, c51);
+                    b += NR256;
+                }
             }
-            for (; p < length; p++)
-            {
-                var b0 = Avx.LoadVector256(b);
-                var b1 = Avx.LoadVector256(b + 8);
-                var a0 = Avx.BroadcastScalarToVector256(r0 + p);
-                c00 = Fma.MultiplyAdd(a0, b0, c00);
-                c01 = Fma.MultiplyAdd(a0, b1, c01);
-                var a1 = Avx.BroadcastScalarToVector256(r1 + p);
-                c10 = Fma.MultiplyAdd(a1, b0, c10);
-                c11 = Fma.MultiplyAdd(a1, b1, c11);
-                var a2 = Avx.BroadcastScalarToVector256(r2 + p);
-                c20 = Fma.MultiplyAdd(a2, b0, c20);
-                c21 = Fma.MultiplyAdd(a2, b1, c21);
-                var a3 = Avx.BroadcastScalarToVector256(r3 + p);
-                c30 = Fma.MultiplyAdd(a3, b0, c30);
-                c31 = Fma.MultiplyAdd(a3, b1, c31);
-                var a4 = Avx.BroadcastScalarToVector256(r4 + p);
-                c40 = Fma.MultiplyAdd(a4, b0, c40);
-                c41 = Fma.MultiplyAdd(a4, b1, c41);
-                var a5 = Avx.BroadcastScalarToVector256(r5 + p);
-                c50 = Fma.MultiplyAdd(a5, b0, c50);
-                c51 = Fma.MultiplyAdd(a5, b1, c51);
-                b += NR256;
-            }
+            Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite);
+            Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite);
+            Avx2StoreRow(c + 2 * ldc, c20, c21, overwrite);
+            Avx2StoreRow(c + 3 * ldc, c30, c31, overwrite);
+            Avx2StoreRow(c + 4 * ldc, c40, c41, overwrite);
+            Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite);
         }
-        Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite);
-        Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite);
-        Avx2StoreRow(c + 2 * ldc, c20, c21, overwrite);
-        Avx2StoreRow(c + 3 * ldc, c30, c31, overwrite);
-        Avx2StoreRow(c + 4 * ldc, c40, c41, overwrite);
-        Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

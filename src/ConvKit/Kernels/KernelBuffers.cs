@@ -47,7 +47,7 @@ internal static unsafe class KernelBuffers
     /// <summary>The windows of a direct convolution's edge pixels, copied with their padding columns written as zeros.</summary>
     public static float* EdgeWindows(int length) => (edgeWindows ??= new()).Get(length);
 
-    /// <summary>The 16 products of a block of Winograd tiles (<see cref="WinogradConvolution"/>).</summary>
+    /// <summary>The 16 or 36 products of a block of Winograd tiles (<see cref="WinogradConvolution"/>).</summary>
     public static float* WinogradProducts(int length) => (winogradProducts ??= new()).Get(length);
 
     private sealed class AlignedBuffer

@@ -12,7 +12,7 @@ internal enum PackedForm
     /// <summary>The 16-wide panels of the direct convolution's narrow AVX-512 kernel.</summary>
     Narrow,
 
-    /// <summary>A 3×3 kernel's 16 Winograd transforms, each in <see cref="Panels"/> form (<see cref="WinogradConvolution"/>).</summary>
+    /// <summary>A 3×3 or 5×5 kernel's 16 or 36 Winograd transforms, each in <see cref="Panels"/> form (<see cref="WinogradConvolution"/>).</summary>
     Winograd,
 }
 

@@ -3,12 +3,14 @@ using System.Runtime.Intrinsics;
 
 namespace ConvKit.Kernels;
 
-// N batch, H/W height/width, C in channels, K filters, P/Q output h/w; a tile is a 2×2 block of output pixels.
+// N batch, H/W height/width, C in channels, K filters, P/Q output h/w; a tile is a 2×2 block of output pixels, α its
+// input's side (4 for 3×3 filters, 6 for 5×5), α² the positions of the transforms.
 
 /// <summary>
-/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for
-/// Convolutional Neural Networks", 2016): a 2×2 tile of output pixels comes from the 4×4 input pixels around it with
-/// 16 multiplications per input channel and filter instead of 36, 2.25× fewer.
+/// 3×3 and 5×5 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) and F(2×2, 5×5) (Lavin and Gray,
+/// "Fast Algorithms for Convolutional Neural Networks", 2016): a 2×2 tile of output pixels comes from the α × α input
+/// pixels around it with α² multiplications per input channel and filter: 16 instead of 36 (2.25× fewer) for 3×3,
+/// 36 instead of 100 (2.78× fewer) for 5×5 (its transforms: <c>WinogradConvolution.Filter5.cs</c>).
 /// </summary>
 /// <remarks>
 /// For one channel, with d the 4×4 input tile and g the 3×3 filter: Y = Aᵀ [U ⊙ V] A with U = G g Gᵀ and V = Bᵀ d B,
@@ -18,20 +20,19 @@ namespace ConvKit.Kernels;
 ///      ⎢0 −1  1  0⎥        ⎢1/2 −1/2 1/2⎥         ⎣0 1 −1 −1⎦
 ///      ⎣0  1  0 −1⎦        ⎣ 0   0   1 ⎦
 /// </code>
-/// Summed over the channels, each of the 16 positions e of the ⊙ is a matrix product over a block of tiles:
+/// Summed over the channels, each of the α² positions e of the ⊙ is a matrix product over a block of tiles:
 /// M_e[tiles, K] = V_e[tiles, C] · U_e[C, K], which the GEMM's micro-kernels run with V_e read in place and U_e packed
-/// once per call (or kept, at inference). A block's V and M (16 · tiles · (C + K) floats) stay in L2 between the
-/// input transform, the 16 products and the output transform. Channels-last makes each transform a sum of whole
+/// once per call (or kept, at inference). A block's V and M (α² · tiles · (C + K) floats) stay in L2 between the
+/// input transform, the α² products and the output transform. Channels-last makes each transform a sum of whole
 /// channel vectors: 16 channels at a time where the runtime accelerates 512-bit vectors (1.1–1.2× faster convolutions
 /// at 28×28 and 56×56 than with 8, the same bits), else 8. Padding rows and columns are zeros; a tile past an odd
 /// output edge computes pixels it drops. Each tile's sums run in one fixed order whatever the block it falls in, so
 /// the bits depend neither on the threads nor on the batch.
 /// </remarks>
-internal static unsafe class WinogradConvolution
+internal static unsafe partial class WinogradConvolution
 {
-    private const int Positions = 16;
 
-    /// <summary>Channels and filters from which the 16 products are long enough to pay for the transforms.</summary>
+    /// <summary>Channels and filters from which the products are long enough to pay for the transforms.</summary>
     private const int MinChannels = 16, MinFilters = 16;
 
     /// <summary>Floats of one block's V and M together at most: 768 KB with AVX-512 (1–2 MB of L2), 384 KB otherwise.</summary>
@@ -41,9 +42,10 @@ internal static unsafe class WinogradConvolution
     private const int MinBlockTiles = 24;
 
     /// <summary>
-    /// Whether <see cref="Forward"/> takes the convolution: 3×3, stride 1, no dilation, one group, at least
+    /// Whether <see cref="Forward"/> takes the convolution: 3×3 or 5×5, stride 1, no dilation, one group, at least
     /// <see cref="MinChannels"/> channels and <see cref="MinFilters"/> filters, 256-bit vectors in hardware for the
-    /// transforms, and per image enough tiles for the kernel's transforms: tiles · (C + K) · 4 ≥ C · K.
+    /// transforms, and per image enough tiles for the kernel's transforms: tiles · (C + K) · 4 ≥ C · K for 3×3,
+    /// tiles · (C + K) · 2 ≥ C · K for 5×5.
     /// </summary>
     /// <remarks>
     /// The 16 transforms of the kernel are 16/9 of its size, made at every call while training and read once per block
@@ -51,11 +53,17 @@ internal static unsafe class WinogradConvolution
     /// channels and filters, one image took 0.84× (AVX-512) and 0.53× (AVX2) the time of the direct kernels, with 128
     /// channels and filters 0.77× and 1.27×; at 14×14 with 256 1.42× and at 28×28 with 128 1.53× faster. The rule looks
     /// at one image only, so an image gets the same bits alone and in a batch.
+    /// <para>
+    /// 5×5 (36 transforms, 36/25 of the kernel), with the transforms 256 bits wide: the TensorFlow tutorial CNN's
+    /// 14×14×32 → 64 layer at batch 100 ran 1.9× faster with AVX2 and 1.1–1.3× with AVX-512, and its input gradient
+    /// (64 → 32) 1.6× and 0.9–1.5×; one 7×7×128 → 128 image 1.4× faster with AVX2 but 0.55–0.7× with AVX-512, hence
+    /// twice the tiles of the 3×3 rule.
+    /// </para>
     /// </remarks>
     public static bool Applies(ConvGeometry g) =>
-        Vector256.IsHardwareAccelerated && g.R == 3 && g.S == 3 && g.StrideH == 1 && g.StrideW == 1
+        Vector256.IsHardwareAccelerated && (g.R == 3 || g.R == 5) && g.S == g.R && g.StrideH == 1 && g.StrideW == 1
         && g.DilationH == 1 && g.DilationW == 1 && g.Groups == 1 && g.C >= MinChannels && g.K >= MinFilters
-        && (long)(g.P + 1) / 2 * ((g.Q + 1) / 2) * (g.C + g.K) * 4 >= (long)g.C * g.K;
+        && (long)(g.P + 1) / 2 * ((g.Q + 1) / 2) * (g.C + g.K) * (g.R == 3 ? 4 : 2) >= (long)g.C * g.K;
 
     /// <summary>
     /// out[n,p,q,k] = Σ_{r,s,c} in[n, p − padTop + r, q − padLeft + s, c] · w[r,s,c,k], then the epilogue, by tiles of
@@ -63,7 +71,7 @@ internal static unsafe class WinogradConvolution
     /// </summary>
     public static void Forward(
         float* x,       // [N, H, W, C]
-        float* w,       // [3, 3, C, K]
+        float* w,       // [R, R, C, K], R = 3 or 5
         ConvGeometry g,
         float* y,       // [N, P, Q, K]
         OutputEpilogue e,
@@ -72,11 +80,12 @@ internal static unsafe class WinogradConvolution
         int c = g.C, k = g.K;
         int tilesH = (g.P + 1) / 2, tilesW = (g.Q + 1) / 2;
         int tiles = checked(g.N * tilesH * tilesW);
-        long packedSize = Gemm.WholeBSize(k, c);
-        var layout = new PackedLayout(PackedForm.Winograd, k, c, Positions, Gemm.Blocks.KC, Positions * packedSize);
-        float* u = packing.Get(layout, destination => TransformKernel(w, c, k, destination, packedSize), &KernelBuffers.WholeB, out var kept);
         var geometry = new TileGeometry(g, tilesH, tilesW);
-        int blockTiles = Math.Max(MinBlockTiles, BlockBudget / (Positions * (c + k)) / 12 * 12);
+        int positions = geometry.Positions;
+        long packedSize = Gemm.WholeBSize(k, c);
+        var layout = new PackedLayout(PackedForm.Winograd, k, c, positions, Gemm.Blocks.KC, positions * packedSize);
+        float* u = packing.Get(layout, destination => TransformKernel(w, g.R, c, k, destination, packedSize), &KernelBuffers.WholeB, out var kept);
+        int blockTiles = Math.Max(MinBlockTiles, BlockBudget / (positions * (c + k)) / 12 * 12);
         int blocks = (tiles + blockTiles - 1) / blockTiles, threads = KernelThreads.Available;
         if (blocks >= 2 * threads || threads == 1)
         {
@@ -84,22 +93,22 @@ internal static unsafe class WinogradConvolution
             KernelThreads.For(blocks, block =>
             {
                 int first = block * blockTiles, count = Math.Min(blockTiles, tiles - first);
-                var (v, m) = Buffers(count, c, k);
+                var (v, m) = Buffers(positions, count, c, k);
                 RunTiles(x, geometry, first, count, (float*)v, (float*)m, u, packedSize, y, e);
             });
         }
         else
         {
             // Too few blocks to share out: each step over all the tiles, the threads taking tiles, then positions, then tiles.
-            var (vAt, mAt) = Buffers(tiles, c, k);
+            var (vAt, mAt) = Buffers(positions, tiles, c, k);
             float* v = (float*)vAt, m = (float*)mAt;
             int parts = Math.Min(threads, tiles);
             KernelThreads.For(parts, part =>
             {
                 var (first, last) = KernelThreads.Range(tiles, parts, part);
-                for (int t = first; t < last; t++) TransformInput(x, geometry, t, v + (nint)Positions * tiles * c, v + (nint)t * c, (nint)tiles * c);
+                for (int t = first; t < last; t++) TransformInput(x, geometry, t, v + (nint)positions * tiles * c, v + (nint)t * c, (nint)tiles * c);
             });
-            KernelThreads.For(Positions, position => Multiply(position, tiles, c, k, v, m, u, packedSize));
+            KernelThreads.For(positions, position => Multiply(position, tiles, c, k, v, m, u, packedSize));
             KernelThreads.For(parts, part =>
             {
                 var (first, last) = KernelThreads.Range(tiles, parts, part);
@@ -109,21 +118,21 @@ internal static unsafe class WinogradConvolution
         GC.KeepAlive(kept);
     }
 
-    /// <summary>This thread's V [16, tiles, C] followed by a row of C zeros (the padding's pixels), and M [16, tiles, K].</summary>
-    private static (nint V, nint M) Buffers(int tiles, int c, int k)
+    /// <summary>This thread's V [α², tiles, C] followed by a row of C zeros (the padding's pixels), and M [α², tiles, K].</summary>
+    private static (nint V, nint M) Buffers(int positions, int tiles, int c, int k)
     {
-        float* v = KernelBuffers.Columns(Positions * tiles * c + c);
-        new Span<float>(v + (nint)Positions * tiles * c, c).Clear();
-        return ((nint)v, (nint)KernelBuffers.WinogradProducts(Positions * tiles * k));
+        float* v = KernelBuffers.Columns(positions * tiles * c + c);
+        new Span<float>(v + (nint)positions * tiles * c, c).Clear();
+        return ((nint)v, (nint)KernelBuffers.WinogradProducts(positions * tiles * k));
     }
 
     /// <summary>The three steps for <paramref name="count"/> tiles from <paramref name="first"/>, V and M sized for them.</summary>
     private static void RunTiles(float* x, TileGeometry geometry, int first, int count, float* v, float* m, float* u, long packedSize, float* y, OutputEpilogue e)
     {
-        int c = geometry.G.C, k = geometry.G.K;
-        float* zeros = v + (nint)Positions * count * c;
+        int c = geometry.G.C, k = geometry.G.K, positions = geometry.Positions;
+        float* zeros = v + (nint)positions * count * c;
         for (int t = 0; t < count; t++) TransformInput(x, geometry, first + t, zeros, v + (nint)t * c, (nint)count * c);
-        for (int position = 0; position < Positions; position++) Multiply(position, count, c, k, v, m, u, packedSize);
+        for (int position = 0; position < positions; position++) Multiply(position, count, c, k, v, m, u, packedSize);
         for (int t = 0; t < count; t++) TransformOutput(m + (nint)t * k, (nint)count * k, geometry, first + t, y, e);
     }
 
@@ -137,12 +146,36 @@ internal static unsafe class WinogradConvolution
         public readonly ConvGeometry G = g;
         public readonly int TilesH = tilesH, TilesW = tilesW;
 
+        /// <summary>The side α of a tile's input, and the α² positions of its transforms.</summary>
+        public int Alpha => G.R + 1;
+        public int Positions => Alpha * Alpha;
+
         /// <summary>Image, first output row and first output column of the tile.</summary>
         public (int N, int P, int Q) Locate(int tile)
         {
             int perImage = TilesH * TilesW;
             int n = tile / perImage, rest = tile % perImage;
             return (n, rest / TilesW * 2, rest % TilesW * 2);
+        }
+    }
+
+    /// <summary>
+    /// Points d[i·α + j] at the channels of input pixel (i, j) of the tile's α × α, or at <paramref name="zeros"/> for a
+    /// pixel in the padding.
+    /// </summary>
+    private static void PointPixels(float* x, TileGeometry tg, int tile, float* zeros, float** d)
+    {
+        var g = tg.G;
+        var (n, p, q) = tg.Locate(tile);
+        int alpha = tg.Alpha;
+        for (int i = 0; i < alpha; i++)
+        {
+            int h = p - g.PadTop + i;
+            for (int j = 0; j < alpha; j++)
+            {
+                int col = q - g.PadLeft + j;
+                d[i * alpha + j] = (uint)h < (uint)g.H && (uint)col < (uint)g.W ? x + ((nint)(n * g.H + h) * g.W + col) * g.C : zeros;
+            }
         }
     }
 
@@ -154,16 +187,12 @@ internal static unsafe class WinogradConvolution
     private static void TransformInput(float* x, TileGeometry tg, int tile, float* zeros, float* v, nint stride)
     {
         var g = tg.G;
-        var (n, p, q) = tg.Locate(tile);
-        float** d = stackalloc float*[16];
-        for (int i = 0; i < 4; i++)
+        float** d = stackalloc float*[tg.Positions];
+        PointPixels(x, tg, tile, zeros, d);
+        if (tg.Alpha == 6)
         {
-            int h = p - g.PadTop + i;
-            for (int j = 0; j < 4; j++)
-            {
-                int col = q - g.PadLeft + j;
-                d[i * 4 + j] = (uint)h < (uint)g.H && (uint)col < (uint)g.W ? x + ((nint)(n * g.H + h) * g.W + col) * g.C : zeros;
-            }
+            TransformInput6(d, g.C, v, stride);
+            return;
         }
         // Bᵀ d column by column, each input pixel loaded once, then each of its rows times B: sixteen channels at a time,
         // then eight, then one.
@@ -276,6 +305,11 @@ internal static unsafe class WinogradConvolution
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutput(float* m, nint stride, TileGeometry tg, int tile, float* y, OutputEpilogue e)
     {
+        if (tg.Alpha == 6)
+        {
+            TransformOutput6(m, stride, tg, tile, y, e);
+            return;
+        }
         var g = tg.G;
         var (n, p, q) = tg.Locate(tile);
         bool secondRow = p + 1 < g.P, secondColumn = q + 1 < g.Q;
@@ -360,46 +394,50 @@ internal static unsafe class WinogradConvolution
     }
 
     /// <summary>
-    /// U_e = (G g Gᵀ)[e] for every channel and filter, written straight into the GEMM's packed B of [C, K]
-    /// (<see cref="Gemm.PackWholeB"/>: blocks of KC channels, in each block panels of NR filters, the padding filters of
-    /// the last panel zero), the 16 positions one after another <paramref name="packedSize"/> floats apart. Eight filters
-    /// at a time, the threads taking channels.
+    /// U_e = (G g Gᵀ)[e] for every channel and filter of an r × r kernel, written straight into the GEMM's packed B of
+    /// [C, K] (<see cref="Gemm.PackWholeB"/>: blocks of KC channels, in each block panels of NR filters, the padding
+    /// filters of the last panel zero), the α² positions one after another <paramref name="packedSize"/> floats apart.
+    /// Eight filters at a time, the threads taking channels.
     /// </summary>
-    private static void TransformKernel(float* w, int c, int k, float* packed, long packedSize)
+    private static void TransformKernel(float* w, int r, int c, int k, float* packed, long packedSize)
     {
         nint plane = (nint)c * k;
         int parts = plane >= 1 << 14 ? Math.Min(KernelThreads.Available, c) : 1;
         KernelThreads.For(parts, part =>
         {
             var (first, last) = KernelThreads.Range(c, parts, part);
-            TransformChannels(w, c, k, first, last, packed, packedSize);
+            TransformChannels(w, r, c, k, first, last, packed, packedSize);
         });
     }
 
     /// <summary><see cref="TransformKernel"/> for channels [<paramref name="first"/>, <paramref name="last"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformChannels(float* w, int c, int k, int first, int last, float* packed, long packedSize)
+    private static void TransformChannels(float* w, int r, int c, int k, int first, int last, float* packed, long packedSize)
     {
-        int nr = GemmMicroKernel.NR, kc = Gemm.Blocks.KC, panels = (k + nr - 1) / nr;
+        int nr = GemmMicroKernel.NR, kc = Gemm.Blocks.KC, panels = (k + nr - 1) / nr, taps = r * r;
         nint plane = (nint)c * k;
-        float* staged = stackalloc float[9 * 8];
+        float* staged = stackalloc float[25 * 8];
         for (int channel = first; channel < last; channel++)
         {
             int blockStart = channel / kc * kc, depth = Math.Min(kc, c - blockStart);
             float* row = packed + (nint)blockStart * panels * nr + (nint)(channel - blockStart) * nr;
-            float* taps = w + (nint)channel * k;
+            float* weights = w + (nint)channel * k;
             for (int filter = 0; filter < panels * nr; filter += 8)
             {
                 float* target = row + (nint)(filter / nr) * depth * nr + filter % nr;
-                if (filter + 8 <= k) TransformTaps(taps + filter, plane, target, packedSize);
-                else
+                float* source = weights + filter;
+                nint tapStride = plane;
+                if (filter + 8 > k)
                 {
                     // The last filters and the panel's padding: zero taps give zero transforms.
-                    for (int tap = 0; tap < 9; tap++)
+                    for (int tap = 0; tap < taps; tap++)
                         for (int lane = 0; lane < 8; lane++)
-                            staged[tap * 8 + lane] = filter + lane < k ? taps[tap * plane + filter + lane] : 0f;
-                    TransformTaps(staged, 8, target, packedSize);
+                            staged[tap * 8 + lane] = filter + lane < k ? weights[tap * plane + filter + lane] : 0f;
+                    source = staged;
+                    tapStride = 8;
                 }
+                if (r == 5) TransformTaps5(source, tapStride, target, packedSize);
+                else TransformTaps(source, tapStride, target, packedSize);
             }
         }
     }

@@ -73,6 +73,19 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
+    /// Rows long enough for several six-pixel blocks whose windows lie inside the input row, which the AVX2 direct kernel
+    /// runs in one call per panel of 16 filters: the seed's 5×5×3 → 16 (valid, Q = 36: six blocks), same padding (an edge
+    /// block at each end, a run between), stride 2, two panels, and rows whose run stops short of the last whole block.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 9, 40, 3, 16, 5, 1, Padding.Valid)]
+    [InlineData(1, 7, 33, 4, 32, 3, 1, Padding.Same)]
+    [InlineData(2, 6, 61, 3, 16, 3, 2, Padding.Same)]
+    [InlineData(1, 5, 45, 2, 48, 5, 1, Padding.Same)]
+    public void RowsOfWholeBlocksAgree(int n, int h, int w, int c, int k, int size, int stride, Padding padding) =>
+        Check(ConvGeometry.Create(n, h, w, c, k, size, size, stride, stride, 1, 1, padding), withBias: true, seed: w + k);
+
+    /// <summary>
     /// Kernels deeper than the GEMM's KC on rows of fourteen- or twelve-pixel blocks: on AVX-512 these run direct (K = 64
     /// in whole panels, K = 40 through the scratch tile), the forward and, as a forward of the flipped kernel, the input
     /// gradient; on other machines through im2col. Q = 30 runs as 12 + 12 + 6, Q = 24 as 12 + 12, Q = 35 as 12 + 12 and

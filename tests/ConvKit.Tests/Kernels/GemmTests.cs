@@ -425,6 +425,36 @@ public class GemmTests
                 }
     }
 
+    /// <summary>
+    /// The AVX2 segmented kernel over several blocks of six rows in one call against one call per block: the same bits,
+    /// the blocks' pieces and C rows one block apart, a null piece skipped, nothing written past the last block.
+    /// </summary>
+    [Fact]
+    public unsafe void Avx2SegmentsOverBlocksMatchOneCallPerBlock()
+    {
+        if (!Fma.IsSupported || !Avx2.IsSupported) return;
+        const int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR256, length = 15, rowStep = 3, ldc = nr + 5, blocks = 4;
+        var a = KernelAssert.Random(3 * 200, 40);
+        var b = KernelAssert.Random(3 * length * nr, 41);
+        var actual = KernelAssert.Random((blocks * mr + 2) * ldc, 42);
+        var expected = (float[])actual.Clone();
+        fixed (float* pa = a, pb = b, pc = actual, pe = expected)
+        {
+            float** bases = stackalloc float*[3];
+            foreach (bool overwrite in new[] { true, false })
+            {
+                bases[0] = pa; bases[1] = null; bases[2] = pa + 400;
+                GemmMicroKernel.Avx2Segments(3, bases, length, rowStep, mr, pb, pc, ldc, overwrite, blocks);
+                for (int block = 0; block < blocks; block++)
+                {
+                    bases[0] = pa + block * mr * rowStep; bases[2] = pa + 400 + block * mr * rowStep;
+                    GemmMicroKernel.Avx2Segments(3, bases, length, rowStep, mr, pb, pe + block * mr * ldc, ldc, overwrite);
+                }
+                Assert.Equal(expected, actual);
+            }
+        }
+    }
+
     /// <summary>The segmented (direct-convolution) entry of every kernel against one strided call over the pieces laid end to end.</summary>
     [Theory, MemberData(nameof(MicroKernels))]
     public unsafe void SegmentsMicroKernelSkipsNullPieces(string kernel)

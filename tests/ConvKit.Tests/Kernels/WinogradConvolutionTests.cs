@@ -3,31 +3,41 @@ using ConvKit.Kernels;
 
 namespace ConvKit.Tests.Kernels;
 
-/// <summary>The Winograd F(2×2, 3×3) forward (and the input gradient that runs as one) against the reference convolution.</summary>
+/// <summary>
+/// The Winograd F(2×2, 3×3) and F(2×2, 5×5) forwards (and the input gradients that run as ones) against the reference
+/// convolution.
+/// </summary>
 public class WinogradConvolutionTests
 {
-    public static TheoryData<int, int, int, int, int, Padding> Shapes => new()
+    public static TheoryData<int, int, int, int, int, int, Padding> Shapes()
     {
-        // N, H, W, C, K, padding
-        { 1, 8, 8, 16, 16, Padding.Same },          // even output, one tile block
-        { 2, 9, 11, 20, 24, Padding.Same },         // odd height and width: the last tiles drop a row and a column
-        { 1, 10, 7, 17, 19, Padding.Valid },        // channels and filters past the vectors of eight
-        { 3, 6, 13, 24, 40, Padding.Valid },        // filters past a 32-wide panel
-        { 1, 8, 8, 136, 40, Padding.Same },         // channels past AVX-512's in-place depth block (128)
-        { 2, 28, 28, 64, 64, Padding.Same },        // enough tiles for blocks over the threads
-        { 5, 12, 12, 16, 48, Padding.Same },        // a batch whose blocks cross images
-    };
+        var shapes = new TheoryData<int, int, int, int, int, int, Padding>();
+        foreach (int size in new[] { 3, 5 })
+        {
+            // N, H, W, C, K, filter size, padding
+            shapes.Add(1, 8, 8, 16, 16, size, Padding.Same);           // even output, one tile block
+            shapes.Add(2, 9, 11, 20, 24, size, Padding.Same);          // odd height and width: the last tiles drop a row and a column
+            shapes.Add(1, 10, 9, 17, 19, size, Padding.Valid);         // channels and filters past the vectors of eight
+            shapes.Add(3, 8, 13, 24, 40, size, Padding.Valid);         // filters past a 32-wide panel
+            shapes.Add(1, 8, 8, 136, 40, size, Padding.Same);          // channels past AVX-512's in-place depth block (128)
+            shapes.Add(2, 28, 28, 64, 64, size, Padding.Same);         // enough tiles for blocks over the threads
+            shapes.Add(5, 12, 12, 16, 48, size, Padding.Same);         // a batch whose blocks cross images
+        }
+        shapes.Add(4, 14, 14, 32, 64, 5, Padding.Same);                // the TensorFlow tutorial CNN's second convolution
+        return shapes;
+    }
 
     [Theory, MemberData(nameof(Shapes))]
-    public void ForwardAndInputGradientAgreeWithTheReference(int n, int h, int w, int c, int k, Padding padding)
+    public void ForwardAndInputGradientAgreeWithTheReference(int n, int h, int w, int c, int k, int size, Padding padding)
     {
-        var g = ConvGeometry.Create(n, h, w, c, k, 3, 3, 1, 1, 1, 1, padding);
+        var g = ConvGeometry.Create(n, h, w, c, k, size, size, 1, 1, 1, 1, padding);
         Assert.True(WinogradConvolution.Applies(g), $"{g} should take the Winograd path");
         var input = KernelAssert.Random(g.InputSize, n + h + c);
         var kernel = KernelAssert.Random(g.KernelSize, k + w);
         var bias = KernelAssert.Random(g.K, 3);
         var gradOutput = KernelAssert.Random(g.OutputSize, 4);
-        float tolerance = 2e-6f * (9 * c + k + 8);
+        int taps = size * size;
+        float tolerance = 2e-6f * (taps * c + k + 8);
 
         var expected = new float[g.OutputSize];
         var actual = KernelAssert.Random(g.OutputSize, 5);
@@ -35,20 +45,20 @@ public class WinogradConvolutionTests
         ConvolutionFast.Forward(input, kernel, bias, g, actual);
         KernelAssert.Close(expected, actual, tolerance, $"forward {g}");
 
-        // The input gradient of a 3×3 stride-1 convolution is the forward convolution of dOut with the flipped kernel,
+        // The input gradient of a stride-1 convolution is the forward convolution of dOut with the flipped kernel,
         // K channels in and C filters out: Winograd again when that one applies.
         var expectedInput = new float[g.InputSize];
         var actualInput = KernelAssert.Random(g.InputSize, 6);
         ConvolutionReference.BackwardInput(gradOutput, kernel, g, expectedInput);
         ConvolutionFast.BackwardInput(gradOutput, kernel, g, actualInput);
-        KernelAssert.Close(expectedInput, actualInput, 2e-6f * (9 * k + c + 8), $"backward input {g}");
+        KernelAssert.Close(expectedInput, actualInput, 2e-6f * (taps * k + c + 8), $"backward input {g}");
     }
 
     /// <summary>Σ·scale + bias, + residual, then ReLU, on the Winograd tiles' pixels as on every other forward path.</summary>
-    [Fact]
-    public void TheInferenceEpilogueRunsOnEveryPixel()
+    [Theory, InlineData(3), InlineData(5)]
+    public void TheInferenceEpilogueRunsOnEveryPixel(int size)
     {
-        var g = ConvGeometry.Create(2, 9, 7, 24, 20, 3, 3, 1, 1, 1, 1, Padding.Same);
+        var g = ConvGeometry.Create(2, 9, 7, 24, 20, size, size, 1, 1, 1, 1, Padding.Same);
         Assert.True(WinogradConvolution.Applies(g));
         var input = KernelAssert.Random(g.InputSize, 1);
         var kernel = KernelAssert.Random(g.KernelSize, 2);
@@ -60,17 +70,17 @@ public class WinogradConvolutionTests
         for (int i = 0; i < expected.Length; i++) expected[i] = Math.Max(0f, expected[i] * scale[i % g.K] + bias[i % g.K] + residual[i]);
         var actual = new float[g.OutputSize];
         ConvolutionFast.Forward(input, kernel, bias, g, actual, relu: true, scale, residual);
-        KernelAssert.Close(expected, actual, 2e-6f * (9 * g.C + g.K + 8), $"forward with epilogue {g}");
+        KernelAssert.Close(expected, actual, 2e-6f * (size * size * g.C + g.K + 8), $"forward with epilogue {g}");
     }
 
     /// <summary>
     /// An image alone (three steps over all its tiles, the threads taking positions) and in a batch of twelve (blocks of
     /// tiles over the threads) gets the same bits, and so does a kernel whose transforms are kept between calls.
     /// </summary>
-    [Fact]
-    public void AnImageGetsTheSameBitsAloneInABatchAndWithKeptTransforms()
+    [Theory, InlineData(3), InlineData(5)]
+    public void AnImageGetsTheSameBitsAloneInABatchAndWithKeptTransforms(int size)
     {
-        var batch = ConvGeometry.Create(12, 20, 20, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same);
+        var batch = ConvGeometry.Create(12, 20, 20, 64, 64, size, size, 1, 1, 1, 1, Padding.Same);
         var alone = batch with { N = 1 };
         Assert.True(WinogradConvolution.Applies(alone));
         var input = KernelAssert.Random(batch.InputSize, 7);
@@ -91,7 +101,7 @@ public class WinogradConvolutionTests
     }
 
     [Fact]
-    public void TheRuleTakesOnlyThreeByThreeStrideOneLayersWithEnoughTilesPerImage()
+    public void TheRuleTakesOnlyThreeOrFiveWideStrideOneLayersWithEnoughTilesPerImage()
     {
         static bool Takes(int h, int c, int k, int kernel = 3, int stride = 1, int dilation = 1, int groups = 1) =>
             WinogradConvolution.Applies(ConvGeometry.Create(4, h, h, c, k, kernel, kernel, stride, stride, dilation, dilation, Padding.Same, groups));
@@ -103,7 +113,11 @@ public class WinogradConvolutionTests
         Assert.False(Takes(7, 512, 512));
         Assert.False(Takes(28, 8, 64));                                        // too few channels
         Assert.False(Takes(28, 64, 8));                                        // too few filters
-        Assert.False(Takes(28, 64, 64, kernel: 5));
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(14, 32, 64, kernel: 5));
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(8, 64, 64, kernel: 5));     // 16 tiles · 128 · 2 = 64 · 64
+        Assert.False(Takes(7, 128, 128, kernel: 5));                                    // 16 tiles · 256 · 2 < 128 · 128
+        Assert.False(Takes(28, 64, 64, kernel: 7));
+        Assert.False(Takes(28, 64, 64, kernel: 1));
         Assert.False(Takes(28, 64, 64, stride: 2));
         Assert.False(Takes(28, 64, 64, dilation: 2));
         Assert.False(Takes(28, 64, 64, groups: 2));

@@ -44,8 +44,7 @@ internal static unsafe partial class WinogradConvolution
     /// <summary>
     /// Whether <see cref="Forward"/> takes the convolution: 3×3 or 5×5, stride 1, no dilation, one group, at least
     /// <see cref="MinChannels"/> channels and <see cref="MinFilters"/> filters, 256-bit vectors in hardware for the
-    /// transforms, and per image enough tiles for the kernel's transforms: tiles · (C + K) · 4 ≥ C · K for 3×3,
-    /// tiles · (C + K) · 2 ≥ C · K for 5×5.
+    /// transforms, and per image enough tiles for the kernel's transforms: tiles · (C + K) · 4 ≥ C · K.
     /// </summary>
     /// <remarks>
     /// The 16 transforms of the kernel are 16/9 of its size, made at every call while training and read once per block
@@ -54,16 +53,15 @@ internal static unsafe partial class WinogradConvolution
     /// channels and filters 0.77× and 1.27×; at 14×14 with 256 1.42× and at 28×28 with 128 1.53× faster. The rule looks
     /// at one image only, so an image gets the same bits alone and in a batch.
     /// <para>
-    /// 5×5 (36 transforms, 36/25 of the kernel), with the transforms 256 bits wide: the TensorFlow tutorial CNN's
-    /// 14×14×32 → 64 layer at batch 100 ran 1.9× faster with AVX2 and 1.1–1.3× with AVX-512, and its input gradient
-    /// (64 → 32) 1.6× and 0.9–1.5×; one 7×7×128 → 128 image 1.4× faster with AVX2 but 0.55–0.7× with AVX-512, hence
-    /// twice the tiles of the 3×3 rule.
+    /// 5×5 (36 transforms, 36/25 of the kernel), the same rule: the TensorFlow tutorial CNN's 14×14×32 → 64 layer at
+    /// batch 100 ran 1.9× faster with AVX2 and 1.1–1.5× with AVX-512, its input gradient (64 → 32) 1.6× and 1.2–1.6×;
+    /// 7×7×128 → 128 at batch 32 2.0× and 1.6×, one such image 1.3× and 0.8× (0.05 ms slower), as the 3×3 rule allows.
     /// </para>
     /// </remarks>
     public static bool Applies(ConvGeometry g) =>
         Vector256.IsHardwareAccelerated && (g.R == 3 || g.R == 5) && g.S == g.R && g.StrideH == 1 && g.StrideW == 1
         && g.DilationH == 1 && g.DilationW == 1 && g.Groups == 1 && g.C >= MinChannels && g.K >= MinFilters
-        && (long)(g.P + 1) / 2 * ((g.Q + 1) / 2) * (g.C + g.K) * (g.R == 3 ? 4 : 2) >= (long)g.C * g.K;
+        && (long)(g.P + 1) / 2 * ((g.Q + 1) / 2) * (g.C + g.K) * 4 >= (long)g.C * g.K;
 
     /// <summary>
     /// out[n,p,q,k] = Σ_{r,s,c} in[n, p − padTop + r, q − padLeft + s, c] · w[r,s,c,k], then the epilogue, by tiles of
@@ -163,6 +161,7 @@ internal static unsafe partial class WinogradConvolution
     /// Points d[i·α + j] at the channels of input pixel (i, j) of the tile's α × α, or at <paramref name="zeros"/> for a
     /// pixel in the padding.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PointPixels(float* x, TileGeometry tg, int tile, float* zeros, float** d)
     {
         var g = tg.G;
@@ -183,7 +182,7 @@ internal static unsafe partial class WinogradConvolution
     /// V = Bᵀ d B for the 4×4 input pixels of one tile, every channel: V[e] goes to v + e·stride. Pixels in the padding
     /// read <paramref name="zeros"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void TransformInput(float* x, TileGeometry tg, int tile, float* zeros, float* v, nint stride)
     {
         var g = tg.G;

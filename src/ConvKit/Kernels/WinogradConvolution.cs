@@ -54,8 +54,9 @@ internal static unsafe partial class WinogradConvolution
     /// at one image only, so an image gets the same bits alone and in a batch.
     /// <para>
     /// 5×5 (36 transforms, 36/25 of the kernel), the same rule: the TensorFlow tutorial CNN's 14×14×32 → 64 layer at
-    /// batch 100 ran 1.9× faster with AVX2 and 1.1–1.5× with AVX-512, its input gradient (64 → 32) 1.6× and 1.2–1.6×;
-    /// 7×7×128 → 128 at batch 32 2.0× and 1.6×, one such image 1.3× and 0.8× (0.05 ms slower), as the 3×3 rule allows.
+    /// batch 100 ran 2.0–3.2× faster with AVX2 and 1.0–1.6× with AVX-512, its input gradient (64 → 32) 1.7–2.0× and
+    /// 1.0–1.4×; 7×7×128 → 128 at batch 32 2.0× and 1.6×, one such image 1.3× and 0.8× (0.05 ms slower), as the 3×3 rule
+    /// allows.
     /// </para>
     /// </remarks>
     public static bool Applies(ConvGeometry g) =>

@@ -31,7 +31,6 @@ namespace ConvKit.Kernels;
 /// </remarks>
 internal static unsafe partial class WinogradConvolution
 {
-
     /// <summary>Channels and filters from which the products are long enough to pay for the transforms.</summary>
     private const int MinChannels = 16, MinFilters = 16;
 
@@ -180,8 +179,8 @@ internal static unsafe partial class WinogradConvolution
     }
 
     /// <summary>
-    /// V = Bᵀ d B for the 4×4 input pixels of one tile, every channel: V[e] goes to v + e·stride. Pixels in the padding
-    /// read <paramref name="zeros"/>.
+    /// V = Bᵀ d B for the input pixels of one tile, every channel: V[e] goes to v + e·stride. Pixels in the padding
+    /// read <paramref name="zeros"/>. The 4×4 of 3×3 filters here, the 6×6 of 5×5 ones in <see cref="TransformInput6"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void TransformInput(float* x, TileGeometry tg, int tile, float* zeros, float* v, nint stride)

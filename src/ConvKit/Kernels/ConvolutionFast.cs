@@ -564,9 +564,18 @@ internal static unsafe class ConvolutionFast
                         }
                     }
                 }
-                // Twelve pixels at a time through the AVX-512 16-filter kernel while twelve remain.
+                // Twelve pixels at a time through the AVX-512 16-filter kernel while twelve remain; with 16 filters, the
+                // blocks whose windows lie inside the row in one call.
                 for (; narrow && g.Q - q >= wideRows; q += wideRows)
                 {
+                    int blocks = g.K == 16 ? InsideBlocks(g, q, wideRows) : 0;
+                    if (blocks > 1)
+                    {
+                        PointWindows(bases, shifted, q, blocks * wideRows, g, edge);
+                        GemmMicroKernel.Avx512Segments16(g.R, shifted, length, rowStep, packedB, yRow + (nint)q * g.K, g.K, blocks);
+                        q += (blocks - 1) * wideRows;
+                        continue;
+                    }
                     PointWindows(bases, shifted, q, wideRows, g, edge);
                     float* yTile = yRow + (nint)q * g.K;
                     if (g.K == 16) GemmMicroKernel.Avx512Segments16(g.R, shifted, length, rowStep, packedB, yTile, g.K);
@@ -578,7 +587,7 @@ internal static unsafe class ConvolutionFast
                 }
                 if (q >= g.Q) break;
                 // With AVX2, the whole blocks whose windows lie inside the row run as one call per panel.
-                int run = avx2Runs ? InsideBlocks(g, q) : 0;
+                int run = avx2Runs ? InsideBlocks(g, q, MR) : 0;
                 if (run > 1)
                 {
                     PointWindows(bases, shifted, q, run * MR, g, edge);
@@ -781,15 +790,14 @@ internal static unsafe class ConvolutionFast
     }
 
     /// <summary>
-    /// Whole blocks of MR pixels from pixel <paramref name="q"/> on whose windows lie inside the input row (none in the
-    /// padding columns): pixel q' reads columns q'·sw − padLeft … q'·sw − padLeft + S − 1.
+    /// Whole blocks of <paramref name="width"/> pixels from pixel <paramref name="q"/> on whose windows lie inside the
+    /// input row (none in the padding columns): pixel q' reads columns q'·sw − padLeft … q'·sw − padLeft + S − 1.
     /// </summary>
-    private static int InsideBlocks(ConvGeometry g, int q)
+    private static int InsideBlocks(ConvGeometry g, int q, int width)
     {
-        const int MR = GemmMicroKernel.MR;
         if (q * g.StrideW < g.PadLeft) return 0;
         int lastInside = (g.W - g.S + g.PadLeft) / g.StrideW;      // the last pixel whose window ends inside the row
-        return Math.Max(0, Math.Min(g.Q - q, lastInside - q + 1) / MR);
+        return Math.Max(0, Math.Min(g.Q - q, lastInside - q + 1) / width);
     }
 
     private static void Wide(int rows, int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc)

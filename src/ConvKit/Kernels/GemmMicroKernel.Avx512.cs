@@ -661,6 +661,8 @@ internal static unsafe partial class GemmMicroKernel
     /// <summary>
     /// Direct convolution with at most 16 filters: C[12, 16] = Σ_t A_t[12, length] · B_t[length, 16] (overwritten), row i
     /// of A_t read at bases[t] + i·rowStep (twelve real rows; a null base is an all-zero piece, skipped), B packed 16 wide.
+    /// With <paramref name="blocks"/> &gt; 1, that many such blocks one after another: block i reads at
+    /// bases[t] + 12i·rowStep and writes C's rows from 12i (a row of pixels in one call).
     /// </summary>
     /// <remarks>
     /// One zmm accumulator per row. Each multiply-add takes its A value as an embedded broadcast from memory ({1to16}),
@@ -670,58 +672,65 @@ internal static unsafe partial class GemmMicroKernel
     /// row steps, which x86 encodes in the instruction, so the loop needs no address arithmetic of its own.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Avx512Segments16(int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc)
+    internal static void Avx512Segments16(int segments, float** bases, int length, nint rowStep, float* b, float* c, nint ldc, int blocks = 1)
     {
-        var c00 = Vector512<float>.Zero;
-        var c01 = Vector512<float>.Zero;
-        var c02 = Vector512<float>.Zero;
-        var c03 = Vector512<float>.Zero;
-        var c04 = Vector512<float>.Zero;
-        var c05 = Vector512<float>.Zero;
-        var c06 = Vector512<float>.Zero;
-        var c07 = Vector512<float>.Zero;
-        var c08 = Vector512<float>.Zero;
-        var c09 = Vector512<float>.Zero;
-        var c10 = Vector512<float>.Zero;
-        var c11 = Vector512<float>.Zero;
-        nint step1 = rowStep, step2 = 2 * rowStep;
-        for (int t = 0; t < segments; t++)
+        float* panel = b;
+        for (nint block = 0; block < blocks; block++, c += Segments16Rows * ldc)
         {
-            float* r0 = bases[t];
-            if (r0 == null) { b += (nint)length * 16; continue; }
-            float* r3 = r0 + 3 * rowStep, r6 = r0 + 6 * rowStep, r9 = r0 + 9 * rowStep;
-            for (int p = 0; p < length; p++)
+            b = panel;
+            nint blockOffset = block * Segments16Rows * rowStep;
+            var c00 = Vector512<float>.Zero;
+            var c01 = Vector512<float>.Zero;
+            var c02 = Vector512<float>.Zero;
+            var c03 = Vector512<float>.Zero;
+            var c04 = Vector512<float>.Zero;
+            var c05 = Vector512<float>.Zero;
+            var c06 = Vector512<float>.Zero;
+            var c07 = Vector512<float>.Zero;
+            var c08 = Vector512<float>.Zero;
+            var c09 = Vector512<float>.Zero;
+            var c10 = Vector512<float>.Zero;
+            var c11 = Vector512<float>.Zero;
+            nint step1 = rowStep, step2 = 2 * rowStep;
+            for (int t = 0; t < segments; t++)
             {
-                var b0 = Avx512F.LoadVector512(b);
-                c00 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[0]), b0, c00);
-                c01 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[step1]), b0, c01);
-                c02 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[step2]), b0, c02);
-                c03 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[0]), b0, c03);
-                c04 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[step1]), b0, c04);
-                c05 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[step2]), b0, c05);
-                c06 = Avx512F.FusedMultiplyAdd(Vector512.Create(r6[0]), b0, c06);
-                c07 = Avx512F.FusedMultiplyAdd(Vector512.Create(r6[step1]), b0, c07);
-                c08 = Avx512F.FusedMultiplyAdd(Vector512.Create(r6[step2]), b0, c08);
-                c09 = Avx512F.FusedMultiplyAdd(Vector512.Create(r9[0]), b0, c09);
-                c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(r9[step1]), b0, c10);
-                c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(r9[step2]), b0, c11);
-                r0++; r3++; r6++; r9++;
-                b += 16;
+                float* r0 = bases[t];
+                if (r0 == null) { b += (nint)length * 16; continue; }
+                r0 += blockOffset;
+                float* r3 = r0 + 3 * rowStep, r6 = r0 + 6 * rowStep, r9 = r0 + 9 * rowStep;
+                for (int p = 0; p < length; p++)
+                {
+                    var b0 = Avx512F.LoadVector512(b);
+                    c00 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[0]), b0, c00);
+                    c01 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[step1]), b0, c01);
+                    c02 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[step2]), b0, c02);
+                    c03 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[0]), b0, c03);
+                    c04 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[step1]), b0, c04);
+                    c05 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[step2]), b0, c05);
+                    c06 = Avx512F.FusedMultiplyAdd(Vector512.Create(r6[0]), b0, c06);
+                    c07 = Avx512F.FusedMultiplyAdd(Vector512.Create(r6[step1]), b0, c07);
+                    c08 = Avx512F.FusedMultiplyAdd(Vector512.Create(r6[step2]), b0, c08);
+                    c09 = Avx512F.FusedMultiplyAdd(Vector512.Create(r9[0]), b0, c09);
+                    c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(r9[step1]), b0, c10);
+                    c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(r9[step2]), b0, c11);
+                    r0++; r3++; r6++; r9++;
+                    b += 16;
+                }
             }
-        }
-        Avx512F.Store(c + 0 * ldc, c00);
-        Avx512F.Store(c + 1 * ldc, c01);
-        Avx512F.Store(c + 2 * ldc, c02);
-        Avx512F.Store(c + 3 * ldc, c03);
-        Avx512F.Store(c + 4 * ldc, c04);
-        Avx512F.Store(c + 5 * ldc, c05);
-        Avx512F.Store(c + 6 * ldc, c06);
-        Avx512F.Store(c + 7 * ldc, c07);
-        Avx512F.Store(c + 8 * ldc, c08);
-        Avx512F.Store(c + 9 * ldc, c09);
-        Avx512F.Store(c + 10 * ldc, c10);
-        Avx512F.Store(c + 11 * ldc, c11);
-    }
+            Avx512F.Store(c + 0 * ldc, c00);
+            Avx512F.Store(c + 1 * ldc, c01);
+            Avx512F.Store(c + 2 * ldc, c02);
+            Avx512F.Store(c + 3 * ldc, c03);
+            Avx512F.Store(c + 4 * ldc, c04);
+            Avx512F.Store(c + 5 * ldc, c05);
+            Avx512F.Store(c + 6 * ldc, c06);
+            Avx512F.Store(c + 7 * ldc, c07);
+            Avx512F.Store(c + 8 * ldc, c08);
+            Avx512F.Store(c + 9 * ldc, c09);
+            Avx512F.Store(c + 10 * ldc, c10);
+            Avx512F.Store(c + 11 * ldc, c11);
+
+        }    }
 
     /// <summary>
     /// <see cref="GemmMicroKernel.ColumnSegments"/> on AVX-512: twelve rows at a time through a 12 × 32 block (24 zmm

@@ -73,12 +73,14 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
-    /// Rows long enough for several six-pixel blocks whose windows lie inside the input row, which the AVX2 direct kernel
-    /// runs in one call per panel of 16 filters: the seed's 5×5×3 → 16 (valid, Q = 36: six blocks), same padding (an edge
-    /// block at each end, a run between), stride 2, two panels, and rows whose run stops short of the last whole block.
+    /// Rows long enough for several blocks whose windows lie inside the input row, which the direct kernels run in one
+    /// call (six-pixel blocks per panel of 16 filters with AVX2, twelve-pixel ones for exactly 16 filters with AVX-512):
+    /// the seed's 5×5×3 → 16 (valid, Q = 36), same padding (an edge block at each end, a run between, four pixels left
+    /// after it at Q = 64), stride 2, two and three panels, and rows whose run stops short of the last whole block.
     /// </summary>
     [Theory]
     [InlineData(2, 9, 40, 3, 16, 5, 1, Padding.Valid)]
+    [InlineData(1, 5, 64, 3, 16, 5, 1, Padding.Same)]
     [InlineData(1, 7, 33, 4, 32, 3, 1, Padding.Same)]
     [InlineData(2, 6, 61, 3, 16, 3, 2, Padding.Same)]
     [InlineData(1, 5, 45, 2, 48, 5, 1, Padding.Same)]

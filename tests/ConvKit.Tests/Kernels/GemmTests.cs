@@ -455,7 +455,31 @@ public class GemmTests
         }
     }
 
-    /// <summary>The segmented (direct-convolution) entry of every kernel against one strided call over the pieces laid end to end.</summary>
+    /// <summary>The AVX-512 16-filter direct kernel over several blocks of twelve rows in one call against one call per block.</summary>
+    [Fact]
+    public unsafe void Avx512Segments16OverBlocksMatchOneCallPerBlock()
+    {
+        if (!Avx512F.IsSupported) return;
+        const int rows = GemmMicroKernel.Segments16Rows, length = 15, rowStep = 3, ldc = 21, blocks = 3;
+        var a = KernelAssert.Random(3 * 300, 43);
+        var b = KernelAssert.Random(3 * length * 16, 44);
+        var actual = KernelAssert.Random((blocks * rows + 2) * ldc, 45);
+        var expected = (float[])actual.Clone();
+        fixed (float* pa = a, pb = b, pc = actual, pe = expected)
+        {
+            float** bases = stackalloc float*[3];
+            bases[0] = pa; bases[1] = null; bases[2] = pa + 600;
+            GemmMicroKernel.Avx512Segments16(3, bases, length, rowStep, pb, pc, ldc, blocks);
+            for (int block = 0; block < blocks; block++)
+            {
+                bases[0] = pa + block * rows * rowStep; bases[2] = pa + 600 + block * rows * rowStep;
+                GemmMicroKernel.Avx512Segments16(3, bases, length, rowStep, pb, pe + block * rows * ldc, ldc);
+            }
+        }
+        Assert.Equal(expected, actual);
+    }
+
+
     [Theory, MemberData(nameof(MicroKernels))]
     public unsafe void SegmentsMicroKernelSkipsNullPieces(string kernel)
     {

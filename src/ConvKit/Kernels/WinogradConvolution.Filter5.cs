@@ -253,7 +253,7 @@ internal static unsafe partial class WinogradConvolution
     /// The 36 transforms of eight filters' 5×5 taps, tap (r, s) at taps + (5r + s)·tapStride, position e stored at
     /// target + e·positionStride: G g column by column, then each of its rows times Gᵀ.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [SkipLocalsInit]
     private static void TransformTaps5(float* taps, nint tapStride, float* target, long positionStride)
     {
         Vector256<float>* t = stackalloc Vector256<float>[30];

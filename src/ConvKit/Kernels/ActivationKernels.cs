@@ -4,8 +4,9 @@ namespace ConvKit.Kernels;
 
 /// <summary>
 /// Elementwise activations and their derivatives, Vector&lt;float&gt; wide, with the scalar rule for the tail (the same
-/// operations in the same order, so the same bits wherever an element sits in a tensor). <see cref="InPieces"/> and <see cref="InRows"/> split a large
-/// tensor across the threads. ReLU lives in <see cref="Epilogue"/>.
+/// operations in the same order, so the same bits wherever an element sits in a tensor), and softmax and log-softmax by
+/// rows. <see cref="InPieces"/> and <see cref="InRows"/> split a large tensor across the threads. ReLU lives in
+/// <see cref="Epilogue"/>. With <c>CONVKIT_KERNELS=reference</c> each runs its rule in <see cref="ElementwiseReference"/>.
 /// </summary>
 internal static class ActivationKernels
 {
@@ -31,6 +32,11 @@ internal static class ActivationKernels
     /// <summary>y = x for x &gt; 0, α·x otherwise.</summary>
     public static void LeakyRelu(ReadOnlySpan<float> x, float alpha, Span<float> y)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.LeakyRelu(x, alpha, y);
+            return;
+        }
         var a = new Vector<float>(alpha);
         int i = 0;
         for (; i <= y.Length - Vector<float>.Count; i += Vector<float>.Count)
@@ -44,6 +50,11 @@ internal static class ActivationKernels
     /// <summary>dx = dy for x &gt; 0, α·dy otherwise.</summary>
     public static void LeakyReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, float alpha, Span<float> dx)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.LeakyReluBackward(x, dy, alpha, dx);
+            return;
+        }
         var a = new Vector<float>(alpha);
         int i = 0;
         for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
@@ -54,9 +65,81 @@ internal static class ActivationKernels
         for (; i < dx.Length; i++) dx[i] = x[i] > 0 ? dy[i] : alpha * dy[i];
     }
 
+    /// <summary>y = 1 / (1 + e^−x), by <see cref="TensorPrimitives.Sigmoid(ReadOnlySpan{float}, Span{float})"/>.</summary>
+    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (KernelOptions.UseReference) ElementwiseReference.Sigmoid(x, y);
+        else TensorPrimitives.Sigmoid(x, y);
+    }
+
+    /// <summary>y = tanh x, by <see cref="TensorPrimitives.Tanh(ReadOnlySpan{float}, Span{float})"/>.</summary>
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (KernelOptions.UseReference) ElementwiseReference.Tanh(x, y);
+        else TensorPrimitives.Tanh(x, y);
+    }
+
+    /// <summary>One row of softmax: y_i = e^(x_i − max) / Σ_j e^(x_j − max), without overflow for large inputs (e.g. 10000).</summary>
+    public static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.SoftmaxRow(x, y);
+            return;
+        }
+        TensorPrimitives.Subtract(x, TensorPrimitives.Max(x), y);
+        TensorPrimitives.SoftMax(y, y);
+    }
+
+    /// <summary>One row of softmax's backward: dx_i = y_i · (dy_i − Σ_j dy_j · y_j).</summary>
+    public static void SoftmaxBackwardRow(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.SoftmaxBackwardRow(y, dy, dx);
+            return;
+        }
+        float dot = TensorPrimitives.Dot(y, dy);
+        for (int i = 0; i < dx.Length; i++) dx[i] = y[i] * (dy[i] - dot);
+    }
+
+    /// <summary>One row of log-softmax: y_i = x_i − max − log Σ_j e^(x_j − max).</summary>
+    public static void LogSoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.LogSoftmaxRow(x, y);
+            return;
+        }
+        float max = TensorPrimitives.Max(x);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += Math.Exp(x[i] - max);
+        // (x − max) − log Σ rather than x − (max + log Σ): the latter rounds at the scale of max, 7.6e-6 at max = 80
+        // for a value near 0.
+        TensorPrimitives.Subtract(x, max, y);
+        TensorPrimitives.Subtract(y, (float)Math.Log(sum), y);
+    }
+
+    /// <summary>One row of log-softmax's backward: dx_i = dy_i − e^(y_i) · Σ_j dy_j.</summary>
+    public static void LogSoftmaxBackwardRow(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.LogSoftmaxBackwardRow(y, dy, dx);
+            return;
+        }
+        float sum = TensorPrimitives.Sum(dy);
+        for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] - MathF.Exp(y[i]) * sum;
+    }
+
     /// <summary>dx = dy · y · (1 − y), the sigmoid's derivative from its output.</summary>
     public static void SigmoidBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.SigmoidBackward(y, dy, dx);
+            return;
+        }
         int i = 0;
         for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
         {
@@ -69,6 +152,11 @@ internal static class ActivationKernels
     /// <summary>dx = dy · (1 − y²), tanh's derivative from its output.</summary>
     public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.TanhBackward(y, dy, dx);
+            return;
+        }
         int i = 0;
         for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)
         {
@@ -81,6 +169,11 @@ internal static class ActivationKernels
     /// <summary>y = x for x &gt; 0, α·(eˣ − 1) otherwise; eˣ from <see cref="TensorPrimitives.Exp(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public static void Elu(ReadOnlySpan<float> x, float alpha, Span<float> y)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.Elu(x, alpha, y);
+            return;
+        }
         // A block at a time, so that the second step finds the block's exponentials still in L1.
         const int Block = 2048;
         for (int start = 0; start < y.Length; start += Block)
@@ -118,6 +211,11 @@ internal static class ActivationKernels
     /// <summary>dx = dy for x &gt; 0, dy · (y + α) otherwise.</summary>
     public static void EluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, float alpha, Span<float> dx)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.EluBackward(x, y, dy, alpha, dx);
+            return;
+        }
         var a = new Vector<float>(alpha);
         int i = 0;
         for (; i <= dx.Length - Vector<float>.Count; i += Vector<float>.Count)

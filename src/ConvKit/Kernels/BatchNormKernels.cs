@@ -74,6 +74,11 @@ internal static class BatchNormKernels
     /// </summary>
     public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[]? xhat, float[] y)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.BatchNormNormalize(x, channels, mean, invStd, gamma, beta, xhat, y);
+            return;
+        }
         var scale = gamma ?? Enumerable.Repeat(1f, channels).ToArray();
         var shift = beta ?? new float[channels];
         int rows = x.Length / channels;
@@ -103,6 +108,7 @@ internal static class BatchNormKernels
     /// </summary>
     public static (double[] SumDy, double[] SumDyXhat) Backward(float[] dy, float[] xhat, int channels, float[] invStd, float[]? gamma, bool training, float[]? dx)
     {
+        if (KernelOptions.UseReference) return ElementwiseReference.BatchNormBackward(dy, xhat, channels, invStd, gamma, training, dx);
         int rows = dy.Length / channels;
         int chunks = (rows + RowsPerChunk - 1) / RowsPerChunk;
         var partialDy = new float[chunks * channels];

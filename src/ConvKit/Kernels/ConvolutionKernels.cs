@@ -17,16 +17,10 @@ internal static class ConvolutionKernels
         {
             OpTrace.Kernel("conv forward: the scalar reference (CONVKIT_KERNELS=reference)");
             var y = output.Slice(0, g.OutputSize);
+            // With a scale, the bias comes after it: y·scale + bias.
             ConvolutionReference.Forward(input, kernel, scale.IsEmpty ? bias : default, g, output);
-            if (!scale.IsEmpty)
-                for (int row = 0; row < y.Length; row += g.K)
-                {
-                    var values = y.Slice(row, g.K);
-                    TensorPrimitives.Multiply(values, scale.Slice(0, g.K), values);
-                    if (!bias.IsEmpty) TensorPrimitives.Add(values, bias.Slice(0, g.K), values);
-                }
-            if (!residual.IsEmpty) TensorPrimitives.Add(y, residual.Slice(0, y.Length), y);
-            if (relu) TensorPrimitives.Max(y, 0f, y);
+            ElementwiseReference.Epilogue(y, g.K, scale.IsEmpty || bias.IsEmpty ? default : bias.Slice(0, g.K), relu,
+                scale.IsEmpty ? default : scale.Slice(0, g.K), residual.IsEmpty ? default : residual.Slice(0, y.Length));
         }
         else ConvolutionFast.Forward(input, kernel, bias, g, output, relu, scale, residual, packing);
     }

@@ -47,6 +47,11 @@ internal static unsafe class Epilogue
     public static void Apply(Span<float> y, int k, ReadOnlySpan<float> bias, bool relu, ReadOnlySpan<float> scale = default, ReadOnlySpan<float> residual = default)
     {
         if ((bias.IsEmpty && scale.IsEmpty && residual.IsEmpty && !relu) || y.IsEmpty) return;
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.Epilogue(y, k, bias, relu, scale, residual);
+            return;
+        }
         fixed (float* py = y, pb = bias, ps = scale, pr = residual)
         {
             float* start = py, b = pb, s = ps, r = pr;
@@ -59,6 +64,11 @@ internal static unsafe class Epilogue
     /// <summary>y = max(x, 0), split across the threads when large.</summary>
     public static void Relu(ReadOnlySpan<float> x, Span<float> y)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.Relu(x, y);
+            return;
+        }
         fixed (float* px = x, py = y)
         {
             float* source = px, target = py;
@@ -70,7 +80,11 @@ internal static unsafe class Epilogue
     /// <summary>The pass of <see cref="ApplyRows"/> on the calling thread (nothing to do without bias, scale, residual or ReLU).</summary>
     public static void ApplyHere(float* y, int rows, int k, float* bias, bool relu, float* scale, float* residual)
     {
-        if (bias != null || scale != null || residual != null || relu) ApplyRows(y, rows, k, bias, relu, scale, residual);
+        if (bias == null && scale == null && residual == null && !relu) return;
+        if (KernelOptions.UseReference)
+            ElementwiseReference.Epilogue(new Span<float>(y, rows * k), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu,
+                scale == null ? default : new ReadOnlySpan<float>(scale, k), residual == null ? default : new ReadOnlySpan<float>(residual, rows * k));
+        else ApplyRows(y, rows, k, bias, relu, scale, residual);
     }
 
     public static void Apply(float* y, nint rows, int k, float* bias, bool relu, float* scale = null, float* residual = null) =>
@@ -165,6 +179,11 @@ internal static unsafe class Epilogue
     /// </summary>
     public static void BiasGradient(ReadOnlySpan<float> gradOutput, int k, Span<float> gradBias)
     {
+        if (KernelOptions.UseReference)
+        {
+            ConvolutionReference.BackwardBias(gradOutput, k, gradBias);
+            return;
+        }
         int rows = gradOutput.Length / k;
         int parts = KernelThreads.RowParts(rows, k);
         float* partials = parts > 1 ? KernelBuffers.Partials(parts * k) : null;
@@ -177,9 +196,26 @@ internal static unsafe class Epilogue
         }
     }
 
+    /// <summary>y[r, ·] = x[r, ·] + bias for every row of bias.Length values.</summary>
+    public static void BiasAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        int k = bias.Length;
+        if (KernelOptions.UseReference)
+        {
+            for (int i = 0; i < y.Length; i++) y[i] = x[i] + bias[i % k];
+            return;
+        }
+        for (int row = 0; row < y.Length; row += k) TensorPrimitives.Add(x.Slice(row, k), bias, y.Slice(row, k));
+    }
+
     /// <summary>dx = dy where y &gt; 0, else 0.</summary>
     public static void Mask(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
     {
+        if (KernelOptions.UseReference)
+        {
+            ElementwiseReference.Mask(y, dy, dx);
+            return;
+        }
         int i = 0;
         for (; i <= dx.Length - System.Numerics.Vector<float>.Count; i += System.Numerics.Vector<float>.Count)
         {

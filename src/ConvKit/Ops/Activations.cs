@@ -58,7 +58,7 @@ internal sealed class SigmoidOp(Tensor y) : Op
     {
         var y = Tensor.Uninitialized(x.Shape);
         float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InPieces(y.Size, (start, count) => TensorPrimitives.Sigmoid(xv.AsSpan(start, count), yv.AsSpan(start, count)));
+        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.Sigmoid(xv.AsSpan(start, count), yv.AsSpan(start, count)));
         GradientTape.Record(new SigmoidOp(y), [x], y);
         return y;
     }
@@ -82,7 +82,7 @@ internal sealed class TanhOp(Tensor y) : Op
     {
         var y = Tensor.Uninitialized(x.Shape);
         float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InPieces(y.Size, (start, count) => TensorPrimitives.Tanh(xv.AsSpan(start, count), yv.AsSpan(start, count)));
+        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.Tanh(xv.AsSpan(start, count), yv.AsSpan(start, count)));
         GradientTape.Record(new TanhOp(y), [x], y);
         return y;
     }
@@ -132,12 +132,7 @@ internal sealed class SoftmaxOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        // exp(x − max) / Σ exp(x − max): the same value, without overflow for large inputs (e.g. 10000).
-        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) =>
-        {
-            TensorPrimitives.Subtract(xr, TensorPrimitives.Max(xr), yr);
-            TensorPrimitives.SoftMax(yr, yr);
-        });
+        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) => ActivationKernels.SoftmaxRow(xr, yr));
         GradientTape.Record(new SoftmaxOp(y), [x], y);
         return y;
     }
@@ -145,11 +140,7 @@ internal sealed class SoftmaxOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], (yr, gr, dr) =>
-        {
-            float dot = TensorPrimitives.Dot(yr, gr);
-            for (int i = 0; i < dr.Length; i++) dr[i] = yr[i] * (gr[i] - dot);
-        });
+        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], ActivationKernels.SoftmaxBackwardRow);
         return [dx];
     }
 }
@@ -165,13 +156,7 @@ internal sealed class LogSoftmaxOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) =>
-        {
-            float max = TensorPrimitives.Max(xr);
-            double sum = 0;
-            for (int i = 0; i < xr.Length; i++) sum += Math.Exp(xr[i] - max);
-            TensorPrimitives.Subtract(xr, max + (float)Math.Log(sum), yr);
-        });
+        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) => ActivationKernels.LogSoftmaxRow(xr, yr));
         GradientTape.Record(new LogSoftmaxOp(y), [x], y);
         return y;
     }
@@ -179,11 +164,7 @@ internal sealed class LogSoftmaxOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], (yr, gr, dr) =>
-        {
-            float sum = TensorPrimitives.Sum(gr);
-            for (int i = 0; i < dr.Length; i++) dr[i] = gr[i] - MathF.Exp(yr[i]) * sum;
-        });
+        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], ActivationKernels.LogSoftmaxBackwardRow);
         return [dx];
     }
 }

@@ -104,8 +104,7 @@ internal sealed class BiasAddOp(int units) : Op
         if (bias.Rank != 1 || x.Shape[-1] != n)
             throw new ArgumentException($"BiasAdd needs a bias of the last axis's size; received x {x.Shape} and bias {bias.Shape}.");
         var y = Tensor.Uninitialized(x.Shape);
-        for (int row = 0; row < x.Size; row += n)
-            TensorPrimitives.Add(x.Span.Slice(row, n), bias.Span, y.Span.Slice(row, n));
+        Epilogue.BiasAdd(x.Span, bias.Span, y.Span);
         GradientTape.Record(new BiasAddOp(n), [x, bias], y);
         return y;
     }

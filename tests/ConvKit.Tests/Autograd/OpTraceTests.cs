@@ -56,6 +56,30 @@ public class OpTraceTests
         Assert.Contains("[convkit]   kernel: conv kernel gradient 3×3, 3 → 4 channels: ", text);
     }
 
+    /// <summary>The GEMM entry point runs the fast kernel it names, or with CONVKIT_KERNELS=reference the reference, which names none.</summary>
+    [Fact]
+    public void GemmRunsTheKernelItNamesUnlessTheReferenceIsAsked()
+    {
+        var a = Enumerable.Range(0, 12).Select(i => i * 0.25f - 1).ToArray();
+        var b = Enumerable.Range(0, 12).Select(i => 2 - i * 0.5f).ToArray();
+        var expected = new float[9];
+        GemmReference.Multiply(false, false, 3, 3, 4, a, 4, b, 3, expected, 3, accumulate: false);
+        var saved = KernelOptions.UseReference;
+        try
+        {
+            foreach (bool reference in new[] { false, true })
+            {
+                KernelOptions.UseReference = reference;
+                var c = new float[9];
+                var text = Capture(2, () => GemmKernels.Multiply(false, false, 3, 3, 4, a, 4, b, 3, c, 3, accumulate: false));
+                Assert.Equal(expected, c);      // small integers and quarters: exact on every path
+                if (reference) Assert.DoesNotContain("GEMM", text);
+                else Assert.Contains($"kernel: GEMM 3×3×4: {GemmMicroKernel.Selected} ", text);
+            }
+        }
+        finally { KernelOptions.UseReference = saved; }
+    }
+
     [Fact]
     public void LevelZeroPrintsNothing() => Assert.Equal("", Capture(0, ConvolveAndDifferentiate));
 }

@@ -77,6 +77,38 @@ public class TrainCommandTests
         Assert.Contains("--batch-size", line);
     }
 
+    /// <summary>
+    /// --threads and CONVKIT_THREADS set the kernels' threads of a fresh process (the kernels read them once, so this
+    /// runs convkit as its own process): CONVKIT_DEBUG=2 names the threads each GEMM runs on.
+    /// </summary>
+    [FactWithFashionMnist]
+    public void Threads_option_and_variable_set_the_kernel_threads()
+    {
+        using var dir = new TempDirectory();
+        string ThreadCounts(string? option, string? variable)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ConvKit.Cli.dll"));
+            foreach (var arg in new[] { "train", "--model", "tiny", "--limit", "100", "--test-limit", "50", "--epochs", "1", "--out", dir.Path })
+                start.ArgumentList.Add(arg);
+            if (option != null) { start.ArgumentList.Add("--threads"); start.ArgumentList.Add(option); }
+            start.Environment["CONVKIT_DEBUG"] = "2";
+            start.Environment["CONVKIT_THREADS"] = variable;
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            string error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, error);
+            _ = output.Result;
+            var counts = System.Text.RegularExpressions.Regex.Matches(error, @"kernel: GEMM .*, (\d+) thread\(s\)").Select(m => m.Groups[1].Value).Distinct().Order();
+            return string.Join(",", counts);
+        }
+
+        Assert.Equal("1", ThreadCounts("1", null));
+        Assert.Equal("1", ThreadCounts(null, "1"));
+        Assert.Equal("2", ThreadCounts("2", "1"));     // the option wins over the variable
+    }
+
     [Fact]
     public void Resume_without_a_checkpoint_is_one_line()
     {

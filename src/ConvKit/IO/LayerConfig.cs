@@ -23,7 +23,8 @@ public static class LayerConfig
     /// <summary>A new, unbuilt layer from a JSON config; unknown classes and bad arguments raise <see cref="FormatException"/>.</summary>
     public static Layer FromJson(JsonObject json)
     {
-        string className = json["class_name"]?.GetValue<string>() ?? throw new FormatException("A layer config has no class_name.");
+        string className = json["class_name"] is JsonValue v && v.TryGetValue<string>(out var s) ? s
+            : throw new FormatException("A layer config has no class_name string.");
         var c = json["config"] as JsonObject ?? throw new FormatException($"Layer config of {className} has no config object.");
         string? name = c["name"]?.GetValue<string>();
         try
@@ -34,7 +35,7 @@ public static class LayerConfig
                     Int(c, "groups", 1), Act(c), Bool(c, "use_bias", true), Init(c, "kernel_initializer"), Init(c, "bias_initializer"), name),
                 "DepthwiseConv2D" => new DepthwiseConv2D(Pair(c, "kernel_size"), Pair(c, "strides"), Pad(c), Int(c, "depth_multiplier", 1),
                     Pair(c, "dilation_rate"), Act(c), Bool(c, "use_bias", true), Init(c, "depthwise_initializer"), Init(c, "bias_initializer"), name),
-                "Conv1D" => new Conv1D(Int(c, "filters"), Ints(c, "kernel_size")[0], Ints(c, "strides")[0], Pad(c), Ints(c, "dilation_rate")[0],
+                "Conv1D" => new Conv1D(Int(c, "filters"), One(c, "kernel_size"), One(c, "strides"), Pad(c), One(c, "dilation_rate"),
                     Int(c, "groups", 1), Act(c), Bool(c, "use_bias", true), Init(c, "kernel_initializer"), Init(c, "bias_initializer"), name),
                 "Dense" => new Dense(Int(c, "units"), Act(c), Bool(c, "use_bias", true), Init(c, "kernel_initializer"), Init(c, "bias_initializer"), name),
                 "MaxPooling2D" => new MaxPooling2D(Pair(c, "pool_size"), Pair(c, "strides"), Pad(c), name),
@@ -63,7 +64,7 @@ public static class LayerConfig
                 "OnnxSoftmax" => new OnnxSoftmax(Int(c, "axis", -1), Bool(c, "log", false), Bool(c, "coerce_2d", false), name),
                 "OnnxClip" => new OnnxClip(c["min"]?.GetValue<float>() ?? float.NegativeInfinity, c["max"]?.GetValue<float>() ?? float.PositiveInfinity, name),
                 "OnnxBinary" => new OnnxBinary(Enum.Parse<BinaryOperation>(Get(c, "operation").GetValue<string>(), ignoreCase: true),
-                    c["constant_shape"] is JsonArray shape ? shape.Select(n => n!.GetValue<int>()).ToArray() : null, Bool(c, "constant_first", false), name),
+                    c["constant_shape"] is JsonArray shape ? shape.Select(n => Element(n, "constant_shape")).ToArray() : null, Bool(c, "constant_first", false), name),
                 "OnnxMatMul" => new OnnxMatMul(name),
                 "OnnxPRelu" => new OnnxPRelu(Ints(c, "slope_shape"), name),
                 "OnnxReduce" => new OnnxReduce(Enum.Parse<ReduceOperation>(Get(c, "operation").GetValue<string>(), ignoreCase: true),
@@ -72,7 +73,7 @@ public static class LayerConfig
                 _ => throw new FormatException($"Unknown layer class '{className}'."),
             };
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or JsonException or KeyNotFoundException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or JsonException or KeyNotFoundException or FormatException)
         {
             throw new FormatException($"Layer '{name}' ({className}): {e.Message}", e);
         }
@@ -83,7 +84,9 @@ public static class LayerConfig
     private static int Int(JsonObject c, string key, int fallback) => c[key]?.GetValue<int>() ?? fallback;
     private static float Float(JsonObject c, string key) => Get(c, key).GetValue<float>();
     private static bool Bool(JsonObject c, string key, bool fallback) => c[key]?.GetValue<bool>() ?? fallback;
-    private static int[] Ints(JsonObject c, string key) => Get(c, key) is JsonArray a ? a.Select(n => n!.GetValue<int>()).ToArray() : [Int(c, key)];
+    private static int[] Ints(JsonObject c, string key) => Get(c, key) is JsonArray a ? a.Select(n => Element(n, key)).ToArray() : [Int(c, key)];
+    private static int Element(JsonNode? n, string key) => n?.GetValue<int>() ?? throw new FormatException($"'{key}' holds null where it needs integers");
+    private static int One(JsonObject c, string key) { var v = Ints(c, key); return v.Length == 1 ? v[0] : throw new FormatException($"'{key}' needs one value"); }
     private static Size2 Pair(JsonObject c, string key) { var v = Ints(c, key); return v.Length == 2 ? new Size2(v[0], v[1]) : throw new FormatException($"'{key}' needs two values"); }
     private static Padding Pad(JsonObject c) => Enum.Parse<Padding>(Get(c, "padding").GetValue<string>(), ignoreCase: true);
     private static ActivationFunction Act(JsonObject c) => ActivationFunction.FromName(Get(c, "activation").GetValue<string>());

@@ -61,13 +61,23 @@ public static class ModelFile
         if (!metadata.TryGetValue(ModelKey, out var architecture))
             throw new ConvKitFormatException(path, $"no '{ModelKey}' entry in the metadata: this safetensors file holds weights but no ConvKit model");
         Model model;
+        // Layers built from the architecture may only create weights the file holds, with the same shapes.
+        Layer.CheckWeightBacked = (name, shape) =>
+        {
+            if (!tensors.TryGetValue(name, out var stored)) throw new ConvKitFormatException(path, $"weights missing for {name}");
+            if (stored.Shape != shape) throw new ConvKitFormatException(path, $"weight '{name}' has shape {stored.Shape} in the file but the model needs {shape}");
+        };
         try
         {
             model = FromArchitecture(JsonNode.Parse(architecture) as JsonObject ?? throw new FormatException("the architecture is not a JSON object"));
         }
-        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or ArgumentException or OverflowException)
         {
             throw new ConvKitFormatException(path, $"bad architecture: {e.Message}", e);
+        }
+        finally
+        {
+            Layer.CheckWeightBacked = null;
         }
         LoadWeights(model, tensors, path);
         if (metadata.TryGetValue(CompileKey, out var compile)) Restore(model, compile, tensors, path);
@@ -101,7 +111,9 @@ public static class ModelFile
             model.Compile(optimizer, loss, c["metrics"]!.AsArray().Select(m => m!.GetValue<string>()).ToList());
             var slots = tensors.Where(p => p.Key.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
                 .ToDictionary(p => p.Key[OptimizerPrefix.Length..], p => p.Value);
-            optimizer.SetState(model.TrainableWeights, c["iterations"]!.GetValue<long>(), slots);
+            long iterations = c["iterations"]!.GetValue<long>();
+            if (iterations < 0) throw new FormatException($"iterations is {iterations}; it counts steps taken and cannot be negative");
+            optimizer.SetState(model.TrainableWeights, iterations, slots);
         }
         catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or ArgumentException or NullReferenceException)
         {
@@ -172,29 +184,30 @@ public static class ModelFile
 
     private static Model FromArchitecture(JsonObject json)
     {
-        string className = json["class_name"]?.GetValue<string>() ?? throw new FormatException("no class_name");
+        string className = String(json["class_name"], "the model's class_name");
         var config = json["config"] as JsonObject ?? throw new FormatException("no config");
-        string name = config["name"]?.GetValue<string>() ?? throw new FormatException("no model name");
+        string name = String(config["name"], "the model's name");
         var layers = config["layers"] as JsonArray ?? throw new FormatException("no layers");
         if (className == "Sequential")
         {
-            var batch = (config["batch_shape"] as JsonArray ?? throw new FormatException("no batch_shape")).Select(d => d is null ? Shape.Unknown : d.GetValue<int>()).ToArray();
+            var batch = BatchShape(config["batch_shape"], $"model '{name}'");
             var input = new Input(batch[1..], batch[0] < 0 ? null : batch[0]);
-            return new Sequential(input, layers.Select(l => LayerConfig.FromJson(l!.AsObject())), name);
+            return new Sequential(input, layers.Select((l, i) => LayerConfig.FromJson(l as JsonObject ?? throw new FormatException($"layer {i} is {Describe(l)}, not an object"))), name);
         }
         if (className != "Functional") throw new FormatException($"unknown model class '{className}'");
         var outputs = new Dictionary<string, SymbolicTensor>();
-        foreach (var item in layers)
+        foreach (var (item, i) in layers.Select((l, i) => (l, i)))
         {
-            var layerJson = item!.AsObject();
-            var inbound = (layerJson["inbound_nodes"] as JsonArray ?? []).Select(n => n!.GetValue<string>()).ToList();
+            var layerJson = item as JsonObject ?? throw new FormatException($"layer {i} is {Describe(item)}, not an object");
+            var inbound = (layerJson["inbound_nodes"] as JsonArray ?? []).Select(n => String(n, $"an inbound node of layer {i}")).ToList();
             var parents = inbound.Select(n => outputs.TryGetValue(n, out var t) ? t : throw new FormatException($"layer input '{n}' is not defined before its use")).ToArray();
             SymbolicTensor output;
-            if (layerJson["class_name"]?.GetValue<string>() == "InputLayer")
+            if (layerJson["class_name"] is JsonValue v && v.TryGetValue<string>(out var layerClass) && layerClass == "InputLayer")
             {
-                var c = layerJson["config"]!.AsObject();
-                var batch = c["batch_shape"]!.AsArray().Select(d => d is null ? Shape.Unknown : d.GetValue<int>()).ToArray();
-                output = new Input(batch[1..], batch[0] < 0 ? null : batch[0], c["name"]!.GetValue<string>());
+                var c = layerJson["config"] as JsonObject ?? throw new FormatException($"InputLayer {i} has no config object");
+                string inputName = String(c["name"], $"the name of InputLayer {i}");
+                var batch = BatchShape(c["batch_shape"], $"InputLayer '{inputName}'");
+                output = new Input(batch[1..], batch[0] < 0 ? null : batch[0], inputName);
             }
             else
             {
@@ -208,9 +221,43 @@ public static class ModelFile
             }
             outputs[output.Layer.Name] = output;
         }
-        SymbolicTensor Find(JsonNode? n) => outputs.TryGetValue(n!.GetValue<string>(), out var t) ? t : throw new FormatException($"unknown layer '{n}'");
+        SymbolicTensor Find(JsonNode? n)
+        {
+            string layer = String(n, "an input or output layer name");
+            return outputs.TryGetValue(layer, out var t) ? t : throw new FormatException($"unknown layer '{layer}'");
+        }
         return new Model(
             (config["input_layers"] as JsonArray ?? throw new FormatException("no input_layers")).Select(Find).ToList(),
             (config["output_layers"] as JsonArray ?? throw new FormatException("no output_layers")).Select(Find).ToList(), name);
     }
+
+    /// <summary>A JSON string, or a <see cref="FormatException"/> naming <paramref name="what"/> and what was found instead.</summary>
+    private static string String(JsonNode? node, string what) =>
+        node is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new FormatException($"{what} is {Describe(node)}, not a string");
+
+    /// <summary>
+    /// A batch shape such as <c>[null, 28, 28, 1]</c> (<c>null</c> for a size not known): at least one dimension, each
+    /// null or ≥ 0, and a sample (all but the batch) no larger than one tensor can hold.
+    /// </summary>
+    private static int[] BatchShape(JsonNode? node, string owner)
+    {
+        var dims = node as JsonArray ?? throw new FormatException($"{owner} has no batch_shape array");
+        var batch = dims.Select(d => d is null ? Shape.Unknown
+            : d is JsonValue v && v.TryGetValue<int>(out int n) && n >= 0 ? n
+            : throw new FormatException($"{owner} has batch_shape {dims.ToJsonString()}; each dimension must be null or an integer ≥ 0")).ToArray();
+        if (batch.Length == 0) throw new FormatException($"{owner} has an empty batch_shape");
+        long sample = 1;
+        foreach (int d in batch[1..])
+            if (d != Shape.Unknown && (sample *= Math.Max(d, 1)) > Array.MaxLength)
+                throw new FormatException($"{owner} has batch_shape {dims.ToJsonString()}: more values per sample than one tensor holds ({Array.MaxLength})");
+        return batch;
+    }
+
+    /// <summary>What a JSON node is, short enough for a message: <c>null</c>, <c>the number 3</c>, <c>an Array</c>.</summary>
+    private static string Describe(JsonNode? node) => node switch
+    {
+        null => "null",
+        JsonValue v when v.ToJsonString() is { Length: <= 40 } text => $"the {v.GetValueKind().ToString().ToLowerInvariant()} {text}",
+        _ => $"a JSON {node.GetValueKind()}",
+    };
 }

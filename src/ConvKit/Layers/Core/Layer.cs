@@ -57,10 +57,18 @@ public abstract class Layer
     /// <summary>The input shape the layer was built for (batch <c>None</c>).</summary>
     public Shape? InputShape { get; private set; }
 
+    /// <summary>
+    /// While a model file is read on this thread: called with each weight's path and shape before the weight is allocated,
+    /// and throws for a weight the file does not hold with that shape, so a file cannot make its reader allocate more than it backs.
+    /// </summary>
+    [ThreadStatic] internal static Action<string, Shape>? CheckWeightBacked;
+
     /// <summary>Creates a weight. Its initial value comes from <paramref name="initializer"/> with this layer's seed.</summary>
     protected Variable AddWeight(string name, Shape shape, Initializer initializer, bool trainable = true)
     {
-        var variable = new Variable($"{Name}/{name}", initializer.Create(shape, seed++), trainable && Trainable);
+        string path = $"{Name}/{name}";
+        CheckWeightBacked?.Invoke(path, shape);
+        var variable = new Variable(path, initializer.Create(shape, seed++), trainable && Trainable);
         if (!trainable) frozen.Add(variable);
         weights.Add(variable);
         return variable;

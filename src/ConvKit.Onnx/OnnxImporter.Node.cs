@@ -65,7 +65,10 @@ public static partial class OnnxImporter
             public long Int(string attributeName, long fallback) => Attribute(attributeName)?.I ?? fallback;
             public float Float(string attributeName, float fallback) => Attribute(attributeName) is { } a ? a.F : fallback;
             public string String(string attributeName, string fallback) => Attribute(attributeName) is { } a ? a.S.ToStringUtf8() : fallback;
-            public int[]? Ints(string attributeName) => Attribute(attributeName) is { } a ? a.Ints.Select(v => checked((int)v)).ToArray() : null;
+            public int[]? Ints(string attributeName) => Attribute(attributeName) is { } a
+                ? a.Ints.Select(v => v is >= int.MinValue and <= int.MaxValue ? (int)v
+                    : throw new FormatException($"attribute {attributeName} holds {v}, outside the 32-bit range")).ToArray()
+                : null;
 
             public void Output(int i, SymbolicTensor tensor, TensorLayout layout) => import.values[proto.Output[i]] = new Value { Tensor = tensor, Layout = layout };
             public void Output(int i, ConstantTensor constant) => import.values[proto.Output[i]] = new Value { Constant = constant };

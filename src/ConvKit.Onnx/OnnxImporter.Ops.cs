@@ -78,7 +78,7 @@ public static partial class OnnxImporter
             if (w.Dims.Length != rank) throw new UnsupportedException($"weights W of shape {Describe(w.Dims)} do not match input of rank {rank}");
             var kernel = w.Dims[2..];
             if (n.Ints("kernel_shape") is { } declared && !declared.SequenceEqual(kernel))
-                throw new UnsupportedException($"kernel_shape {Describe(declared)} differs from the weights' {Describe(kernel)}");
+                throw new FormatException($"kernel_shape [{string.Join(", ", declared)}] differs from the weights' [{string.Join(", ", kernel)}]");
             var (strides, dilations, pads) = Window(n, kernel);
             var bias = n.Has(2) ? n.Const(2, "B") : null;
             int group = (int)n.Int("group", 1);
@@ -117,6 +117,8 @@ public static partial class OnnxImporter
             var dilations = n.Ints("dilations") ?? Enumerable.Repeat(1, rank).ToArray();
             if (strides.Length != rank || dilations.Length != rank)
                 throw new UnsupportedException($"strides {Describe(strides)} and dilations {Describe(dilations)} need {rank} values");
+            if (kernel.Any(k => k <= 0) || strides.Any(s => s <= 0) || dilations.Any(d => d <= 0))
+                throw new FormatException($"kernel_shape [{string.Join(", ", kernel)}], strides [{string.Join(", ", strides)}] and dilations [{string.Join(", ", dilations)}] must be positive");
             string autoPad = n.String("auto_pad", "NOTSET");
             var spatial = n.In(0).OnnxShape[2..];
             int[] pads;
@@ -125,6 +127,7 @@ public static partial class OnnxImporter
                 case "NOTSET":
                     pads = n.Ints("pads") ?? new int[2 * rank];
                     if (pads.Length != 2 * rank) throw new UnsupportedException($"pads {Describe(pads)} need {2 * rank} values");
+                    if (pads.Any(p => p < 0)) throw new FormatException($"pads [{string.Join(", ", pads)}] must not be negative");
                     break;
                 case "VALID":
                     pads = new int[2 * rank];

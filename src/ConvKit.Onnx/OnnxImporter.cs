@@ -93,7 +93,9 @@ public static partial class OnnxImporter
             {
                 if (values.ContainsKey(input.Name)) continue;
                 if (bound.TryGetValue(input.Name, out var constant)) { values[input.Name] = new Value { Constant = constant }; continue; }
-                var (shape, problem) = InputShape(input);
+                int[] shape; string? problem;
+                try { (shape, problem) = InputShape(input); }
+                catch (FormatException e) { throw new ConvKitFormatException(path, $"graph input '{input.Name}': {e.Message}", e); }
                 if (problem is not null) { problems.Add(new UnsupportedNode(input.Name, "graph input", problem)); failed.Add(input.Name); continue; }
                 var layout = shape.Length >= 3 && Consumers(graph, input.Name).All(n => SpatialOps.Contains(n.OpType)) && Consumers(graph, input.Name).Any()
                     ? TensorLayout.ChannelsLast : TensorLayout.Onnx;
@@ -160,8 +162,13 @@ public static partial class OnnxImporter
             if (tensorType.ElemType != (int)TensorProto.Types.DataType.Float)
                 return ([], $"data type {OnnxTensors.TypeName(tensorType.ElemType)} is not supported; ConvKit computes in float32");
             if (tensorType.Shape is null) return ([], "the input has no shape");
-            var dims = tensorType.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? (int)d.DimValue : Shape.Unknown).ToArray();
+            var given = tensorType.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue : Shape.Unknown).ToArray();
+            if (given.Any(d => d is < 0 and not Shape.Unknown || d > int.MaxValue))
+                throw new FormatException($"dimensions ({string.Join(", ", given.Select(d => d == Shape.Unknown ? "None" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}) must be ≥ 0 and below 2^31");
+            var dims = given.Select(d => (int)d).ToArray();
             if (dims.Skip(1).Contains(Shape.Unknown)) return ([], $"only the batch (first) dimension may be symbolic; the shape is {Describe(dims)}");
+            if (dims.Skip(1).Aggregate(1L, (size, d) => Math.Min(size * d, (long)Array.MaxLength + 1)) > Array.MaxLength)
+                throw new FormatException($"shape {Describe(dims)} has more values per sample than one ConvKit tensor holds ({Array.MaxLength})");
             return (dims, null);
         }
 
@@ -170,6 +177,8 @@ public static partial class OnnxImporter
             string name = string.IsNullOrEmpty(node.Name) ? (node.Output.FirstOrDefault(o => o != "") ?? node.OpType) : node.Name;
             if (node.Input.FirstOrDefault(i => i != "" && !values.ContainsKey(i) && !failed.Contains(i)) is { } undefined)
                 throw new ConvKitFormatException(path, $"node '{name}' ({node.OpType}) reads '{undefined}', which no graph input, initializer or earlier node defines");
+            if (node.Output.Count(o => o != "") == 0)
+                throw new ConvKitFormatException(path, $"node '{name}' ({node.OpType}) has no outputs");
             // A node whose inputs failed is not reported again: the first failure explains it.
             if (node.Input.Any(i => i != "" && !values.ContainsKey(i)))
             {
@@ -187,7 +196,15 @@ public static partial class OnnxImporter
                     throw new UnsupportedException($"attribute{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)} not supported");
                 entry.Import(this, new Node(node, name, this));
             }
-            catch (Exception e) when (e is UnsupportedException or NotSupportedException or ArgumentException or FormatException)
+            catch (FormatException e)
+            {
+                throw new ConvKitFormatException(path, $"node '{name}' ({node.OpType}): {e.Message}", e);
+            }
+            catch (OverflowException e)
+            {
+                throw new ConvKitFormatException(path, $"node '{name}' ({node.OpType}) holds a value outside the 32-bit range: {e.Message}", e);
+            }
+            catch (Exception e) when (e is UnsupportedException or NotSupportedException or ArgumentException)
             {
                 problems.Add(new UnsupportedNode(name, node.OpType, e.Message));
                 failed.UnionWith(node.Output);

@@ -37,8 +37,10 @@ internal static class OnnxTensors
         if (t.Dims.Any(d => d < 0 || d > int.MaxValue))
             throw new FormatException($"tensor '{t.Name}' has invalid dimensions ({string.Join(", ", t.Dims)})");
         var dims = t.Dims.Select(d => (int)d).ToArray();
-        long count = dims.Aggregate(1L, (a, b) => a * b);
-        if (count > int.MaxValue) throw new FormatException($"tensor '{t.Name}' has {count} values, more than ConvKit can hold");
+        long count = 1;
+        foreach (int d in dims)
+            if ((count *= d) > Array.MaxLength)
+                throw new FormatException($"tensor '{t.Name}' has dimensions ({string.Join(", ", dims)}): more values than one ConvKit tensor holds ({Array.MaxLength})");
         var type = (TensorProto.Types.DataType)t.DataType;
         var raw = t.RawData.Span;
         int width = type switch
@@ -50,8 +52,6 @@ internal static class OnnxTensors
         int n = (int)count;
         if (!t.RawData.IsEmpty && raw.Length != (long)n * width)
             throw new FormatException($"tensor '{t.Name}' of shape ({string.Join(", ", dims)}) needs {(long)n * width} bytes of {TypeName(t.DataType)} but raw_data has {raw.Length}");
-        var floats = GC.AllocateUninitializedArray<float>(n);   // every value is written below
-        long[]? integers = null;
         bool fromRaw = !t.RawData.IsEmpty;
         int typedCount = type switch
         {
@@ -62,6 +62,9 @@ internal static class OnnxTensors
         };
         if (!fromRaw && typedCount != n)
             throw new FormatException($"tensor '{t.Name}' of shape ({string.Join(", ", dims)}) needs {n} values but holds {typedCount}");
+        // Only now, with the values known to be in the file, is their array allocated.
+        var floats = GC.AllocateUninitializedArray<float>(n);   // every value is written below
+        long[]? integers = null;
         switch (type)
         {
             case TensorProto.Types.DataType.Float:

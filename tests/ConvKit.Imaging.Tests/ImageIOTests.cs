@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using ConvKit.IO;
 using ConvKit.Tensors;
 using ConvKit.Tests;
@@ -132,5 +133,65 @@ public class ImageIOTests
         using var dir = new TempDirectory();
         Assert.Throws<ArgumentException>(() => ImageIO.SavePng(Tensor.Zeros(2, 2, 2), dir.File("x.png")));
         Assert.Throws<ArgumentException>(() => ImageIO.SavePng(Tensor.Zeros(1, 2, 2, 3), dir.File("x.png")));
+    }
+
+    /// <summary>A real 2×2 PNG whose IHDR chunk is rewritten to declare <paramref name="width"/>×<paramref name="height"/> (CRC fixed).</summary>
+    private static byte[] PngDeclaring(string path, int width, int height)
+    {
+        ImageIO.SavePng(Tensor.Zeros(2, 2, 3), path);
+        var bytes = File.ReadAllBytes(path);
+        // Signature (8 bytes), then IHDR: length (4), "IHDR" (4), width (4), height (4), 5 more bytes, CRC over type and data.
+        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(16), width);
+        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(20), height);
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(29), Crc(bytes.AsSpan(12, 17)));
+        return bytes;
+    }
+
+    /// <summary>A 54-byte BMP header (BITMAPINFOHEADER, 24 bits) declaring <paramref name="width"/>×<paramref name="height"/> and no pixels.</summary>
+    private static byte[] BmpDeclaring(int width, int height)
+    {
+        var bytes = new byte[54];
+        bytes[0] = (byte)'B';
+        bytes[1] = (byte)'M';
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(2), 54);         // file size
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(10), 54);        // pixel data offset
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(14), 40);        // info header size
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(18), width);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(22), height);
+        BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(26), 1);         // planes
+        BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(28), 24);        // bits per pixel
+        return bytes;
+    }
+
+    /// <summary>CRC-32 as PNG chunks carry it (reflected polynomial 0xEDB88320).</summary>
+    private static uint Crc(ReadOnlySpan<byte> data)
+    {
+        uint c = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            c ^= b;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
+        }
+        return ~c;
+    }
+
+    [Theory]
+    [InlineData("png", 16385, 16384)]   // one row over 2^28 pixels
+    [InlineData("png", 20000, 20000)]
+    [InlineData("bmp", 30000, 30000)]
+    public void Load_HeaderDeclaringTooManyPixels_NamesTheFileWithoutAllocating(string format, int width, int height)
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File($"huge.{format}");
+        File.WriteAllBytes(path, format == "png" ? PngDeclaring(dir.File("small.png"), width, height) : BmpDeclaring(width, height));
+        Assert.True(new FileInfo(path).Length < 1024);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<ConvKitFormatException>(() => ImageIO.Load(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(path, error.FilePath);
+        Assert.Contains($"declares {width}×{height} pixels", error.Message);
+        Assert.True(allocated < 64L << 20, $"Loading allocated {allocated:N0} bytes.");
     }
 }

@@ -214,7 +214,15 @@ internal static class TrainCommand
             {
                 throw new ConvKitFormatException(historyPath, $"not a training history: {e.Message}", e);
             }
-            history = history.Where(h => h.TryGetValue("epoch", out var e) && e <= epoch).ToList();
+            for (int i = 0; i < history.Count; i++)
+            {
+                // The element type does not stop a JSON null inside the array; 1e400 reads as infinity.
+                if (history[i] is null)
+                    throw new ConvKitFormatException(historyPath, $"not a training history: entry {i} is null, not an object of the epoch's numbers");
+                if (!history[i].TryGetValue("epoch", out double number) || !(number >= 1) || double.IsInfinity(number) || number != Math.Floor(number))
+                    throw new ConvKitFormatException(historyPath, $"not a training history: entry {i} has no whole 'epoch' number from 1 on");
+            }
+            history = history.Where(h => h["epoch"] <= epoch).ToList();
         }
         return (model, settings, epoch, history);
     }

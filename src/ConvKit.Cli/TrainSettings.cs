@@ -21,7 +21,13 @@ internal sealed record TrainSettings(
     string Model, string Optimizer, float LearningRate, int Epochs, int BatchSize, int Seed,
     int? Limit, double ValidationSplit, bool Augment, long? DecaySteps)
 {
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    // Every setting must be present, and the strings not null: a checkpoint missing one cannot say how to continue.
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+    };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -30,13 +36,28 @@ internal sealed record TrainSettings(
     {
         if (!metadata.TryGetValue(MetadataKeys.Train, out var json))
             throw new ConvKitFormatException(path, $"no '{MetadataKeys.Train}' entry: it was not written by 'convkit train', so there is no run to resume");
+        TrainSettings settings;
         try
         {
-            return JsonSerializer.Deserialize<TrainSettings>(json, Json) ?? throw new JsonException("null settings");
+            settings = JsonSerializer.Deserialize<TrainSettings>(json, Json) ?? throw new JsonException("null settings");
         }
         catch (JsonException e)
         {
             throw new ConvKitFormatException(path, $"bad '{MetadataKeys.Train}' entry: {e.Message}", e);
         }
+        if (settings.Problem() is { } problem) throw new ConvKitFormatException(path, $"bad '{MetadataKeys.Train}' entry: {problem}");
+        return settings;
     }
+
+    /// <summary>What no run could have stored, e.g. <c>batch_size is 0; it must be at least 1</c>; null when the settings are sound.</summary>
+    private string? Problem() =>
+        Model.Length == 0 ? "model is empty"
+        : Optimizer.Length == 0 ? "optimizer is empty"
+        : !(LearningRate > 0) || float.IsInfinity(LearningRate) ? $"learning_rate is {LearningRate}; it must be positive and finite"
+        : Epochs < 1 ? $"epochs is {Epochs}; it must be at least 1"
+        : BatchSize < 1 ? $"batch_size is {BatchSize}; it must be at least 1"
+        : Limit is < 1 ? $"limit is {Limit}; it must be at least 1"
+        : ValidationSplit is < 0 or >= 1 || double.IsNaN(ValidationSplit) ? $"validation_split is {ValidationSplit}; it must be in [0, 1)"
+        : DecaySteps is < 0 ? $"decay_steps is {DecaySteps}; it cannot be negative"
+        : null;
 }

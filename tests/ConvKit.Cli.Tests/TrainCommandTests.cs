@@ -1,5 +1,8 @@
 using System.Text.Json;
 using ConvKit.IO;
+using ConvKit.Layers;
+using ConvKit.Models;
+using ConvKit.Training;
 using ConvKit.Tests;
 
 namespace ConvKit.Cli.Tests;
@@ -148,5 +151,69 @@ public class TrainCommandTests
         using var dir = new TempDirectory();
         CliResult.Run("train", "--model", "tiny", "--epochs", "0", "--out", dir.Path).AssertOneLineError();
         CliResult.Run("train", "--model", "tiny", "--epochs", "three").AssertOneLineError(Cli.UsageError);
+    }
+
+    /// <summary>A checkpoint in <paramref name="dir"/> as 'convkit train' leaves it after 2 of 3 epochs, with <paramref name="history"/> as history.json.</summary>
+    private static void Checkpoint(TempDirectory dir, string history)
+    {
+        var model = new Sequential(new Input(28, 28, 1), new Flatten(), new Dense(10));
+        model.Compile(new Adam(0.001f), Losses.SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var settings = new TrainSettings("tiny", "adam", 0.001f, 3, 50, 1, 100, 0, false, null);
+        ModelFile.Save(model, dir.File("model.safetensors"), new Dictionary<string, string>
+        {
+            [MetadataKeys.Train] = settings.ToJson(),
+            [MetadataKeys.Epoch] = "2",
+        });
+        File.WriteAllText(dir.File("history.json"), history);
+    }
+
+    public static TheoryData<string, string> MalformedHistories => new()
+    {
+        { "[{\"loss\": 0.5, \"epoch\": 1}, {\"lo", "not a training history" },                       // truncated
+        { "", "not a training history" },
+        { "{\"loss\": 0.5, \"epoch\": 1}", "not a training history" },                                // an object, not a list
+        { "[{\"loss\": \"low\", \"epoch\": 1}]", "not a training history" },
+        { "[[0.5, 1]]", "not a training history" },
+        { "[{\"epoch\": 1e400}]", "entry 0 has no whole 'epoch' number" },
+        { "[{\"epoch\": 1}, {\"epoch\": 0.5}]", "entry 1 has no whole 'epoch' number" },
+        { "[{\"loss\": 0.5}]", "entry 0 has no whole 'epoch' number" },
+        { "[null]", "entry 0 is null" },
+        { "[{\"epoch\": 1}, null]", "entry 1 is null" },
+        { "[{\"epoch\": [" + string.Join(",", Enumerable.Repeat("0", 1_000_000)) + "]}]", "not a training history" },
+        { new string('[', 100_000), "not a training history" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedHistories))]
+    public void Resume_with_a_malformed_history_names_the_file(string history, string problem)
+    {
+        using var dir = new TempDirectory();
+        Checkpoint(dir, history);
+        var line = CliResult.Run("train", "--resume", "--out", dir.Path, "--data", dir.File("nowhere")).AssertOneLineError();
+        Assert.Contains(dir.File("history.json"), line);
+        Assert.Contains(problem, line);
+    }
+
+    [Fact]
+    public void Resume_reads_a_long_history_and_goes_on_to_the_data()
+    {
+        using var dir = new TempDirectory();
+        Checkpoint(dir, "[" + string.Join(",", Enumerable.Range(1, 50_000).Select(i => $"{{\"loss\": 0.5, \"epoch\": {i}}}")) + "]");
+        var line = CliResult.Run("train", "--resume", "--out", dir.Path, "--data", dir.File("nowhere")).AssertOneLineError();
+        Assert.Contains("nowhere", line);
+        Assert.DoesNotContain("history", line);
+    }
+
+    [Fact]
+    public void Resume_with_malformed_settings_names_the_checkpoint()
+    {
+        using var dir = new TempDirectory();
+        Checkpoint(dir, "[]");
+        var (tensors, metadata) = SafeTensors.Load(dir.File("model.safetensors"));
+        metadata[MetadataKeys.Train] = metadata[MetadataKeys.Train].Replace("\"batch_size\":50", "\"batch_size\":0", StringComparison.Ordinal);
+        SafeTensors.Save(dir.File("model.safetensors"), tensors, metadata);
+        var line = CliResult.Run("train", "--resume", "--out", dir.Path, "--data", dir.File("nowhere")).AssertOneLineError();
+        Assert.Contains(dir.File("model.safetensors"), line);
+        Assert.Contains("batch_size is 0", line);
     }
 }

@@ -1,4 +1,6 @@
+using System.Runtime.Intrinsics;
 using ConvKit.Kernels;
+using ConvKit.Layers;
 using ConvKit.Operations;
 using ConvKit.Tensors;
 using static ConvKit.Tests.GradientCheck;
@@ -49,6 +51,66 @@ public class GradientTests
         Check(t => Ops.Conv1D(t[0], t[1], null, stride, pad, dilation, 1, relu: true), [x, w], epsilon: 1e-3);
     }
 
+    public static TheoryData<int, int, int, int, int, string> DepthwiseCases => new()
+    {
+        // channels, depth multiplier, stride h, stride w, dilation, padding
+        { 3, 1, 1, 1, 1, "same" },
+        { 3, 2, 1, 1, 1, "valid" },
+        { 5, 1, 2, 2, 1, "valid" },
+        { 5, 2, 2, 2, 1, "same" },
+        { 3, 2, 2, 1, 1, "same" },
+        { 3, 2, 1, 1, 2, "same" },
+        { 5, 1, 1, 1, 2, "valid" },
+    };
+
+    /// <summary>Depthwise convolution (groups = input channels, the depthwise kernels' case), with and without the fused ReLU.</summary>
+    [Theory]
+    [MemberData(nameof(DepthwiseCases))]
+    public void DepthwiseConv2D(int channels, int multiplier, int sh, int sw, int dilation, string padding)
+    {
+        var x = Random(110 + channels, 2, 7, 6, channels);
+        var w = Random(111 + multiplier, 3, 3, 1, channels * multiplier);
+        var b = Random(112, channels * multiplier);
+        var pad = Enum.Parse<Padding>(padding, ignoreCase: true);
+        Assert.True(DepthwiseConvolution.Applies(Ops.Conv2DGeometry(x.Shape, w.Shape, (sh, sw), pad, (dilation, dilation), channels)));
+        // Linear in each operand, so central differences are exact up to rounding at any ε: a large ε, a tight tolerance.
+        Check(t => Ops.Conv2D(t[0], t[1], t[2], (sh, sw), pad, (dilation, dilation), channels), [x, w, b], epsilon: 0.5, atol: 1e-4, rtol: 1e-4);
+        Check(t => Ops.Conv2D(t[0], t[1], t[2], (sh, sw), pad, (dilation, dilation), channels, relu: true), [x, w, b], epsilon: 1e-3);
+    }
+
+    public static TheoryData<string, int, int, int, int, int, int, int, int, string> FastConvolutionCases => new()
+    {
+        // path taken with AVX-512, N, H, W, C, K, kernel, stride, dilation h, padding
+        { "Winograd F(2×2, 3×3)", 2, 8, 8, 16, 16, 3, 1, 1, "same" },
+        { "Winograd F(2×2, 3×3), valid", 2, 10, 9, 16, 24, 3, 1, 1, "valid" },
+        { "Winograd F(2×2, 5×5)", 2, 8, 8, 16, 16, 5, 1, 1, "same" },
+        { "direct, 16 filters", 2, 7, 16, 3, 16, 3, 1, 1, "valid" },
+        { "direct, 40 filters in 14-pixel blocks", 1, 6, 30, 8, 40, 3, 1, 1, "valid" },
+        { "direct, 32 filters, stride 2", 2, 9, 27, 16, 32, 3, 2, 1, "valid" },
+        { "direct, 24 filters, dilation along H", 2, 9, 16, 16, 24, 3, 1, 2, "valid" },
+    };
+
+    /// <summary>
+    /// Shapes large enough for the fast convolution paths (Winograd, the direct row kernels with 16 filters or more), on a
+    /// random subset of the input and kernel entries and every bias entry. The convolution is linear in each operand, so
+    /// central differences are exact up to the float32 rounding of the outputs at any ε, and ε is large (0.5): that
+    /// rounding enters the quotient divided by 2ε = 1, not by 0.02. Measured, the gradients (≈ 0.1–10) agree within
+    /// 1e-4, the 5×5 Winograd case the worst: a tenth of the tolerance.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FastConvolutionCases))]
+    public void FastConvolutionPaths(string path, int n, int h, int w, int c, int k, int size, int stride, int dilationH, string padding)
+    {
+        var x = Random(120 + c, n, h, w, c);
+        var kernel = Random(121 + k, size, size, c, k);
+        var b = Random(122, k);
+        var pad = Enum.Parse<Padding>(padding, ignoreCase: true);
+        var g = Ops.Conv2DGeometry(x.Shape, kernel.Shape, (stride, stride), pad, (dilationH, 1), 1);
+        Assert.Equal(path.StartsWith("Winograd") && Vector256.IsHardwareAccelerated, WinogradConvolution.Applies(g));
+        Check(t => Ops.Conv2D(t[0], t[1], t[2], (stride, stride), pad, (dilationH, 1), 1), [x, kernel, b],
+            epsilon: 0.5, atol: 1e-3, rtol: 1e-3, maxChecksPerInput: 40);
+    }
+
     [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(2, 1, 1)]
@@ -97,6 +159,23 @@ public class GradientTests
         Check(t => Ops.AveragePool3D(t[0], kernel, strides, dilations, pads, ceilMode, countIncludePad), [Random(16, 2, 4, 5, 4, 2)]);
     }
 
+    [Theory]
+    [InlineData(2, null, "valid")]
+    [InlineData(3, 2, "valid")]     // overlapping windows
+    [InlineData(3, 1, "same")]
+    [InlineData(2, 3, "same")]
+    [InlineData(5, 2, "same")]
+    [InlineData(1, 2, "valid")]
+    public void Pools1D(int poolSize, int? strides, string padding)
+    {
+        // Through the 1-D layers themselves: (N, L, C) viewed as (N, 1, L, C), pooled with a (1, k) window, viewed back.
+        // Max is linear between ties (0.05 apart, against ε = 1e-3) and average is linear: tolerances far below a 1 % error.
+        var pad = Enum.Parse<Padding>(padding, true);
+        Check(t => new MaxPooling1D(poolSize, strides, pad).Call(t[0]), [Distinct(new Shape(2, 11, 3), 17)], epsilon: 1e-3, atol: 1e-3, rtol: 1e-3);
+        Check(t => new AveragePooling1D(poolSize, strides, pad).Call(t[0]), [Random(18, 2, 11, 3)], epsilon: 0.5, atol: 1e-5, rtol: 1e-4);
+        Check(t => new AveragePooling1D(poolSize, strides, pad).Call(t[0]), [Random(19, 3, 7, 1)], epsilon: 0.5, atol: 1e-5, rtol: 1e-4);
+    }
+
     [Fact]
     public void GlobalPools()
     {
@@ -116,6 +195,15 @@ public class GradientTests
         Check(t => Ops.Transpose(t[0], 0, 3, 1, 2), [Random(22, 2, 3, 4, 5)]);
         Check(t => Ops.Concatenate([t[0], t[1]], -1), [Random(23, 2, 3, 2), Random(24, 2, 3, 4)]);
         Check(t => Ops.Concatenate([t[0], t[1]], 1), [Random(25, 2, 3, 2), Random(26, 2, 1, 2)]);
+    }
+
+    [Fact]
+    public void BiasAdd()
+    {
+        // Linear: a large ε and a tight tolerance, as for the convolutions.
+        Check(t => Ops.BiasAdd(t[0], t[1]), [Random(100, 4, 5), Random(101, 5)], epsilon: 0.5, atol: 1e-5, rtol: 1e-4);
+        Check(t => Ops.BiasAdd(t[0], t[1]), [Random(102, 2, 3, 2, 7), Random(103, 7)], epsilon: 0.5, atol: 1e-5, rtol: 1e-4);
+        Check(t => Ops.BiasAdd(t[0], t[1]), [Random(104, 1, 1), Random(105, 1)], epsilon: 0.5, atol: 1e-5, rtol: 1e-4);
     }
 
     [Fact]

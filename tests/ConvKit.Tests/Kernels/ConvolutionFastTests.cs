@@ -1,5 +1,7 @@
 using System.Runtime.Intrinsics.X86;
 using ConvKit.Kernels;
+using ConvKit.Operations;
+using ConvKit.Tensors;
 
 namespace ConvKit.Tests.Kernels;
 
@@ -52,6 +54,41 @@ public class ConvolutionFastTests
         // Explicit asymmetric pads, different along each axis, non-square window.
         Check(new ConvGeometry(1, 9, 8, 4, 17, kernelSize, Math.Max(1, kernelSize - 1), stride, 1, dilation, 1, 2, 0, 0, 1), withBias: false, seed++);
         Check(new ConvGeometry(2, 6, 11, 2, 3, 1, kernelSize, 1, stride, 1, dilation, 0, 1, 3, 2), withBias: true, seed++);
+    }
+
+    public static TheoryData<int, int, Padding> Conv1DWindows()
+    {
+        var data = new TheoryData<int, int, Padding>();
+        foreach (int stride in new[] { 1, 2, 3 })
+            foreach (int dilation in new[] { 1, 2 })
+                foreach (var padding in new[] { Padding.Valid, Padding.Same, Padding.Causal })
+                    data.Add(stride, dilation, padding);
+        return data;
+    }
+
+    /// <summary>
+    /// 1-D convolutions as <see cref="Ops.Conv1D(Tensor, Tensor, Tensor?, int, Padding, int, int)"/>
+    /// lays them out (one row of an image, a 1 × k kernel): lengths 1, 3, 7, 17 and 33, 1, 3 or 17 channels and 1, 5 or 16
+    /// filters, kernels of 1, 2, 3 and 5 taps in turn, batches of two and three; forward and both gradients against the
+    /// reference. Lengths the window does not fit (valid padding) have no output and are left out.
+    /// </summary>
+    [Theory, MemberData(nameof(Conv1DWindows))]
+    public void Conv1DEveryStrideDilationAndPaddingAgrees(int stride, int dilation, Padding padding)
+    {
+        int[] kernelSizes = [1, 2, 3, 5];
+        int seed = stride * 1000 + dilation * 100 + (int)padding * 10, checkedShapes = 0;
+        foreach (int length in new[] { 1, 3, 7, 17, 33 })
+            foreach (int channels in new[] { 1, 3, 17 })
+                foreach (int filters in new[] { 1, 5, 16 })
+                {
+                    int kernelSize = kernelSizes[seed % kernelSizes.Length];
+                    if (ConvArithmetic.OutputLength(padding, length, kernelSize, stride, dilation) <= 0) { seed++; continue; }
+                    var g = Ops.Conv1DGeometry(new Shape(2 + seed % 2, length, channels), new Shape(kernelSize, channels, filters),
+                        stride, padding, dilation, groups: 1);
+                    Check(g, withBias: seed % 2 == 0, seed++);
+                    checkedShapes++;
+                }
+        Assert.True(checkedShapes >= 30, $"only {checkedShapes} shapes fit");
     }
 
     /// <summary>The shapes of a CNN on small images: the C = 1 first layer (direct forward and kernel gradient on the

@@ -1,4 +1,6 @@
 using ConvKit.Kernels;
+using ConvKit.Operations;
+using ConvKit.Tensors;
 
 namespace ConvKit.Tests.Kernels;
 
@@ -60,6 +62,73 @@ public class PoolingFastTests
             Check(new PoolGeometry(1, 7, 7, channels, size, size, stride, stride, 1, 1, 1, 1, 1, dilation, CeilMode: true, CountIncludePad: true), seed++);
         }
     }
+
+    public static TheoryData<int, int, Padding> Windows1D()
+    {
+        var data = new TheoryData<int, int, Padding>();
+        foreach (int size in new[] { 1, 2, 3, 5 })
+            foreach (int stride in new[] { 1, 2, 3 })
+                foreach (var padding in new[] { Padding.Valid, Padding.Same })
+                    data.Add(size, stride, padding);
+        return data;
+    }
+
+    /// <summary>
+    /// 1-D pools as the MaxPooling1D and AveragePooling1D layers lay them out (one row, a 1 × k window): lengths 1, 3, 7, 17, 33,
+    /// 1, 3, 8 or 17 channels, batches of two and three, forward and backward. Lengths the window does not fit (valid
+    /// padding) have no output and are left out.
+    /// </summary>
+    [Theory, MemberData(nameof(Windows1D))]
+    public void Pools1DAgree(int size, int stride, Padding padding)
+    {
+        int seed = size * 100 + stride * 10 + (int)padding, checkedShapes = 0;
+        foreach (int length in new[] { 1, 3, 7, 17, 33 })
+            foreach (int channels in new[] { 1, 3, 8, 17 })
+            {
+                seed++;
+                if (ConvArithmetic.OutputLength(padding, length, size, stride, 1) <= 0) continue;
+                var g = Ops.PoolGeometry(new Shape(2 + seed % 2, 1, length, channels), (1, size), (1, stride), padding, "Pooling1D");
+                Check(g, seed, ties: seed % 3 == 0);
+                checkedShapes++;
+            }
+        Assert.True(checkedShapes >= 8, $"only {checkedShapes} shapes fit");
+    }
+
+    public static TheoryData<int, int, int> SameWindows()
+    {
+        var data = new TheoryData<int, int, int>();
+        foreach (int size in new[] { 2, 3, 5 })
+            foreach (int stride in new[] { 1, 2, 3 })
+                foreach (int dilation in new[] { 1, 2, 3 })
+                    data.Add(size, stride, dilation);
+        return data;
+    }
+
+    /// <summary>
+    /// 2-D pools with "same" padding (Keras's split: the odd cell at the end), dilated as an ONNX pool may be, on odd
+    /// heights and widths, 1, 3 or 17 channels, batches of two: forward and backward. With dilation some windows lie
+    /// wholly in the padding (max gives −∞, average 0, and neither passes a gradient back).
+    /// </summary>
+    [Theory, MemberData(nameof(SameWindows))]
+    public void SamePaddedAndDilatedPoolsAgree(int size, int stride, int dilation)
+    {
+        int seed = size * 100 + stride * 10 + dilation;
+        int[] sizes = [1, 3, 7, 17];
+        foreach (int channels in new[] { 1, 3, 17 })
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                int h = sizes[i], w = sizes[(i + channels) % sizes.Length];
+                var (top, bottom) = ConvArithmetic.Pads(Padding.Same, h, size, stride, dilation);
+                var (left, right) = ConvArithmetic.Pads(Padding.Same, w, size, stride, dilation);
+                var g = new PoolGeometry(2, h, w, channels, size, size, stride, stride, top, left, bottom, right, dilation, dilation);
+                Assert.Equal(((h + stride - 1) / stride, (w + stride - 1) / stride), (g.P, g.Q));
+                if (dilation == 1) Assert.Equal(PoolingGeometryOfLayer(g), g);
+                Check(g, seed++, ties: seed % 3 == 0);
+            }
+    }
+
+    private static PoolGeometry PoolingGeometryOfLayer(PoolGeometry g) =>
+        Ops.PoolGeometry(new Shape(g.N, g.H, g.W, g.C), (g.R, g.S), (g.StrideH, g.StrideW), Padding.Same, "MaxPool2D");
 
     [Fact]
     public void OddShapesAgree()

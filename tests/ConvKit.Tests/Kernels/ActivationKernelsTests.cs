@@ -13,7 +13,7 @@ public class ActivationKernelsTests
     public static TheoryData<int> Lengths => new() { 1, 7, 8, 9, 37, 300_001 };
 
     /// <summary>y = f(x) and dx for dy, through the tape.</summary>
-    private static (float[] Y, float[] Dx) Run(Func<Tensor, Tensor> f, Tensor x, Tensor dy)
+    internal static (float[] Y, float[] Dx) Run(Func<Tensor, Tensor> f, Tensor x, Tensor dy)
     {
         using var tape = new GradientTape();
         tape.Watch(x);

@@ -146,27 +146,9 @@ internal static unsafe class Gemm
             // convolution; the median of that convolution went from 7.3 to 5.7 ms). Each element still sums the same blocks
             // in the same order.
             // (At least two shares, or the share would come back here: one share runs outside a parallel region.)
-            int columnPanels = (n + NR - 1) / NR;
             bool byRows = sharesByColumns < 2 || (m >= n && sharesByRows >= 2);
             int parts = byRows ? sharesByRows : sharesByColumns;
-            KernelThreads.For(parts, part =>
-            {
-                if (byRows)
-                {
-                    var (first, last) = KernelThreads.Range(m, parts, part, GemmMicroKernel.MR);
-                    if (first < last)
-                        Multiply(transposeA, transposeB, last - first, n, k, transposeA ? a + first : a + first * lda, lda, b, ldb,
-                            c + first * ldc, ldc, accumulate, inPlaceA);
-                }
-                else
-                {
-                    var (first, last) = KernelThreads.Range(columnPanels, parts, part);
-                    int column = first * NR, columns = Math.Min(n, last * NR) - column;
-                    if (columns > 0)
-                        Multiply(transposeA, transposeB, m, columns, k, a, lda, transposeB ? b + column * ldb : b + column, ldb,
-                            c + column, ldc, accumulate, inPlaceA);
-                }
-            });
+            KernelThreads.For(parts, new InPlaceShares(new(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate), inPlaceA, byRows, parts));
             return;
         }
         const int MR = GemmMicroKernel.MR;
@@ -187,11 +169,7 @@ internal static unsafe class Gemm
                 float* cBlock = c + jc;
 
                 int packParts = threads > 1 && (long)kc * nc >= 1 << 15 ? Math.Min(threads, panels) : 1;
-                KernelThreads.For(packParts, part =>
-                {
-                    var (first, last) = KernelThreads.Range(panels, packParts, part);
-                    GemmPacking.PackB(transposeB, kc, nc, bBlock, ldb, first, last, packedB);
-                });
+                KernelThreads.For(packParts, new PackBParts(transposeB, kc, nc, bBlock, ldb, panels, packParts, packedB));
 
                 // Split the 3rd loop (rows) when each thread gets a few micro-panels of A; otherwise the 2nd loop (columns).
                 int mPanels = (m + MR - 1) / MR;
@@ -201,23 +179,8 @@ internal static unsafe class Gemm
                     if (mPanels >= 4 * threads || panels < threads) rowParts = Math.Min(threads, mPanels);
                     else columnParts = Math.Min(threads, panels);
                 }
-                KernelThreads.For(rowParts * columnParts, part =>
-                {
-                    var (rowStart, rowEnd, columnStart, columnEnd) = Share(m, nc, rowParts, columnParts, part, MR);
-                    if (rowStart >= rowEnd || columnStart >= columnEnd) return;
-                    // Equal MC blocks inside this thread's rows, each at most MC and a multiple of MR.
-                    int rows = rowEnd - rowStart;
-                    int blockCount = (rows + blocks.MC - 1) / blocks.MC;
-                    int mc = ((rows + blockCount - 1) / blockCount + MR - 1) / MR * MR;
-                    for (int ic = rowStart; ic < rowEnd; ic += mc)      // 3rd loop around the micro-kernel
-                    {
-                        int mcHere = Math.Min(mc, rowEnd - ic);
-                        float* aHere = aBlock + ic * aRowStep;
-                        float* cHere = cBlock + ic * ldc + columnStart;
-                        float* bHere = packedB + columnStart * kc;
-                        GemmMacroKernel.Strided(mcHere, columnEnd - columnStart, kc, aHere, aRowStep, aColumnStep, bHere, cHere, ldc, overwrite);
-                    }
-                });
+                KernelThreads.For(rowParts * columnParts,
+                    new InPlaceBlockShares(m, nc, kc, rowParts, columnParts, aBlock, aRowStep, aColumnStep, packedB, cBlock, ldc, overwrite));
             }
         }
     }
@@ -242,13 +205,7 @@ internal static unsafe class Gemm
     {
         int panels = (n + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR;
         int parts = (long)n * k >= ParallelPackFloats ? Math.Min(KernelThreads.Available, panels) : 1;
-        KernelThreads.For(parts, part =>
-        {
-            var (first, last) = KernelThreads.Range(panels, parts, part);
-            for (int pc = 0; pc < k; pc += kc)
-                GemmPacking.PackB(transposeB, Math.Min(kc, k - pc), n, transposeB ? b + pc : b + pc * ldb, ldb, first, last,
-                    packed + (nint)pc * panels * GemmMicroKernel.NR);
-        });
+        KernelThreads.For(parts, new PackWholeBParts(transposeB, n, k, b, ldb, packed, kc, parts));
     }
 
     /// <summary>Floats of B (1 MB) from which <see cref="PackWholeBInBlocks"/> packs on all threads.</summary>
@@ -393,31 +350,10 @@ internal static unsafe class Gemm
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
         {
             int groupBlocks = Math.Min(blocksPerGroup, kBlocks - firstBlock);
+            var product = new Product(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
             if (packedWholeB == null)
-            {
-                KernelThreads.ForEach(groupBlocks * threads, threads, item =>
-                {
-                    int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
-                    var (first, last) = KernelThreads.Range(panels, threads, item % threads);
-                    GemmPacking.PackB(transposeB, kcHere, n, transposeB ? b + pc : b + pc * ldb, ldb, first, last, packedB + block * blockFloats);
-                });
-            }
-            KernelThreads.ForEach(chunks, threads, chunk =>
-            {
-                var (firstPanel, endPanel) = RowChunk(aPanels, threads, maxPanels, chunk);
-                int rowStart = firstPanel * MR, rowEnd = Math.Min(m, endPanel * MR);
-                int rows = rowEnd - rowStart;
-                float* packedA = KernelBuffers.PackA((rows + MR - 1) / MR * MR * kc);
-                for (int block = 0; block < groupBlocks; block++)
-                {
-                    int pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
-                    bool overwrite = pc == 0 && !accumulate;
-                    GemmPacking.PackA(transposeA, rows, kcHere, transposeA ? a + pc * lda + rowStart : a + rowStart * lda + pc, lda, packedA);
-                    for (int jc = 0; jc < n; jc += nc)
-                        GemmMacroKernel.Packed(rows, Math.Min(nc, n - jc), kcHere, packedA, packedB + block * blockFloats + (nint)jc * kcHere,
-                            c + rowStart * ldc + jc, ldc, overwrite);
-                }
-            });
+                KernelThreads.ForEach(groupBlocks * threads, threads, new PackBBlocks(product, firstBlock, kc, panels, threads, packedB, blockFloats));
+            KernelThreads.ForEach(chunks, threads, new RowChunks(product, firstBlock, groupBlocks, kc, nc, aPanels, threads, maxPanels, packedB, blockFloats));
         }
     }
 
@@ -490,27 +426,157 @@ internal static unsafe class Gemm
         for (int firstBlock = 0; firstBlock < kBlocks; firstBlock += blocksPerGroup)
         {
             int groupBlocks = Math.Min(blocksPerGroup, kBlocks - firstBlock);
-            KernelThreads.ForEach(groupBlocks * threads, threads, item =>
+            var product = new Product(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            KernelThreads.ForEach(groupBlocks * threads, threads, new PackABlocks(product, firstBlock, kc, threads, packedA, blockFloats));
+            KernelThreads.ForEach(chunks, threads, new ColumnChunks(product, firstBlock, groupBlocks, kc, nc, allPanels, packedA, blockFloats, packedWholeB));
+        }
+    }
+
+    // The parallel loops' items, as structs so that a product allocates nothing (KernelThreads.For<TItems>).
+
+    /// <summary>The operands of one product: C[m, n] (+)= op(A)[m, k] · op(B)[k, n].</summary>
+    private readonly struct Product(
+        bool transposeA, bool transposeB, int m, int n, int k, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        public readonly bool TransposeA = transposeA, TransposeB = transposeB, Accumulate = accumulate;
+        public readonly int M = m, N = n, K = k;
+        public readonly float* A = a, B = b, C = c;
+        public readonly nint Lda = lda, Ldb = ldb, Ldc = ldc;
+    }
+
+    /// <summary>With A in place: independent shares of C's rows (or columns), each a product of its own.</summary>
+    private readonly struct InPlaceShares(Product p, bool inPlaceA, bool byRows, int parts) : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            int NR = GemmMicroKernel.NR;
+            if (byRows)
             {
-                int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
-                var (rowStart, rowEnd) = KernelThreads.Range(m, threads, item % threads, MR);
-                if (rowStart >= rowEnd) return;
-                GemmPacking.PackA(transposeA, rowEnd - rowStart, kcHere, transposeA ? a + pc * lda + rowStart : a + rowStart * lda + pc, lda,
-                    packedA + block * blockFloats + (nint)rowStart * kcHere);
-            });
-            KernelThreads.ForEach(chunks, threads, chunk =>
+                var (first, last) = KernelThreads.Range(p.M, parts, part, GemmMicroKernel.MR);
+                if (first < last)
+                    Multiply(p.TransposeA, p.TransposeB, last - first, p.N, p.K, p.TransposeA ? p.A + first : p.A + first * p.Lda, p.Lda,
+                        p.B, p.Ldb, p.C + first * p.Ldc, p.Ldc, p.Accumulate, inPlaceA);
+            }
+            else
             {
-                int jc = chunk * nc, ncHere = Math.Min(nc, n - jc), panels = (ncHere + NR - 1) / NR;
-                float* packedB = packedWholeB != null ? null : KernelBuffers.PackB(panels * NR * kc);
-                for (int block = 0; block < groupBlocks; block++)
-                {
-                    int pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, k - pc);
-                    // This chunk's panels of the block, in B packed ahead: blocks of all ⌈n/NR⌉ panels, jc a whole panel.
-                    if (packedWholeB != null) packedB = packedWholeB + (nint)pc * allPanels * NR + (nint)jc * kcHere;
-                    else GemmPacking.PackB(transposeB, kcHere, ncHere, transposeB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, 0, panels, packedB);
-                    GemmMacroKernel.Packed(m, ncHere, kcHere, packedA + block * blockFloats, packedB, c + jc, ldc, overwrite: pc == 0 && !accumulate);
-                }
-            });
+                var (first, last) = KernelThreads.Range((p.N + NR - 1) / NR, parts, part);
+                int column = first * NR, columns = Math.Min(p.N, last * NR) - column;
+                if (columns > 0)
+                    Multiply(p.TransposeA, p.TransposeB, p.M, columns, p.K, p.A, p.Lda, p.TransposeB ? p.B + column * p.Ldb : p.B + column,
+                        p.Ldb, p.C + column, p.Ldc, p.Accumulate, inPlaceA);
+            }
+        }
+    }
+
+    /// <summary>A KC × NC block of B packed in <paramref name="parts"/> ranges of its panels.</summary>
+    private readonly struct PackBParts(bool transposeB, int kc, int nc, float* b, nint ldb, int panels, int parts, float* packed) : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            var (first, last) = KernelThreads.Range(panels, parts, part);
+            GemmPacking.PackB(transposeB, kc, nc, b, ldb, first, last, packed);
+        }
+    }
+
+    /// <summary>With A in place, one KC × NC block: a share of C's rows and columns, in MC blocks, against the packed B.</summary>
+    private readonly struct InPlaceBlockShares(
+        int m, int nc, int kc, int rowParts, int columnParts, float* a, nint aRowStep, nint aColumnStep, float* packedB, float* c, nint ldc,
+        bool overwrite) : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            const int MR = GemmMicroKernel.MR;
+            var (rowStart, rowEnd, columnStart, columnEnd) = Share(m, nc, rowParts, columnParts, part, MR);
+            if (rowStart >= rowEnd || columnStart >= columnEnd) return;
+            // Equal MC blocks inside this thread's rows, each at most MC and a multiple of MR.
+            int rows = rowEnd - rowStart, mcLimit = Blocks.MC;
+            int blockCount = (rows + mcLimit - 1) / mcLimit;
+            int mc = ((rows + blockCount - 1) / blockCount + MR - 1) / MR * MR;
+            for (int ic = rowStart; ic < rowEnd; ic += mc)      // 3rd loop around the micro-kernel
+                GemmMacroKernel.Strided(Math.Min(mc, rowEnd - ic), columnEnd - columnStart, kc, a + ic * aRowStep, aRowStep, aColumnStep,
+                    packedB + columnStart * kc, c + ic * ldc + columnStart, ldc, overwrite);
+        }
+    }
+
+    /// <summary>All of op(B) in blocks of KC, a range of its panels per part.</summary>
+    private readonly struct PackWholeBParts(bool transposeB, int n, int k, float* b, nint ldb, float* packed, int kc, int parts) : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            int NR = GemmMicroKernel.NR, panels = (n + NR - 1) / NR;
+            var (first, last) = KernelThreads.Range(panels, parts, part);
+            for (int pc = 0; pc < k; pc += kc)
+                GemmPacking.PackB(transposeB, Math.Min(kc, k - pc), n, transposeB ? b + pc : b + pc * ldb, ldb, first, last,
+                    packed + (nint)pc * panels * NR);
+        }
+    }
+
+    /// <summary><see cref="MultiplyRowChunks"/>: B's KC blocks from <paramref name="firstBlock"/> on, a range of panels per item.</summary>
+    private readonly struct PackBBlocks(Product p, int firstBlock, int kc, int panels, int threads, float* packedB, long blockFloats) : KernelThreads.IItems
+    {
+        public void Run(int item)
+        {
+            int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, p.K - pc);
+            var (first, last) = KernelThreads.Range(panels, threads, item % threads);
+            GemmPacking.PackB(p.TransposeB, kcHere, p.N, p.TransposeB ? p.B + pc : p.B + pc * p.Ldb, p.Ldb, first, last, packedB + block * blockFloats);
+        }
+    }
+
+    /// <summary><see cref="MultiplyRowChunks"/>: a chunk of C's rows, its A packed per KC block and run against the packed B.</summary>
+    private readonly struct RowChunks(
+        Product p, int firstBlock, int groupBlocks, int kc, int nc, int aPanels, int threads, int maxPanels, float* packedB, long blockFloats)
+        : KernelThreads.IItems
+    {
+        public void Run(int chunk)
+        {
+            int MR = GemmMicroKernel.PackedMR;
+            var (firstPanel, endPanel) = RowChunk(aPanels, threads, maxPanels, chunk);
+            int rowStart = firstPanel * MR, rowEnd = Math.Min(p.M, endPanel * MR);
+            int rows = rowEnd - rowStart;
+            float* packedA = KernelBuffers.PackA((rows + MR - 1) / MR * MR * kc);
+            for (int block = 0; block < groupBlocks; block++)
+            {
+                int pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, p.K - pc);
+                bool overwrite = pc == 0 && !p.Accumulate;
+                GemmPacking.PackA(p.TransposeA, rows, kcHere, p.TransposeA ? p.A + pc * p.Lda + rowStart : p.A + rowStart * p.Lda + pc, p.Lda, packedA);
+                for (int jc = 0; jc < p.N; jc += nc)
+                    GemmMacroKernel.Packed(rows, Math.Min(nc, p.N - jc), kcHere, packedA, packedB + block * blockFloats + (nint)jc * kcHere,
+                        p.C + rowStart * p.Ldc + jc, p.Ldc, overwrite);
+            }
+        }
+    }
+
+    /// <summary><see cref="MultiplyColumnChunks"/>: A's KC blocks from <paramref name="firstBlock"/> on, a range of rows per item.</summary>
+    private readonly struct PackABlocks(Product p, int firstBlock, int kc, int threads, float* packedA, long blockFloats) : KernelThreads.IItems
+    {
+        public void Run(int item)
+        {
+            int block = item / threads, pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, p.K - pc);
+            var (rowStart, rowEnd) = KernelThreads.Range(p.M, threads, item % threads, GemmMicroKernel.PackedMR);
+            if (rowStart >= rowEnd) return;
+            GemmPacking.PackA(p.TransposeA, rowEnd - rowStart, kcHere, p.TransposeA ? p.A + pc * p.Lda + rowStart : p.A + rowStart * p.Lda + pc,
+                p.Lda, packedA + block * blockFloats + (nint)rowStart * kcHere);
+        }
+    }
+
+    /// <summary><see cref="MultiplyColumnChunks"/>: a chunk of NC columns of C, its B packed per KC block (or taken packed ahead).</summary>
+    private readonly struct ColumnChunks(
+        Product p, int firstBlock, int groupBlocks, int kc, int nc, int allPanels, float* packedA, long blockFloats, float* packedWholeB)
+        : KernelThreads.IItems
+    {
+        public void Run(int chunk)
+        {
+            int NR = GemmMicroKernel.NR;
+            int jc = chunk * nc, ncHere = Math.Min(nc, p.N - jc), panels = (ncHere + NR - 1) / NR;
+            float* packedB = packedWholeB != null ? null : KernelBuffers.PackB(panels * NR * kc);
+            for (int block = 0; block < groupBlocks; block++)
+            {
+                int pc = (firstBlock + block) * kc, kcHere = Math.Min(kc, p.K - pc);
+                // This chunk's panels of the block, in B packed ahead: blocks of all ⌈n/NR⌉ panels, jc a whole panel.
+                if (packedWholeB != null) packedB = packedWholeB + (nint)pc * allPanels * NR + (nint)jc * kcHere;
+                else GemmPacking.PackB(p.TransposeB, kcHere, ncHere, p.TransposeB ? p.B + jc * p.Ldb + pc : p.B + pc * p.Ldb + jc, p.Ldb, 0, panels, packedB);
+                GemmMacroKernel.Packed(p.M, ncHere, kcHere, packedA + block * blockFloats, packedB, p.C + jc, p.Ldc, overwrite: pc == 0 && !p.Accumulate);
+            }
         }
     }
 

@@ -55,6 +55,45 @@ internal static class KernelThreads
     }
 
     /// <summary>
+    /// A parallel region's work as a struct, for the kernels that must not allocate per call: <c>Run(item)</c> for each
+    /// item. The region keeps a copy of the struct, so its fields are the inputs (pointers, sizes), never results.
+    /// </summary>
+    public interface IItems
+    {
+        void Run(int item);
+    }
+
+    /// <summary>
+    /// <see cref="For"/> for a struct's items: nothing is allocated, since the crew keeps the region object for each kind
+    /// of items and uses it again.
+    /// </summary>
+    public static void For<TItems>(int count, in TItems items) where TItems : struct, IItems
+    {
+        if (count <= 0) return;
+        if (count == 1 || Available == 1)
+        {
+            for (int i = 0; i < count; i++) items.Run(i);
+            return;
+        }
+        if (Crew.Instance.TryRun(count, in items)) return;
+        inside = true;
+        try { for (int i = 0; i < count; i++) items.Run(i); }
+        finally { inside = false; }
+    }
+
+    /// <summary>
+    /// <see cref="ForEach(int, int, Action{int})"/> for a struct's items, allocating nothing: one thread when
+    /// <paramref name="threads"/> is 1, else all of <see cref="Available"/>, each taking the next item as it comes free
+    /// (a region hands its items out so).
+    /// </summary>
+    public static void ForEach<TItems>(int count, int threads, in TItems items) where TItems : struct, IItems
+    {
+        if (threads <= 1 || Available == 1)
+            for (int i = 0; i < count; i++) items.Run(i);
+        else For(count, in items);
+    }
+
+    /// <summary>
     /// Runs <c>body(0) … body(count − 1)</c> on at most <paramref name="threads"/> threads, handing the items out one at a
     /// time in order as threads come free: for work in more pieces than threads, where a thread slowed by the host should
     /// get fewer of them.
@@ -166,20 +205,63 @@ internal static class KernelThreads
             if (workers < 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0) return false;
             try
             {
-                if (threads is null) Start();
-                var region = new Region(body, count);
-                Volatile.Write(ref current, region);
-                Interlocked.Increment(ref generation);
-                if (Volatile.Read(ref sleepers) > 0)
-                    lock (gate) Monitor.PulseAll(gate);
-                inside = true;
-                try { region.RunItems(); }
-                finally { inside = false; }
-                region.WaitForAll();
-                if (region.Failure is { } failure) ExceptionDispatchInfo.Throw(failure);
+                var region = Reserve(ref delegateRegions);
+                region.Body = body;
+                Run(region, count);
+                region.Body = null;     // the closure is not kept alive until the next region
                 return true;
             }
             finally { Volatile.Write(ref busy, 0); }
+        }
+
+        /// <summary><see cref="TryRun(int, Action{int})"/> for a struct's items.</summary>
+        public bool TryRun<TItems>(int count, in TItems items) where TItems : struct, IItems
+        {
+            if (workers < 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0) return false;
+            try
+            {
+                var region = Reserve(ref ItemsRegions<TItems>.Pair);
+                region.Items = items;
+                Run(region, count);
+                return true;
+            }
+            finally { Volatile.Write(ref busy, 0); }
+        }
+
+        private (DelegateRegion? First, DelegateRegion? Second) delegateRegions;
+
+        /// <summary>The two regions kept for one kind of items (the crew runs one region at a time, under <c>busy</c>).</summary>
+        private static class ItemsRegions<TItems> where TItems : struct, IItems
+        {
+            public static (ItemsRegion<TItems>? First, ItemsRegion<TItems>? Second) Pair;
+        }
+
+        /// <summary>
+        /// A kept region that no worker is inside, or a new one. Two are kept: a worker the host held up may still be
+        /// leaving the region before, and then the other one is free.
+        /// </summary>
+        private static TRegion Reserve<TRegion>(ref (TRegion? First, TRegion? Second) pair) where TRegion : Region, new()
+        {
+            if ((pair.First ??= new()).TryReserve()) return pair.First;
+            if ((pair.Second ??= new()).TryReserve()) return pair.Second;
+            return new();
+        }
+
+        /// <summary>Publishes the reserved <paramref name="region"/> as the next generation and runs it to the end.</summary>
+        private void Run(Region region, int count)
+        {
+            if (threads is null) Start();
+            long next = generation + 1;     // only the thread holding the crew changes the generation
+            region.Open(count, next);
+            Volatile.Write(ref current, region);
+            Interlocked.Increment(ref generation);
+            if (Volatile.Read(ref sleepers) > 0)
+                lock (gate) Monitor.PulseAll(gate);
+            inside = true;
+            try { region.RunItems(); }
+            finally { inside = false; }
+            region.WaitForAll();
+            if (region.Failure is { } failure) ExceptionDispatchInfo.Throw(failure);
         }
 
         private void Start()
@@ -199,7 +281,7 @@ internal static class KernelThreads
             while (true)
             {
                 seen = WaitForGeneration(seen);
-                Volatile.Read(ref current)!.RunItems();
+                Volatile.Read(ref current)!.Join(seen);
             }
         }
 
@@ -228,21 +310,63 @@ internal static class KernelThreads
         }
     }
 
-    /// <summary>One region's items, handed out one at a time; a worker that comes late finds none left.</summary>
-    private sealed class Region(Action<int> body, int count)
+    /// <summary>
+    /// One region's items, handed out one at a time; a worker that comes late finds none left. A region object serves
+    /// one generation after another: a worker runs its items only while the region's stamp is the generation the worker
+    /// woke for, and the crew reuses a region only when no worker is inside it (<see cref="TryReserve"/>).
+    /// </summary>
+    private abstract class Region
     {
-        private int next = -1;
+        private const long Reserved = -1;
+        private int count;
+        private int next;
         private int finished;
+        private int entered;
+        private long stamp = Reserved;
         private Exception? failure;
 
         /// <summary>The first exception an item threw, rethrown on the calling thread once every item has finished.</summary>
         public Exception? Failure => Volatile.Read(ref failure);
 
+        protected abstract void RunItem(int item);
+
+        /// <summary>
+        /// Closes the region to workers and tells whether none is inside. The exchange and a worker's increment in
+        /// <see cref="Join"/> are both full fences, so either this sees the worker inside, or the worker sees the region
+        /// closed and leaves without touching it.
+        /// </summary>
+        public bool TryReserve()
+        {
+            Interlocked.Exchange(ref stamp, Reserved);
+            return Volatile.Read(ref entered) == 0;
+        }
+
+        /// <summary>Resets a reserved region for <paramref name="items"/> items, then opens it to the workers of <paramref name="generation"/>.</summary>
+        public void Open(int items, long generation)
+        {
+            count = items;
+            next = -1;
+            finished = 0;
+            failure = null;
+            Volatile.Write(ref stamp, generation);
+        }
+
+        /// <summary>A worker woken for generation <paramref name="seen"/> runs items, unless the region now serves another.</summary>
+        public void Join(long seen)
+        {
+            Interlocked.Increment(ref entered);
+            try
+            {
+                if (Volatile.Read(ref stamp) == seen) RunItems();
+            }
+            finally { Interlocked.Decrement(ref entered); }
+        }
+
         public void RunItems()
         {
             for (int item = Interlocked.Increment(ref next); item < count; item = Interlocked.Increment(ref next))
             {
-                try { body(item); }
+                try { RunItem(item); }
                 catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
                 Interlocked.Increment(ref finished);
             }
@@ -253,5 +377,19 @@ internal static class KernelThreads
             var spinner = new SpinWait();
             while (Volatile.Read(ref finished) < count) spinner.SpinOnce(sleep1Threshold: -1);
         }
+    }
+
+    private sealed class DelegateRegion : Region
+    {
+        public Action<int>? Body;
+
+        protected override void RunItem(int item) => Body!(item);
+    }
+
+    private sealed class ItemsRegion<TItems> : Region where TItems : struct, IItems
+    {
+        public TItems Items;
+
+        protected override void RunItem(int item) => Items.Run(item);
     }
 }

@@ -553,9 +553,10 @@ public class GemmTests
     }
 
     /// <summary>
-    /// After the first call, a product or a convolution takes its packing and column buffers from the pool: what a call
-    /// still allocates on the calling thread (the parallel loops' delegates, a few hundred bytes) does not grow with the
-    /// product, where a buffer allocated per call would be a megabyte here.
+    /// After the first calls, a product or a convolution takes its packing and column buffers from the pool. A product
+    /// allocates nothing at all (its parallel loops' items are structs); what a convolution still allocates on the calling
+    /// thread (its parallel loops' delegates, a few hundred bytes) does not grow with it, where a buffer allocated per call
+    /// would be a megabyte here.
     /// </summary>
     [Fact]
     public void SteadyStateCallsAllocateNoBuffers()
@@ -589,7 +590,8 @@ public class GemmTests
                 perCall[call] = GC.GetAllocatedBytesForCurrentThread() - before;
             }
             Array.Sort(perCall);
-            Assert.True(perCall[4] < 16 << 10, $"{name}: {perCall[4]} bytes allocated by the median call ({string.Join(", ", perCall)})");
+            long limit = name.StartsWith("GEMM") ? 0 : 16 << 10;
+            Assert.True(perCall[4] <= limit, $"{name}: {perCall[4]} bytes allocated by the median call ({string.Join(", ", perCall)})");
         }
     }
 

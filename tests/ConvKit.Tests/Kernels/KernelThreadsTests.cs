@@ -59,6 +59,66 @@ public class KernelThreadsTests
         }
     }
 
+    private unsafe readonly struct Hits(int* counts) : KernelThreads.IItems
+    {
+        public void Run(int item) => Interlocked.Increment(ref counts[item]);
+    }
+
+    private unsafe readonly struct Sums(long* total) : KernelThreads.IItems
+    {
+        public void Run(int item) => Interlocked.Add(ref *total, item + 1);
+    }
+
+    private readonly struct Throws(int at) : KernelThreads.IItems
+    {
+        public void Run(int item)
+        {
+            if (item == at) throw new InvalidOperationException($"item {item}");
+        }
+    }
+
+    /// <summary>
+    /// Regions of struct items, two kinds and delegate regions in turn, back to back and after pauses: the kept region
+    /// objects serve one region after another, and every index runs once in each.
+    /// </summary>
+    [Fact]
+    public unsafe void StructItemsRunEveryIndexOnceInRegionsUsedAgain()
+    {
+        var counts = GC.AllocateArray<int>(64, pinned: true);
+        long total = 0;
+        fixed (int* pc = counts)
+        {
+            for (int region = 0; region < 3000; region++)
+            {
+                if (region % 500 == 499) Thread.Sleep(2);
+                int n = 1 + region % 37;
+                Array.Clear(counts);
+                KernelThreads.For(n, new Hits(pc));
+                for (int i = 0; i < 64; i++) Assert.Equal(i < n ? 1 : 0, counts[i]);
+                total = 0;
+                KernelThreads.ForEach(n, KernelThreads.Available, new Sums(&total));
+                Assert.Equal((long)n * (n + 1) / 2, total);
+                int delegateHits = 0;
+                KernelThreads.For(3, _ => Interlocked.Increment(ref delegateHits));
+                Assert.Equal(3, delegateHits);
+            }
+        }
+        var error = Assert.Throws<InvalidOperationException>(() => KernelThreads.For(40, new Throws(29)));
+        Assert.Equal("item 29", error.Message);
+    }
+
+    /// <summary>A region of struct items, once its region object is kept, allocates nothing.</summary>
+    [Fact]
+    public unsafe void StructItemsAllocateNothing()
+    {
+        long total = 0;
+        for (int i = 0; i < 10; i++) KernelThreads.For(8, new Sums(&total));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++) KernelThreads.For(8, new Sums(&total));
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(210L * 36, total);
+    }
+
     [Fact]
     public void AnItemsExceptionReachesTheCallerAsItself()
     {

@@ -220,7 +220,7 @@ internal static class KernelThreads
             if (workers < 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0) return false;
             try
             {
-                var region = Reserve(ref ItemsRegions<TItems>.Pair);
+                var region = Reserve(ref ItemsRegions<TItems>.Kept);
                 region.Items = items;
                 Run(region, count);
                 return true;
@@ -228,23 +228,29 @@ internal static class KernelThreads
             finally { Volatile.Write(ref busy, 0); }
         }
 
-        private (DelegateRegion? First, DelegateRegion? Second) delegateRegions;
+        private DelegateRegion[]? delegateRegions;
 
-        /// <summary>The two regions kept for one kind of items (the crew runs one region at a time, under <c>busy</c>).</summary>
+        /// <summary>The regions kept for one kind of items (the crew runs one region at a time, under <c>busy</c>).</summary>
         private static class ItemsRegions<TItems> where TItems : struct, IItems
         {
-            public static (ItemsRegion<TItems>? First, ItemsRegion<TItems>? Second) Pair;
+            public static ItemsRegion<TItems>[]? Kept;
         }
 
         /// <summary>
-        /// A kept region that no worker is inside, or a new one. Two are kept: a worker the host held up may still be
-        /// leaving the region before, and then the other one is free.
+        /// A kept region that no worker is inside. A worker the host held up may still be leaving a region it served
+        /// before; each worker is inside one at most, so of one more regions than workers, one is free. All are made at the
+        /// first region of their kind, none later.
         /// </summary>
-        private static TRegion Reserve<TRegion>(ref (TRegion? First, TRegion? Second) pair) where TRegion : Region, new()
+        private TRegion Reserve<TRegion>(ref TRegion[]? kept) where TRegion : Region, new()
         {
-            if ((pair.First ??= new()).TryReserve()) return pair.First;
-            if ((pair.Second ??= new()).TryReserve()) return pair.Second;
-            return new();
+            if (kept is null)
+            {
+                kept = new TRegion[workers + 1];
+                for (int i = 0; i < kept.Length; i++) kept[i] = new();
+            }
+            foreach (var region in kept)
+                if (region.TryReserve()) return region;
+            throw new InvalidOperationException("every kept region has a worker inside, more than there are workers");
         }
 
         /// <summary>Publishes the reserved <paramref name="region"/> as the next generation and runs it to the end.</summary>

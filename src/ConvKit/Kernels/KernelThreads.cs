@@ -82,36 +82,15 @@ internal static class KernelThreads
     }
 
     /// <summary>
-    /// <see cref="ForEach(int, int, Action{int})"/> for a struct's items, allocating nothing: one thread when
-    /// <paramref name="threads"/> is 1, else all of <see cref="Available"/>, each taking the next item as it comes free
-    /// (a region hands its items out so).
+    /// A struct's items on one thread when <paramref name="threads"/> is 1, else on all of <see cref="Available"/>, each
+    /// taking the next item as it comes free (a region hands its items out so): for work in more pieces than threads,
+    /// where a thread slowed by the host should get fewer of them. Nothing is allocated.
     /// </summary>
     public static void ForEach<TItems>(int count, int threads, in TItems items) where TItems : struct, IItems
     {
         if (threads <= 1 || Available == 1)
             for (int i = 0; i < count; i++) items.Run(i);
         else For(count, in items);
-    }
-
-    /// <summary>
-    /// Runs <c>body(0) … body(count − 1)</c> on at most <paramref name="threads"/> threads, handing the items out one at a
-    /// time in order as threads come free: for work in more pieces than threads, where a thread slowed by the host should
-    /// get fewer of them.
-    /// </summary>
-    public static void ForEach(int count, int threads, Action<int> body)
-    {
-        if (count <= 0) return;
-        threads = Math.Min(Math.Min(count, threads), Available);
-        if (threads == 1)
-        {
-            for (int i = 0; i < count; i++) body(i);
-            return;
-        }
-        int next = -1;
-        For(threads, _ =>
-        {
-            for (int item = Interlocked.Increment(ref next); item < count; item = Interlocked.Increment(ref next)) body(item);
-        });
     }
 
     /// <summary>
@@ -207,8 +186,8 @@ internal static class KernelThreads
             {
                 var region = Reserve(ref delegateRegions);
                 region.Body = body;
-                Run(region, count);
-                region.Body = null;     // the closure is not kept alive until the next region
+                try { Run(region, count); }
+                finally { region.Body = null; }     // the closure is not kept alive until the next region
                 return true;
             }
             finally { Volatile.Write(ref busy, 0); }

@@ -97,17 +97,24 @@ internal static class GemmKernels
         else Gemm.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     }
 
-    /// <summary>C[m, n] = A[m, k] · W[k, n] (row-major, compact) with W a layer's weights, whose packing may be kept (<see cref="Gemm.MultiplyWeights"/>).</summary>
-    public static unsafe void MultiplyWeights(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<float> c, WeightPacking packing)
+    /// <summary>
+    /// C[m, n] = A[m, k] · W[k, n] (row-major, compact) with W a layer's weights, whose packing may be kept, then
+    /// + bias[j] and max(·, 0) when <paramref name="relu"/> is set, applied by each thread to the part of C it computed
+    /// (<see cref="Gemm.MultiplyWeights"/>).
+    /// </summary>
+    public static unsafe void MultiplyWeights(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<float> c, WeightPacking packing,
+        ReadOnlySpan<float> bias = default, bool relu = false)
     {
-        if (KernelOptions.UseReference || !packing.IsCached)
+        if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"GEMM bias needs {n} values; received {bias.Length}.");
+        if (KernelOptions.UseReference)
         {
             Multiply(false, false, m, n, k, a, k, w, n, c, n, accumulate: false);
+            Epilogue.Apply(c.Slice(0, m * n), n, bias.IsEmpty ? default : bias.Slice(0, n), relu);
             return;
         }
         if ((long)m * k > a.Length || (long)k * n > w.Length || (long)m * n > c.Length)
             throw new ArgumentException($"GEMM {m}×{n}×{k} needs A {m * (long)k}, W {k * (long)n} and C {m * (long)n} elements; received {a.Length}, {w.Length} and {c.Length}.");
-        fixed (float* pa = a, pw = w, pc = c)
-            Gemm.MultiplyWeights(m, n, k, pa, k, pw, n, pc, n, packing);
+        fixed (float* pa = a, pw = w, pc = c, pb = bias)
+            Gemm.MultiplyWeights(m, n, k, pa, k, pw, n, pc, n, packing, new OutputEpilogue(pb, null, null, relu, pc));
     }
 }

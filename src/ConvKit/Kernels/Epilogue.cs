@@ -4,12 +4,7 @@ using System.Runtime.Intrinsics;
 namespace ConvKit.Kernels;
 
 /// <summary>
-/// What a convolution or dense layer does to its GEMM's output before anyone reads it (bias, then ReLU; at inference a
-/// following batch normalization's per-channel scale too), and the backward of that: the ReLU mask and the bias
-/// gradient, in one pass.
-/// </summary>
-/// <summary>
-/// The epilogue of one convolution, for <see cref="Apply"/> to run on each part of its output as the part is computed:
+/// The epilogue of one convolution or dense layer, for <see cref="Apply"/> to run on each part of its output as the part is computed:
 /// y = y·scale + bias (scale 1 and bias 0 when null), plus the residual's matching part, then max(y, 0).
 /// </summary>
 internal readonly unsafe struct OutputEpilogue(float* bias, float* scale, float* residual, bool relu, float* output)
@@ -33,9 +28,44 @@ internal readonly unsafe struct OutputEpilogue(float* bias, float* scale, float*
     /// convolution with batch norm folded in and a ReLU, at batch 1).
     /// </summary>
     public void ApplyHere(float* part, int rows, int k) =>
-        Epilogue.ApplyHere(part, rows, k, Bias, Relu, Scale, Residual == null ? null : Residual + (part - Output));
+        Epilogue.ApplyHere(part, rows, k, k, Bias, Relu, Scale, Residual == null ? null : Residual + (part - Output));
+
+    /// <summary>Whether there is anything to do.</summary>
+    public bool IsEmpty => Bias == null && Scale == null && Residual == null && !Relu;
+
+    /// <summary>
+    /// <see cref="ApplyHere(float*, int, int)"/> on a block of an output whose rows are <paramref name="ld"/> apart:
+    /// <paramref name="rows"/> × <paramref name="columns"/> at <paramref name="part"/>, its first column
+    /// (part − Output) mod ld, so that a GEMM's thread applies it to the columns it computed.
+    /// </summary>
+    public void ApplyHere(float* part, int rows, int columns, nint ld) => ApplyHere(part, rows, columns, ld, (nint)(part - Output) % ld);
+
+    /// <summary>This epilogue for the register tile at <paramref name="tile"/>, whose first column is <paramref name="column"/>.</summary>
+    public TileEpilogue ForTile(float* tile, nint column) =>
+        new(Bias == null ? null : Bias + column, Scale == null ? null : Scale + column, Residual == null ? null : Residual + (tile - Output), Relu);
+
+    /// <summary><see cref="ApplyHere(float*, int, int, nint)"/> with the block's first column known.</summary>
+    public void ApplyHere(float* part, int rows, int columns, nint ld, nint column) =>
+        Epilogue.ApplyHere(part, rows, columns, ld, Bias == null ? null : Bias + column, Relu, Scale == null ? null : Scale + column,
+            Residual == null ? null : Residual + (part - Output));
 }
 
+/// <summary>
+/// <see cref="OutputEpilogue"/> cut to one register tile of a GEMM, for the micro-kernel that applies it as it stores the
+/// tile: bias and scale from the tile's first column, the residual at the tile's first element (rows as far apart as
+/// the output's).
+/// </summary>
+internal readonly unsafe struct TileEpilogue(float* bias, float* scale, float* residual, bool relu)
+{
+    public readonly float* Bias = bias, Scale = scale, Residual = residual;
+    public readonly bool Relu = relu;
+}
+
+/// <summary>
+/// What a convolution or dense layer does to its GEMM's output before anyone reads it (bias, then ReLU; at inference a
+/// following batch normalization's per-channel scale too), and the backward of that: the ReLU mask and the bias
+/// gradient, in one pass.
+/// </summary>
 internal static unsafe class Epilogue
 {
     /// <summary>
@@ -57,7 +87,7 @@ internal static unsafe class Epilogue
             float* start = py, b = pb, s = ps, r = pr;
             int rows = y.Length / k;
             KernelThreads.ForRows(rows, k, (_, first, last) =>
-                ApplyRows(start + (nint)first * k, last - first, k, b, relu, s, r == null ? null : r + (nint)first * k));
+                ApplyRows(start + (nint)first * k, last - first, k, k, b, relu, s, r == null ? null : r + (nint)first * k));
         }
     }
 
@@ -77,14 +107,21 @@ internal static unsafe class Epilogue
         }
     }
 
-    /// <summary>The pass of <see cref="ApplyRows"/> on the calling thread (nothing to do without bias, scale, residual or ReLU).</summary>
-    public static void ApplyHere(float* y, int rows, int k, float* bias, bool relu, float* scale, float* residual)
+    /// <summary>
+    /// The pass of <see cref="ApplyRows"/> on the calling thread, over <paramref name="rows"/> rows of <paramref name="k"/>
+    /// values <paramref name="ld"/> apart, the residual laid out alike (nothing to do without bias, scale, residual or ReLU).
+    /// </summary>
+    public static void ApplyHere(float* y, int rows, int k, nint ld, float* bias, bool relu, float* scale, float* residual)
     {
         if (bias == null && scale == null && residual == null && !relu) return;
-        if (KernelOptions.UseReference)
-            ElementwiseReference.Epilogue(new Span<float>(y, rows * k), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu,
-                scale == null ? default : new ReadOnlySpan<float>(scale, k), residual == null ? default : new ReadOnlySpan<float>(residual, rows * k));
-        else ApplyRows(y, rows, k, bias, relu, scale, residual);
+        if (!KernelOptions.UseReference)
+        {
+            ApplyRows(y, rows, k, ld, bias, relu, scale, residual);
+            return;
+        }
+        for (int row = 0; row < rows; row++)
+            ElementwiseReference.Epilogue(new Span<float>(y + row * ld, k), k, bias == null ? default : new ReadOnlySpan<float>(bias, k), relu,
+                scale == null ? default : new ReadOnlySpan<float>(scale, k), residual == null ? default : new ReadOnlySpan<float>(residual + row * ld, k));
     }
 
     public static void Apply(float* y, nint rows, int k, float* bias, bool relu, float* scale = null, float* residual = null) =>
@@ -93,7 +130,8 @@ internal static unsafe class Epilogue
 
     /// <summary>
     /// The pass of <see cref="Apply(Span{float}, int, ReadOnlySpan{float}, bool, ReadOnlySpan{float}, ReadOnlySpan{float})"/>
-    /// over <paramref name="rows"/> rows of <paramref name="k"/> channels: per row, eight channels at a time, y·scale,
+    /// over <paramref name="rows"/> rows of <paramref name="k"/> channels: per row, sixteen channels at a time with
+    /// AVX-512 (eight for the rest or without it), y·scale,
     /// + bias, + residual, max(·, 0), each rounded as TensorPrimitives' Multiply, Add and Max round it, so the bits are
     /// those of those calls one after another.
     /// </summary>
@@ -102,19 +140,29 @@ internal static unsafe class Epilogue
     /// and ReLU (now 45–75 µs), a third of the thread time of the convolution that computed it.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ApplyRows(float* y, int rows, int k, float* bias, bool relu, float* scale, float* residual)
+    private static void ApplyRows(float* y, int rows, int k, nint ld, float* bias, bool relu, float* scale, float* residual)
     {
-        if (bias == null && scale == null && residual == null)
+        if (bias == null && scale == null && residual == null && ld == k)
         {
             var all = new Span<float>(y, rows * k);
             TensorPrimitives.Max(all, 0f, all);
             return;
         }
         int width = Vector256<float>.Count, vectorEnd = k - k % width;
-        for (int row = 0; row < rows; row++, y += k)
+        int wideEnd = Vector512.IsHardwareAccelerated ? k - k % Vector512<float>.Count : 0;
+        for (int row = 0; row < rows; row++, y += ld)
         {
-            float* r = residual == null ? null : residual + (nint)row * k;
-            for (int c = 0; c < vectorEnd; c += width)
+            float* r = residual == null ? null : residual + row * ld;
+            for (int c = 0; c < wideEnd; c += Vector512<float>.Count)
+            {
+                var v = Vector512.Load(y + c);
+                if (scale != null) v *= Vector512.Load(scale + c);
+                if (bias != null) v += Vector512.Load(bias + c);
+                if (r != null) v += Vector512.Load(r + c);
+                if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
+                v.Store(y + c);
+            }
+            for (int c = wideEnd; c < vectorEnd; c += width)
             {
                 var v = Vector256.Load(y + c);
                 if (scale != null) v *= Vector256.Load(scale + c);

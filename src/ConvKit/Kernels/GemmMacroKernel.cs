@@ -17,33 +17,41 @@ internal static unsafe class GemmMacroKernel
     /// <summary>
     /// C[mc, nc] (+)= Apacked[mc, kc] · Bpacked[kc, nc]; <paramref name="overwrite"/> replaces C instead of adding.
     /// The loop over A's micro-panels runs outside the loop over B's: one A micro-panel stays in L1 while the B block
-    /// streams from L2.
+    /// streams from L2. A non-empty <paramref name="epilogue"/> (given with the last block of the shared dimension) runs
+    /// on each register tile as the micro-kernel stores it (<see cref="GemmMicroKernel.Packed"/>).
     /// </summary>
     public static void Packed(
         int mc, int nc, int kc,
         float* packedA,         // [⌈mc/PackedMR⌉, kc, PackedMR]
         float* packedB,         // [⌈nc/NR⌉, kc, NR]
         float* c, nint ldc,     // [mc, nc]
-        bool overwrite)
+        bool overwrite, in OutputEpilogue epilogue = default)
     {
         int mr = GemmMicroKernel.PackedMR;
         float* tile = stackalloc float[mr * NR];
+        bool fused = !epilogue.IsEmpty;
+        nint column = fused ? (nint)(c - epilogue.Output) % ldc : 0;
         for (int ir = 0; ir < mc; ir += mr)                             // A micro-panel in L1
             for (int jr = 0; jr < nc; jr += NR)                         // B micro-panels from L2
-                PackedTile(mc - ir, nc - jr, kc, packedA + ir * kc, packedB + jr * kc, c + ir * ldc + jr, ldc, overwrite, tile);
-    }
-
-    /// <summary>One register tile; <paramref name="rowsLeft"/> and <paramref name="columnsLeft"/> past the block's edge go through <paramref name="tile"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PackedTile(int rowsLeft, int columnsLeft, int kc, float* aPanel, float* bPanel, float* cTile, nint ldc, bool overwrite, float* tile)
-    {
-        int mr = GemmMicroKernel.PackedMR;
-        if (rowsLeft >= mr && columnsLeft >= NR) GemmMicroKernel.Packed(kc, aPanel, bPanel, cTile, ldc, overwrite);
-        else
-        {
-            GemmMicroKernel.Packed(kc, aPanel, bPanel, tile, NR, overwrite: true);
-            StoreEdge(tile, Math.Min(mr, rowsLeft), Math.Min(NR, columnsLeft), cTile, ldc, overwrite);
-        }
+            {
+                float* cTile = c + ir * ldc + jr;
+                int rowsLeft = mc - ir, columnsLeft = nc - jr;
+                if (rowsLeft >= mr && columnsLeft >= NR)
+                {
+                    if (fused)
+                    {
+                        var tileEpilogue = epilogue.ForTile(cTile, column + jr);
+                        GemmMicroKernel.Packed(kc, packedA + ir * kc, packedB + jr * kc, cTile, ldc, overwrite, &tileEpilogue);
+                    }
+                    else GemmMicroKernel.Packed(kc, packedA + ir * kc, packedB + jr * kc, cTile, ldc, overwrite);
+                    continue;
+                }
+                // Edge tiles through a register-sized scratch tile.
+                int rows = Math.Min(mr, rowsLeft), columns = Math.Min(NR, columnsLeft);
+                GemmMicroKernel.Packed(kc, packedA + ir * kc, packedB + jr * kc, tile, NR, overwrite: true);
+                StoreEdge(tile, rows, columns, cTile, ldc, overwrite);
+                if (fused) epilogue.ApplyHere(cTile, rows, columns, ldc, column + jr);
+            }
     }
 
     /// <summary>
@@ -96,12 +104,15 @@ internal static unsafe class GemmMacroKernel
     /// tiles finish). One to three rows that six-row tiles would leave over join the last twelve-row tiles instead, as
     /// 13 or 13 + 14: on their own each of their sums is a chain that waits on the multiply-add's latency, so one row
     /// took a third as long as a tile of twelve. Forty-nine rows (ResNet18's 7×7 layers at batch 1) run as 12 + 12 + 12
-    /// + 13 instead of four tiles of twelve and a single row.
+    /// + 13 instead of four tiles of twelve and a single row. Four rows left over join the last two twelve-row tiles as
+    /// 14 + 14 (28 rows, an output row of a 56 → 28 strided 1×1 convolution, one GEMM each: as 12 + 12 + 4 a fifth of
+    /// that convolution's samples went to the four-row tile and the copy out of its scratch tile).
     /// </summary>
     internal static int WideTileRows(int rowsLeft)
     {
         int tiles = rowsLeft / 12, tail = rowsLeft % 12 % MR;
         if (tiles == 0) return 0;
+        if (rowsLeft == 28) return 14;
         if (tail is 1 or 2 && tiles == 1) return 12 + tail;
         if (tail == 3 && tiles == 2) return 13;
         return 12;

@@ -33,15 +33,55 @@ internal static unsafe partial class GemmMicroKernel
         Avx512F.Store(row + 16, high);
     }
 
+    /// <summary>
+    /// <see cref="StoreRow(float*, Vector512{float}, Vector512{float}, bool)"/> with the output epilogue applied in registers: (acc, or row + acc) · scale + bias + residual,
+    /// then max(·, 0), each step rounded on its own as <see cref="Epilogue"/>'s pass rounds it, so the bits are those of
+    /// storing the row and running that pass over it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* row, Vector512<float> low, Vector512<float> high, bool overwrite, TileEpilogue* e, nint rowOffset)
+    {
+        if (!overwrite)
+        {
+            low = Avx512F.Add(Avx512F.LoadVector512(row), low);
+            high = Avx512F.Add(Avx512F.LoadVector512(row + 16), high);
+        }
+        if (e->Scale != null)
+        {
+            low = Avx512F.Multiply(low, Avx512F.LoadVector512(e->Scale));
+            high = Avx512F.Multiply(high, Avx512F.LoadVector512(e->Scale + 16));
+        }
+        if (e->Bias != null)
+        {
+            low = Avx512F.Add(low, Avx512F.LoadVector512(e->Bias));
+            high = Avx512F.Add(high, Avx512F.LoadVector512(e->Bias + 16));
+        }
+        if (e->Residual != null)
+        {
+            low = Avx512F.Add(low, Avx512F.LoadVector512(e->Residual + rowOffset));
+            high = Avx512F.Add(high, Avx512F.LoadVector512(e->Residual + rowOffset + 16));
+        }
+        if (e->Relu)
+        {
+            low = Avx512F.Max(low, Vector512<float>.Zero);
+            high = Avx512F.Max(high, Vector512<float>.Zero);
+        }
+        Avx512F.Store(row, low);
+        Avx512F.Store(row + 16, high);
+    }
+
     /// <summary>Floats of packed B ahead of the current step that <see cref="Avx512Packed"/> prefetches (24 steps of 32).</summary>
     private const int PrefetchAheadB = 24 * NR512;
 
     /// <summary>Floats of packed A ahead of the current step that <see cref="Avx512Packed"/> prefetches (64 steps of 12).</summary>
     private const int PrefetchAheadA = 64 * PackedMR512;
 
-    /// <summary>The packed kernel with MR = 12: C[12, 32] (+)= A[12, kc] · B[kc, 32], A packed as a[p·12 + i].</summary>
+    /// <summary>
+    /// The packed kernel with MR = 12: C[12, 32] (+)= A[12, kc] · B[kc, 32], A packed as a[p·12 + i], then the
+    /// <paramref name="epilogue"/>, when given, on the sums in registers before they are stored.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Avx512Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
+    internal static void Avx512Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite, TileEpilogue* epilogue = null)
     {
         // Start fetching the C tile now: it is read only after the loop, and misses would stall it.
         PrefetchRows(c, ldc, 12, NR512);
@@ -187,6 +227,25 @@ internal static unsafe partial class GemmMicroKernel
             var a11 = Vector512.Create(a[11]);
             c11 = Avx512F.FusedMultiplyAdd(a11, b0, c11);
             c11b = Avx512F.FusedMultiplyAdd(a11, b1, c11b);
+        }
+        if (epilogue != null)
+        {
+            // A layer's bias and ReLU on the sums still in registers: after the tile was stored, a pass reading it back
+            // waited on those stores (to lines that come from memory) and took a fifth of a 56×56×64 → 256 1×1
+            // convolution's samples.
+            StoreRow(c + 0 * ldc, c00, c00b, overwrite, epilogue, 0 * ldc);
+            StoreRow(c + 1 * ldc, c01, c01b, overwrite, epilogue, 1 * ldc);
+            StoreRow(c + 2 * ldc, c02, c02b, overwrite, epilogue, 2 * ldc);
+            StoreRow(c + 3 * ldc, c03, c03b, overwrite, epilogue, 3 * ldc);
+            StoreRow(c + 4 * ldc, c04, c04b, overwrite, epilogue, 4 * ldc);
+            StoreRow(c + 5 * ldc, c05, c05b, overwrite, epilogue, 5 * ldc);
+            StoreRow(c + 6 * ldc, c06, c06b, overwrite, epilogue, 6 * ldc);
+            StoreRow(c + 7 * ldc, c07, c07b, overwrite, epilogue, 7 * ldc);
+            StoreRow(c + 8 * ldc, c08, c08b, overwrite, epilogue, 8 * ldc);
+            StoreRow(c + 9 * ldc, c09, c09b, overwrite, epilogue, 9 * ldc);
+            StoreRow(c + 10 * ldc, c10, c10b, overwrite, epilogue, 10 * ldc);
+            StoreRow(c + 11 * ldc, c11, c11b, overwrite, epilogue, 11 * ldc);
+            return;
         }
         StoreRow(c + 0 * ldc, c00, c00b, overwrite);
         StoreRow(c + 1 * ldc, c01, c01b, overwrite);

@@ -46,13 +46,21 @@ internal static unsafe partial class GemmMicroKernel
         for (int i = 0; i < rows; i++, c += ldc) { Sse.Prefetch0(c); Sse.Prefetch0(c + width - 1); }
     }
 
-    /// <summary>C[PackedMR, NR] (+)= A[PackedMR, kc] · B[kc, NR], A packed as a[p·PackedMR + i], B packed as b[p·NR + j].</summary>
+    /// <summary>
+    /// C[PackedMR, NR] (+)= A[PackedMR, kc] · B[kc, NR], A packed as a[p·PackedMR + i], B packed as b[p·NR + j]; then
+    /// the <paramref name="epilogue"/>, when given: in registers on AVX-512, else on the stored tile.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
+    public static void Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite, TileEpilogue* epilogue = null)
     {
-        if (Selected == Isa.Avx512) Avx512Packed(kc, a, b, c, ldc, overwrite);
-        else if (Selected == Isa.Avx2) Avx2Packed(kc, a, b, c, ldc, overwrite);
+        if (Selected == Isa.Avx512)
+        {
+            Avx512Packed(kc, a, b, c, ldc, overwrite, epilogue);
+            return;
+        }
+        if (Selected == Isa.Avx2) Avx2Packed(kc, a, b, c, ldc, overwrite);
         else PortablePacked(kc, a, b, c, ldc, overwrite);
+        if (epilogue != null) Epilogue.ApplyHere(c, PackedMR, NR, ldc, epilogue->Bias, epilogue->Relu, epilogue->Scale, epilogue->Residual);
     }
 
     /// <summary>

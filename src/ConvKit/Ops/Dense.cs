@@ -43,7 +43,8 @@ internal sealed class MatMulOp(Tensor a, Tensor b) : Op
 
 /// <summary>
 /// The dense layer in one op: y = x · w + bias for x [..., in] (leading axes flattened into M rows) and w [in, units],
-/// then max(y, 0) when ReLU is fused. Bias and ReLU are one pass over each row after the GEMM.
+/// then max(y, 0) when ReLU is fused. Bias and ReLU are one pass over each chunk of rows (or columns) of the GEMM's
+/// output, run by the thread that computed it while the chunk is still in its cache.
 /// dz = dy masked by y &gt; 0 (with ReLU) or dy; dx = dz · wᵀ, dw = xᵀ · dz, dBias[j] = Σ over rows of dz[·, j].
 /// </summary>
 internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op
@@ -58,8 +59,7 @@ internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op
         if (bias is not null && (bias.Rank != 1 || bias.Size != n))
             throw new ArgumentException($"Dense bias must have shape ({n},); received {bias.Shape}.");
         var y = Tensor.Uninitialized(x.Shape.With(-1, n));
-        GemmKernels.MultiplyWeights(m, n, k, x.Span, w.Data, y.Span, KeptPacking.For(w));
-        Epilogue.Apply(y.Span, n, bias is null ? default : bias.Span, relu);
+        GemmKernels.MultiplyWeights(m, n, k, x.Span, w.Data, y.Span, KeptPacking.For(w), bias is null ? default : bias.Span, relu);
         GradientTape.Record(new DenseOp(x, w, relu ? y : null), bias is null ? [x, w] : [x, w, bias], y);
         return y;
     }

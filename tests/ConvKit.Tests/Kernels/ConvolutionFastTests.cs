@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics.X86;
+using ConvKit.Autograd;
 using ConvKit.Kernels;
 using ConvKit.Operations;
 using ConvKit.Tensors;
@@ -55,6 +56,23 @@ public class ConvolutionFastTests
         Check(new ConvGeometry(1, 9, 8, 4, 17, kernelSize, Math.Max(1, kernelSize - 1), stride, 1, dilation, 1, 2, 0, 0, 1), withBias: false, seed++);
         Check(new ConvGeometry(2, 6, 11, 2, 3, 1, kernelSize, 1, stride, 1, dilation, 0, 1, 3, 2), withBias: true, seed++);
     }
+
+    /// <summary>
+    /// 1×1 convolutions with strides and more filters than the direct kernel takes (64), on AVX-512 one GEMM per output
+    /// row on the input read in place and, for the input gradient, written in place: strides that differ along the axes, sizes whose last rows and columns no output reads (8 with
+    /// stride 3), filters past one panel, batches; forward and both gradients against the reference, the input gradient
+    /// over stale values.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 8, 36, 3, 65, 3, 3)]     // 12 pixels per output row
+    [InlineData(3, 9, 27, 16, 100, 2, 2)]   // 14
+    [InlineData(1, 17, 40, 7, 70, 2, 3)]    // 14
+    [InlineData(2, 6, 26, 64, 128, 1, 2)]   // 13
+    [InlineData(1, 1, 100, 5, 96, 1, 4)]    // 25
+    [InlineData(4, 28, 56, 24, 80, 2, 2)]   // 28
+    [InlineData(2, 9, 9, 8, 40, 3, 2)]      // few filters and short rows: direct forward, col2im
+    public void StridedPointwiseConvolutionsAgree(int n, int h, int w, int c, int k, int strideH, int strideW) =>
+        Check(ConvGeometry.Create(n, h, w, c, k, 1, 1, strideH, strideW, 1, 1, Padding.Valid), withBias: true, seed: n * h + w * c + k);
 
     public static TheoryData<int, int, Padding> Conv1DWindows()
     {
@@ -248,7 +266,7 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
-    /// The inference epilogue (Σ·scale + bias, + residual, ReLU) on every forward path: 1×1 as one GEMM, dot products
+    /// The inference epilogue (Σ·scale + bias, + residual, ReLU) on every forward path: 1×1 as one GEMM and with strides as a GEMM per row, dot products
     /// (two filters), direct (rows in place through the six-pixel kernel; edge windows, fourteen-pixel blocks; runs of seven
     /// pixels for many filters), im2col tiles, and im2col of the whole batch; against the reference convolution with the same epilogue applied afterwards.
     /// </summary>
@@ -259,6 +277,7 @@ public class ConvolutionFastTests
     [InlineData(1, 14, 14, 64, 64, 3, 1, Padding.Same)]     // direct, edge windows, 14-pixel blocks
     [InlineData(3, 12, 12, 32, 96, 3, 1, Padding.Same)]     // im2col tiles
     [InlineData(1, 7, 7, 96, 128, 3, 2, Padding.Same)]      // im2col of the whole batch
+    [InlineData(2, 9, 27, 8, 72, 1, 2, Padding.Valid)]      // 1×1 with strides, a GEMM per output row (on AVX-512)
     [InlineData(2, 7, 7, 64, 96, 3, 1, Padding.Same)]       // direct, runs of seven (on AVX-512)
     public void TheInferenceEpilogueAgreesOnEveryPath(int n, int h, int w, int c, int k, int r, int stride, Padding padding)
     {
@@ -548,5 +567,48 @@ public class ConvolutionFastTests
         ConvolutionFast.BackwardKernel([], KernelAssert.Random(g.InputSize, 4), g, gradKernel);
         Assert.All(gradInput, v => Assert.Equal(0f, v));
         Assert.All(gradKernel, v => Assert.Equal(0f, v));
+    }
+}
+
+/// <summary>Which path a convolution takes, from the kernel trace (which is process-wide, hence the collection).</summary>
+[Collection(nameof(ConvKit.Tests.Autograd.OpTraceCollection))]
+public class ConvolutionPathTests
+{
+    /// <summary>
+    /// 1×1 convolutions with strides run as GEMMs per output row, forward and for the input gradient, with no im2col or
+    /// col2im, where their rows fill the AVX-512 kernel's tiles (Q = 14); rows that leave a partial tile (Q = 7), and
+    /// every shape without AVX-512, keep im2col and col2im.
+    /// </summary>
+    [Fact]
+    public void StridedPointwiseConvolutionsSkipImToColWhereTheirRowsFillTiles()
+    {
+        bool wide = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512;
+        Assert.Equal(wide, ConvolutionFast.RowsFillWideTiles(14));
+        Assert.Equal(wide, ConvolutionFast.RowsFillWideTiles(28));
+        Assert.Equal(wide, ConvolutionFast.RowsFillWideTiles(12));
+        Assert.False(ConvolutionFast.RowsFillWideTiles(7));
+        Assert.False(ConvolutionFast.RowsFillWideTiles(17));    // 12 and a partial six-row tile
+
+        string filling = Paths(ConvGeometry.Create(2, 28, 28, 16, 96, 1, 1, 2, 2, 1, 1, Padding.Same));
+        string partial = Paths(ConvGeometry.Create(2, 14, 14, 16, 96, 1, 1, 2, 2, 1, 1, Padding.Same));
+        Assert.Equal(wide, filling.Contains("1×1 with strides, one GEMM per output row on the input read in place, no im2col"));
+        Assert.Equal(wide, filling.Contains("1×1 with strides, one GEMM per output row written in place, no col2im"));
+        Assert.Equal(!wide, filling.Contains("then col2im"));
+        Assert.DoesNotContain("1×1 with strides", partial);
+        Assert.Contains("then col2im", partial);
+
+        static string Paths(ConvGeometry g)
+        {
+            var (savedLevel, savedOutput) = (OpTrace.Level, OpTrace.Output);
+            var trace = new StringWriter();
+            try
+            {
+                (OpTrace.Level, OpTrace.Output) = (2, trace);
+                ConvolutionFast.Forward(new float[g.InputSize], new float[g.KernelSize], [], g, new float[g.OutputSize]);
+                ConvolutionFast.BackwardInput(new float[g.OutputSize], new float[g.KernelSize], g, new float[g.InputSize]);
+            }
+            finally { (OpTrace.Level, OpTrace.Output) = (savedLevel, savedOutput); }
+            return trace.ToString();
+        }
     }
 }

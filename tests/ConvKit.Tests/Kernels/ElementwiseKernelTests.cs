@@ -131,9 +131,24 @@ public class ElementwiseKernelTests
             fixed (float* pt = tile, pb = bias, ps = scale, pr = residual)
             {
                 float* tb = withBias ? pb : null, ts = withScale ? ps : null, tr = withResidual ? pr : null;
-                using (new FastKernels()) Epilogue.ApplyHere(pt, rows, k, tb, relu, ts, tr);
+                using (new FastKernels()) Epilogue.ApplyHere(pt, rows, k, k, tb, relu, ts, tr);
             }
             KernelAssert.Exact(expected, tile, $"epilogue on a tile, k {k}, rows {rows}, steps {steps}");
+
+            // The form a GEMM's thread calls on the block of columns it computed: those columns change, no others.
+            int first = k / 3, columns = Math.Max(1, k - first - k / 4);
+            var block = (float[])y.Clone();
+            fixed (float* pt = block, pb = bias, ps = scale, pr = residual)
+            {
+                var e = new OutputEpilogue(withBias ? pb : null, withScale ? ps : null, withResidual ? pr : null, relu, pt);
+                using (new FastKernels()) e.ApplyHere(pt + first, rows, columns, k);
+            }
+            for (int i = 0; i < block.Length; i++)
+            {
+                bool inside = i % k >= first && i % k < first + columns;
+                Assert.True(BitConverter.SingleToInt32Bits(inside ? expected[i] : y[i]) == BitConverter.SingleToInt32Bits(block[i]),
+                    $"epilogue on columns [{first}, {first + columns}) of k {k}, rows {rows}, steps {steps}: element {i} is {block[i]}");
+            }
         }
     }
 

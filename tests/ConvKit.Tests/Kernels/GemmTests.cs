@@ -340,7 +340,7 @@ public class GemmTests
 
     /// <summary>
     /// The in-place macro-kernel's row tiles: one to three rows past the twelve-row tiles join them as 13 or 13 + 14
-    /// (49 rows as 12 + 12 + 12 + 13), and every row keeps the bits it has when all rows go six at a time (A read with
+    /// (49 rows as 12 + 12 + 12 + 13), four join the last two as 14 + 14 (28 and 52 rows), and every row keeps the bits it has when all rows go six at a time (A read with
     /// its columns apart, which the wide kernels do not take).
     /// </summary>
     [Fact]
@@ -348,12 +348,13 @@ public class GemmTests
     {
         Assert.Equal(new[] { 12, 12, 12, 13 }, Tiles(49));
         Assert.Equal(new[] { 13, 14 }, Tiles(27));
-        Assert.Equal(new[] { 12, 12, 12, 12 }, Tiles(52));  // four rows left run at full speed six at a time
+        Assert.Equal(new[] { 14, 14 }, Tiles(28));
+        Assert.Equal(new[] { 12, 12, 14, 14 }, Tiles(52));  // four rows past the twelve-row tiles join the last two
         Assert.Equal(new[] { 12 }, Tiles(15));
         Assert.Empty(Tiles(11));
         if (!Avx512F.IsSupported) return;
         const int nr = 32, kc = 70;
-        foreach (int m in new[] { 13, 14, 15, 25, 26, 27, 39, 49, 50, 51 })
+        foreach (int m in new[] { 13, 14, 15, 25, 26, 27, 28, 39, 49, 50, 51, 52 })
             foreach (bool overwrite in new[] { true, false })
             {
                 int n = 2 * nr + 3, rowStep = kc + 3;

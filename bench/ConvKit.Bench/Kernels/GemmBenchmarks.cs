@@ -26,3 +26,42 @@ public class GemmBenchmarks
     [Benchmark]
     public void Dispatched() => GemmKernels.Multiply(false, false, Size, Size, Size, a, Size, b, Size, c, Size, accumulate: false);
 }
+
+/// <summary>
+/// A layer's product with bias and ReLU, C = max(A · W + bias, 0): the epilogue as a pass of its own after the GEMM
+/// (the baseline) against the epilogue applied as the GEMM stores each register tile. [m, n, k] = [100352, 256, 64] is a
+/// batch-32 56×56×64 → 256 1×1 convolution, whose shallow product makes a separate pass over its 103 MB output costly;
+/// [1024, 1024, 1024] a dense layer.
+/// </summary>
+public class GemmEpilogueBenchmarks
+{
+    private float[] a = [], w = [], bias = [], c = [];
+    private WeightPacking packing;
+
+    [Params("100352x256x64", "1024x1024x1024")]
+    public string Shape { get; set; } = "";
+
+    private int M => int.Parse(Shape.Split('x')[0]);
+    private int N => int.Parse(Shape.Split('x')[1]);
+    private int K => int.Parse(Shape.Split('x')[2]);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        a = Tensor.RandomNormal(new Shape(M, K), seed: 1).ToArray();
+        w = Tensor.RandomNormal(new Shape(K, N), seed: 2).ToArray();
+        bias = Tensor.RandomNormal(new Shape(N), seed: 3).ToArray();
+        c = new float[M * N];
+        packing = new WeightPacking(new PackedWeights(), version: 1);
+    }
+
+    [Benchmark(Baseline = true)]
+    public void SeparatePass()
+    {
+        GemmKernels.MultiplyWeights(M, N, K, a, w, c, packing);
+        Epilogue.Apply(c, N, bias, relu: true);
+    }
+
+    [Benchmark]
+    public void InTheGemm() => GemmKernels.MultiplyWeights(M, N, K, a, w, c, packing, bias, relu: true);
+}

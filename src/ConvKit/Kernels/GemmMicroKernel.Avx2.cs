@@ -33,8 +33,49 @@ internal static unsafe partial class GemmMicroKernel
         Avx.Store(row + 8, high);
     }
 
+    /// <summary>
+    /// <see cref="Avx2StoreRow(float*, Vector256{float}, Vector256{float}, bool)"/> with the output epilogue applied in
+    /// registers, each step rounded on its own as <see cref="Epilogue"/>'s pass rounds it (the AVX-512 kernel's
+    /// <c>StoreRow</c> with an epilogue, eight lanes wide).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Avx2StoreRow(float* row, Vector256<float> low, Vector256<float> high, bool overwrite, TileEpilogue* e, nint rowOffset)
+    {
+        if (!overwrite)
+        {
+            low = Avx.Add(Avx.LoadVector256(row), low);
+            high = Avx.Add(Avx.LoadVector256(row + 8), high);
+        }
+        if (e->Scale != null)
+        {
+            low = Avx.Multiply(low, Avx.LoadVector256(e->Scale));
+            high = Avx.Multiply(high, Avx.LoadVector256(e->Scale + 8));
+        }
+        if (e->Bias != null)
+        {
+            low = Avx.Add(low, Avx.LoadVector256(e->Bias));
+            high = Avx.Add(high, Avx.LoadVector256(e->Bias + 8));
+        }
+        if (e->Residual != null)
+        {
+            low = Avx.Add(low, Avx.LoadVector256(e->Residual + rowOffset));
+            high = Avx.Add(high, Avx.LoadVector256(e->Residual + rowOffset + 8));
+        }
+        if (e->Relu)
+        {
+            low = Avx.Max(low, Vector256<float>.Zero);
+            high = Avx.Max(high, Vector256<float>.Zero);
+        }
+        Avx.Store(row, low);
+        Avx.Store(row + 8, high);
+    }
+
+    /// <summary>
+    /// The packed kernel: C[6, 16] (+)= A[6, kc] · B[kc, 16], then the <paramref name="epilogue"/>, when given, on the
+    /// sums in registers before they are stored.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Avx2Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite)
+    internal static void Avx2Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite, TileEpilogue* epilogue = null)
     {
         PrefetchRows(c, ldc, MR, NR256);
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
@@ -153,6 +194,16 @@ internal static unsafe partial class GemmMicroKernel
             c51 = Fma.MultiplyAdd(a5, b1, c51);
             a += MR;
             b += NR256;
+        }
+        if (epilogue != null)
+        {
+            Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite, epilogue, 0 * ldc);
+            Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite, epilogue, 1 * ldc);
+            Avx2StoreRow(c + 2 * ldc, c20, c21, overwrite, epilogue, 2 * ldc);
+            Avx2StoreRow(c + 3 * ldc, c30, c31, overwrite, epilogue, 3 * ldc);
+            Avx2StoreRow(c + 4 * ldc, c40, c41, overwrite, epilogue, 4 * ldc);
+            Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite, epilogue, 5 * ldc);
+            return;
         }
         Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite);
         Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite);

@@ -48,19 +48,18 @@ internal static unsafe partial class GemmMicroKernel
 
     /// <summary>
     /// C[PackedMR, NR] (+)= A[PackedMR, kc] · B[kc, NR], A packed as a[p·PackedMR + i], B packed as b[p·NR + j]; then
-    /// the <paramref name="epilogue"/>, when given: in registers on AVX-512, else on the stored tile.
+    /// the <paramref name="epilogue"/>, when given: in registers with AVX-512 or AVX2, else on the stored tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Packed(int kc, float* a, float* b, float* c, nint ldc, bool overwrite, TileEpilogue* epilogue = null)
     {
-        if (Selected == Isa.Avx512)
+        if (Selected == Isa.Avx512) Avx512Packed(kc, a, b, c, ldc, overwrite, epilogue);
+        else if (Selected == Isa.Avx2) Avx2Packed(kc, a, b, c, ldc, overwrite, epilogue);
+        else
         {
-            Avx512Packed(kc, a, b, c, ldc, overwrite, epilogue);
-            return;
+            PortablePacked(kc, a, b, c, ldc, overwrite);
+            if (epilogue != null) Epilogue.ApplyHere(c, PackedMR, NR, ldc, epilogue->Bias, epilogue->Relu, epilogue->Scale, epilogue->Residual);
         }
-        if (Selected == Isa.Avx2) Avx2Packed(kc, a, b, c, ldc, overwrite);
-        else PortablePacked(kc, a, b, c, ldc, overwrite);
-        if (epilogue != null) Epilogue.ApplyHere(c, PackedMR, NR, ldc, epilogue->Bias, epilogue->Relu, epilogue->Scale, epilogue->Residual);
     }
 
     /// <summary>

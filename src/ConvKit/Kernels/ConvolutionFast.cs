@@ -1101,7 +1101,7 @@ internal static unsafe class ConvolutionFast
     /// </summary>
     /// <remarks>
     /// A GEMM per output row is as short as the row. Where its pixels leave a partial tile, that tile costs nearly a whole
-    /// one: ResNet's 14×14×256 → 512 shortcut (Q = 7) took 6.2–6.5 ms for its input gradient this way against 2.9–3.6
+    /// one: ResNet's 14×14×256 → 512 shortcut (Q = 7) took 4.3–6.5 ms for its input gradient this way against 2.6–3.6
     /// through col2im, and with AVX2's six-row tiles every shape measured slower (56 → 28 pixels, 64 → 128 channels,
     /// batch 32: forward 5.6 against 4.9 ms). Rows that fill tiles (Q = 14, 28) were faster (below).
     /// </remarks>

@@ -42,8 +42,9 @@ internal static unsafe class ConvolutionFast
     /// (Σ · scale[k] + bias[k] when <paramref name="scale"/> is given: a batch normalization folded in at inference;
     /// plus residual[n,p,q,k] when a residual is given: the Add of a residual block), then max(out, 0) when
     /// <paramref name="relu"/> is set. These are an epilogue on each tile or output row right after its GEMM, while it is
-    /// still in cache; the 1×1 and whole-batch paths, whose GEMM covers the whole output at once, make one pass over it
-    /// afterwards.
+    /// still in cache; an ungrouped 1×1 convolution's GEMM applies it to its sums in registers, and the whole-batch path
+    /// to each thread's share; grouped 1×1 convolutions and the whole-batch path without kept weights make one pass over
+    /// the output afterwards.
     /// </summary>
     public static void Forward(
         ReadOnlySpan<float> input,      // [N, H, W, C]
@@ -228,7 +229,10 @@ internal static unsafe class ConvolutionFast
         });
     }
 
-    /// <summary>Output rows per task of the per-row GEMMs: at least 48 pixels' worth, and four tasks per thread where there are rows for them.</summary>
+    /// <summary>
+    /// Output rows per task of the per-row GEMMs: 48 pixels' worth, or fewer (down to one row) where that would leave
+    /// fewer than four tasks per thread.
+    /// </summary>
     private static int RowsPerTask(int rows, int pixels) =>
         Math.Clamp(Math.Min((48 + pixels - 1) / Math.Max(1, pixels), rows / (4 * KernelThreads.Available)), 1, Math.Max(1, rows));
 

@@ -217,8 +217,8 @@ internal static unsafe class Gemm
     /// the blocks <see cref="MultiplyPacked"/> would pack it in, so the bits are those of
     /// <see cref="Multiply(bool, bool, int, int, int, float*, nint, float*, nint, float*, nint, bool, bool)"/> followed
     /// by the epilogue. The epilogue (bias, scale, residual, ReLU) runs on each register tile of C as the last block of
-    /// the shared dimension stores it: in registers with AVX-512 or AVX2, else on the tile just stored; a product of at
-    /// most one panel of columns (n ≤ NR, A read in place) applies it afterwards.
+    /// the shared dimension stores it: in registers with AVX-512 or AVX2 (edge tiles, and the portable kernel, on the
+    /// tile just stored); a product of at most one panel of columns (n ≤ NR, A read in place) applies it afterwards.
     /// </summary>
     /// <remarks>
     /// The epilogue after the whole product read and wrote the output again from memory. A batch-32 56×56×64 → 256 1×1

@@ -104,9 +104,10 @@ internal static unsafe class GemmMacroKernel
     /// tiles finish). One to three rows that six-row tiles would leave over join the last twelve-row tiles instead, as
     /// 13 or 13 + 14: on their own each of their sums is a chain that waits on the multiply-add's latency, so one row
     /// took a third as long as a tile of twelve. Forty-nine rows (ResNet18's 7×7 layers at batch 1) run as 12 + 12 + 12
-    /// + 13 instead of four tiles of twelve and a single row. Four rows left over join the last two twelve-row tiles as
-    /// 14 + 14 (28 rows, an output row of a 56 → 28 strided 1×1 convolution, one GEMM each: as 12 + 12 + 4 a fifth of
-    /// that convolution's samples went to the four-row tile and the copy out of its scratch tile).
+    /// + 13 instead of four tiles of twelve and a single row. When 28 rows are left (m = 28, 40, 52, …, four past the
+    /// twelve-row tiles) they run as 14 + 14: 28 is an output row of a 56 → 28 strided 1×1 convolution, one GEMM each,
+    /// and as 12 + 12 + 4 a fifth of that convolution's samples went to the four-row tile and the copy out of its scratch
+    /// tile. Other counts of four rows left (m = 34: 12 + 12 + 6 + 4) keep a partial six-row tile.
     /// </summary>
     internal static int WideTileRows(int rowsLeft)
     {

@@ -63,8 +63,8 @@ internal static unsafe partial class GemmMicroKernel
         }
         if (e->Relu)
         {
-            low = Avx.Max(low, Vector256<float>.Zero);
-            high = Avx.Max(high, Vector256<float>.Zero);
+            low = Vector256.Max(low, Vector256<float>.Zero);
+            high = Vector256.Max(high, Vector256<float>.Zero);
         }
         Avx.Store(row, low);
         Avx.Store(row + 8, high);

@@ -63,8 +63,8 @@ internal static unsafe partial class GemmMicroKernel
         }
         if (e->Relu)
         {
-            low = Avx512F.Max(low, Vector512<float>.Zero);
-            high = Avx512F.Max(high, Vector512<float>.Zero);
+            low = Vector512.Max(low, Vector512<float>.Zero);
+            high = Vector512.Max(high, Vector512<float>.Zero);
         }
         Avx512F.Store(row, low);
         Avx512F.Store(row + 16, high);

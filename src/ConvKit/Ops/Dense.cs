@@ -43,8 +43,8 @@ internal sealed class MatMulOp(Tensor a, Tensor b) : Op
 
 /// <summary>
 /// The dense layer in one op: y = x · w + bias for x [..., in] (leading axes flattened into M rows) and w [in, units],
-/// then max(y, 0) when ReLU is fused. Bias and ReLU are one pass over each chunk of rows (or columns) of the GEMM's
-/// output, run by the thread that computed it while the chunk is still in its cache.
+/// then max(y, 0) when ReLU is fused. Bias and ReLU are applied by the GEMM's micro-kernel to its sums before it stores
+/// them (for at most one panel of units, 32 with AVX-512, in a pass after the GEMM).
 /// dz = dy masked by y &gt; 0 (with ReLU) or dy; dx = dz · wᵀ, dw = xᵀ · dz, dBias[j] = Σ over rows of dz[·, j].
 /// </summary>
 internal sealed class DenseOp(Tensor x, Tensor w, Tensor? reluOutput) : Op

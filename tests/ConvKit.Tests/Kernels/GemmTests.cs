@@ -252,6 +252,58 @@ public class GemmTests
     }
 
     /// <summary>
+    /// The packed kernel with an epilogue (scale, bias, residual, ReLU, each present or not, overwriting and adding)
+    /// gives the bits of the kernel without one followed by the epilogue's pass over the stored tile, NaN and
+    /// infinities in A included: a NaN stays NaN through the ReLU, as in the pass (the x86 max instruction alone would
+    /// make it 0). The selected kernel through the dispatcher (AVX-512, AVX2 or portable, whichever this process runs),
+    /// and the AVX2 kernel directly where AVX-512 is selected.
+    /// </summary>
+    [Fact]
+    public unsafe void PackedMicroKernelsApplyTheEpilogueAsThePassDoes()
+    {
+        Check(avx2: false, GemmMicroKernel.PackedMR, GemmMicroKernel.NR);
+        if (GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && Fma.IsSupported && Avx2.IsSupported) Check(avx2: true, GemmMicroKernel.MR, 16);
+
+        static void Check(bool avx2, int rows, int nr)
+        {
+            const int kc = 37;
+            int ldc = nr + 3;
+            var a = KernelAssert.Random(rows * kc, 8);
+            a[0] = float.NaN;                           // row 0
+            a[kc * rows - 1] = float.PositiveInfinity;  // the last row
+            a[kc * rows - 2] = float.NegativeInfinity;
+            var b = KernelAssert.Random(nr * kc, 9);
+            var bias = KernelAssert.Random(nr, 10);
+            var scale = KernelAssert.Random(nr, 11);
+            var residual = KernelAssert.Random(rows * ldc, 12);
+            var start = KernelAssert.Random(rows * ldc, 13);
+            for (int steps = 0; steps < 32; steps++)
+            {
+                bool withScale = (steps & 1) != 0, withBias = (steps & 2) != 0, withResidual = (steps & 4) != 0, relu = (steps & 8) != 0;
+                bool overwrite = (steps & 16) != 0;
+                var expected = (float[])start.Clone();
+                var actual = (float[])start.Clone();
+                fixed (float* pa = a, pb = b, pbias = bias, pscale = scale, pr = residual, pe = expected, pc = actual)
+                {
+                    float* tb = withBias ? pbias : null, ts = withScale ? pscale : null, tr = withResidual ? pr : null;
+                    var epilogue = new TileEpilogue(tb, ts, tr, relu);
+                    Run(avx2, kc, pa, pb, pe, ldc, overwrite, null);
+                    Epilogue.ApplyHere(pe, rows, nr, ldc, tb, relu, ts, tr);
+                    Run(avx2, kc, pa, pb, pc, ldc, overwrite, &epilogue);
+                }
+                KernelAssert.Exact(expected, actual, $"{(avx2 ? "avx2" : GemmMicroKernel.Selected)}, steps {steps}");
+                Assert.Contains(actual, float.IsNaN);
+            }
+        }
+
+        static void Run(bool avx2, int kc, float* a, float* b, float* c, int ldc, bool overwrite, TileEpilogue* epilogue)
+        {
+            if (avx2) GemmMicroKernel.Avx2Packed(kc, a, b, c, ldc, overwrite, epilogue);
+            else GemmMicroKernel.Packed(kc, a, b, c, ldc, overwrite, epilogue);
+        }
+    }
+
+    /// <summary>
     /// The twelve- to fourteen-row in-place AVX-512 kernels against calls of the six-row ones, bit for bit: overwriting
     /// and adding, with a padded row step and ldc, and the segmented form with a null piece; and the macro-kernel against
     /// the reference over ragged rows and columns. kc = 129 and the segmented form (depth 135) run the instantiation that

@@ -34,13 +34,18 @@ internal static unsafe partial class GemmMicroKernel
     }
 
     /// <summary>
-    /// <see cref="Avx2StoreRow(float*, Vector256{float}, Vector256{float}, bool)"/> with the output epilogue applied in
-    /// registers, each step rounded on its own as <see cref="Epilogue"/>'s pass rounds it (the AVX-512 kernel's
+    /// <see cref="Avx2StoreRow(float*, Vector256{float}, Vector256{float}, bool)"/> with the output epilogue, when
+    /// <paramref name="e"/> is not null, applied in registers, each step rounded on its own as <see cref="Epilogue"/>'s pass rounds it (the AVX-512 kernel's
     /// <c>StoreRow</c> with an epilogue, eight lanes wide).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Avx2StoreRow(float* row, Vector256<float> low, Vector256<float> high, bool overwrite, TileEpilogue* e, nint rowOffset)
     {
+        if (e == null)
+        {
+            Avx2StoreRow(row, low, high, overwrite);
+            return;
+        }
         if (!overwrite)
         {
             low = Avx.Add(Avx.LoadVector256(row), low);
@@ -195,22 +200,12 @@ internal static unsafe partial class GemmMicroKernel
             a += MR;
             b += NR256;
         }
-        if (epilogue != null)
-        {
-            Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite, epilogue, 0 * ldc);
-            Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite, epilogue, 1 * ldc);
-            Avx2StoreRow(c + 2 * ldc, c20, c21, overwrite, epilogue, 2 * ldc);
-            Avx2StoreRow(c + 3 * ldc, c30, c31, overwrite, epilogue, 3 * ldc);
-            Avx2StoreRow(c + 4 * ldc, c40, c41, overwrite, epilogue, 4 * ldc);
-            Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite, epilogue, 5 * ldc);
-            return;
-        }
-        Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite);
-        Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite);
-        Avx2StoreRow(c + 2 * ldc, c20, c21, overwrite);
-        Avx2StoreRow(c + 3 * ldc, c30, c31, overwrite);
-        Avx2StoreRow(c + 4 * ldc, c40, c41, overwrite);
-        Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite);
+        Avx2StoreRow(c + 0 * ldc, c00, c01, overwrite, epilogue, 0 * ldc);
+        Avx2StoreRow(c + 1 * ldc, c10, c11, overwrite, epilogue, 1 * ldc);
+        Avx2StoreRow(c + 2 * ldc, c20, c21, overwrite, epilogue, 2 * ldc);
+        Avx2StoreRow(c + 3 * ldc, c30, c31, overwrite, epilogue, 3 * ldc);
+        Avx2StoreRow(c + 4 * ldc, c40, c41, overwrite, epilogue, 4 * ldc);
+        Avx2StoreRow(c + 5 * ldc, c50, c51, overwrite, epilogue, 5 * ldc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

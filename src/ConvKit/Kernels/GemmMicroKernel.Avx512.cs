@@ -34,13 +34,19 @@ internal static unsafe partial class GemmMicroKernel
     }
 
     /// <summary>
-    /// <see cref="StoreRow(float*, Vector512{float}, Vector512{float}, bool)"/> with the output epilogue applied in registers: (acc, or row + acc) · scale + bias + residual,
+    /// <see cref="StoreRow(float*, Vector512{float}, Vector512{float}, bool)"/> with the output epilogue, when
+    /// <paramref name="e"/> is not null, applied in registers: (acc, or row + acc) · scale + bias + residual,
     /// then max(·, 0), each step rounded on its own as <see cref="Epilogue"/>'s pass rounds it, so the bits are those of
     /// storing the row and running that pass over it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow(float* row, Vector512<float> low, Vector512<float> high, bool overwrite, TileEpilogue* e, nint rowOffset)
     {
+        if (e == null)
+        {
+            StoreRow(row, low, high, overwrite);
+            return;
+        }
         if (!overwrite)
         {
             low = Avx512F.Add(Avx512F.LoadVector512(row), low);
@@ -228,37 +234,21 @@ internal static unsafe partial class GemmMicroKernel
             c11 = Avx512F.FusedMultiplyAdd(a11, b0, c11);
             c11b = Avx512F.FusedMultiplyAdd(a11, b1, c11b);
         }
-        if (epilogue != null)
-        {
-            // A layer's bias and ReLU on the sums still in registers: after the tile was stored, a pass reading it back
-            // waited on those stores (to lines that come from memory) and took a fifth of a 56×56×64 → 256 1×1
-            // convolution's samples.
-            StoreRow(c + 0 * ldc, c00, c00b, overwrite, epilogue, 0 * ldc);
-            StoreRow(c + 1 * ldc, c01, c01b, overwrite, epilogue, 1 * ldc);
-            StoreRow(c + 2 * ldc, c02, c02b, overwrite, epilogue, 2 * ldc);
-            StoreRow(c + 3 * ldc, c03, c03b, overwrite, epilogue, 3 * ldc);
-            StoreRow(c + 4 * ldc, c04, c04b, overwrite, epilogue, 4 * ldc);
-            StoreRow(c + 5 * ldc, c05, c05b, overwrite, epilogue, 5 * ldc);
-            StoreRow(c + 6 * ldc, c06, c06b, overwrite, epilogue, 6 * ldc);
-            StoreRow(c + 7 * ldc, c07, c07b, overwrite, epilogue, 7 * ldc);
-            StoreRow(c + 8 * ldc, c08, c08b, overwrite, epilogue, 8 * ldc);
-            StoreRow(c + 9 * ldc, c09, c09b, overwrite, epilogue, 9 * ldc);
-            StoreRow(c + 10 * ldc, c10, c10b, overwrite, epilogue, 10 * ldc);
-            StoreRow(c + 11 * ldc, c11, c11b, overwrite, epilogue, 11 * ldc);
-            return;
-        }
-        StoreRow(c + 0 * ldc, c00, c00b, overwrite);
-        StoreRow(c + 1 * ldc, c01, c01b, overwrite);
-        StoreRow(c + 2 * ldc, c02, c02b, overwrite);
-        StoreRow(c + 3 * ldc, c03, c03b, overwrite);
-        StoreRow(c + 4 * ldc, c04, c04b, overwrite);
-        StoreRow(c + 5 * ldc, c05, c05b, overwrite);
-        StoreRow(c + 6 * ldc, c06, c06b, overwrite);
-        StoreRow(c + 7 * ldc, c07, c07b, overwrite);
-        StoreRow(c + 8 * ldc, c08, c08b, overwrite);
-        StoreRow(c + 9 * ldc, c09, c09b, overwrite);
-        StoreRow(c + 10 * ldc, c10, c10b, overwrite);
-        StoreRow(c + 11 * ldc, c11, c11b, overwrite);
+        // The epilogue, when given, on the sums still in registers: after the tile was stored, a pass reading it back
+        // waited on those stores (to lines that come from memory) and took a fifth of a 56×56×64 → 256 1×1
+        // convolution's samples.
+        StoreRow(c + 0 * ldc, c00, c00b, overwrite, epilogue, 0 * ldc);
+        StoreRow(c + 1 * ldc, c01, c01b, overwrite, epilogue, 1 * ldc);
+        StoreRow(c + 2 * ldc, c02, c02b, overwrite, epilogue, 2 * ldc);
+        StoreRow(c + 3 * ldc, c03, c03b, overwrite, epilogue, 3 * ldc);
+        StoreRow(c + 4 * ldc, c04, c04b, overwrite, epilogue, 4 * ldc);
+        StoreRow(c + 5 * ldc, c05, c05b, overwrite, epilogue, 5 * ldc);
+        StoreRow(c + 6 * ldc, c06, c06b, overwrite, epilogue, 6 * ldc);
+        StoreRow(c + 7 * ldc, c07, c07b, overwrite, epilogue, 7 * ldc);
+        StoreRow(c + 8 * ldc, c08, c08b, overwrite, epilogue, 8 * ldc);
+        StoreRow(c + 9 * ldc, c09, c09b, overwrite, epilogue, 9 * ldc);
+        StoreRow(c + 10 * ldc, c10, c10b, overwrite, epilogue, 10 * ldc);
+        StoreRow(c + 11 * ldc, c11, c11b, overwrite, epilogue, 11 * ldc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -587,7 +587,9 @@ public class ConvolutionPathTests
         Assert.Equal(wide, ConvolutionFast.RowsFillWideTiles(28));
         Assert.Equal(wide, ConvolutionFast.RowsFillWideTiles(12));
         Assert.False(ConvolutionFast.RowsFillWideTiles(7));
+        Assert.Equal(wide, ConvolutionFast.RowsFillWideTiles(18));    // 12 and a whole six-row tile
         Assert.False(ConvolutionFast.RowsFillWideTiles(17));    // 12 and a partial six-row tile
+        Assert.False(ConvolutionFast.RowsFillWideTiles(16));
 
         string filling = Paths(ConvGeometry.Create(2, 28, 28, 16, 96, 1, 1, 2, 2, 1, 1, Padding.Same));
         string partial = Paths(ConvGeometry.Create(2, 14, 14, 16, 96, 1, 1, 2, 2, 1, 1, Padding.Same));

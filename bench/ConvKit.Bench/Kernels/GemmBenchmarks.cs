@@ -37,17 +37,17 @@ public class GemmEpilogueBenchmarks
 {
     private float[] a = [], w = [], bias = [], c = [];
     private WeightPacking packing;
+    private int M, N, K;
 
+    /// <summary>m×n×k.</summary>
     [Params("100352x256x64", "1024x1024x1024")]
     public string Shape { get; set; } = "";
-
-    private int M => int.Parse(Shape.Split('x')[0]);
-    private int N => int.Parse(Shape.Split('x')[1]);
-    private int K => int.Parse(Shape.Split('x')[2]);
 
     [GlobalSetup]
     public void Setup()
     {
+        var sizes = Shape.Split('x').Select(int.Parse).ToArray();
+        (M, N, K) = (sizes[0], sizes[1], sizes[2]);
         a = Tensor.RandomNormal(new Shape(M, K), seed: 1).ToArray();
         w = Tensor.RandomNormal(new Shape(K, N), seed: 2).ToArray();
         bias = Tensor.RandomNormal(new Shape(N), seed: 3).ToArray();

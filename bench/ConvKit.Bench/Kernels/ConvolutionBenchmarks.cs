@@ -11,7 +11,7 @@ namespace ConvKit.Bench.Kernels;
 public class ConvolutionBenchmarks
 {
     private float[] input = [], kernel = [], output = [];
-    private ConvGeometry geometry = null!;
+    private ConvGeometry geometry;
 
     [Params("seed", "resnet")]
     public string Case { get; set; } = "seed";

@@ -12,7 +12,7 @@ namespace ConvKit.Bench.Kernels;
 public class ConvolutionGradientBenchmarks
 {
     private float[] input = [], kernel = [], gradOutput = [], gradInput = [], gradKernel = [];
-    private ConvGeometry geometry = null!;
+    private ConvGeometry geometry;
 
     [Params("tutorial", "resnet")]
     public string Case { get; set; } = "tutorial";

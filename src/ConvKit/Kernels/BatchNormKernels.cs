@@ -10,7 +10,7 @@ namespace ConvKit.Kernels;
 /// across channels, threaded over chunks) and combines them in double in chunk order, so results do not depend on
 /// the thread count.
 /// </summary>
-internal static class BatchNormKernels
+internal static unsafe class BatchNormKernels
 {
     private const int RowsPerChunk = 256;
 
@@ -40,17 +40,28 @@ internal static class BatchNormKernels
     private static double[] ChunkSums(float[] x, int channels, int rows, float[]? center)
     {
         int chunks = (rows + RowsPerChunk - 1) / RowsPerChunk;
-        var partials = new float[chunks * channels];
-        KernelThreads.For(chunks, k =>
+        float* partials = KernelBuffers.Partials(chunks * channels);
+        KernelThreads.For(chunks, new ChunkSumItems(x, channels, rows, center, partials));
+        var total = new double[channels];
+        for (int k = 0; k < chunks; k++)
+            for (int c = 0; c < channels; c++) total[c] += partials[k * channels + c];
+        return total;
+    }
+
+    /// <summary><see cref="ChunkSums"/>: chunk k sums its rows into its partial.</summary>
+    private readonly struct ChunkSumItems(float[] x, int channels, int rows, float[]? center, float* partials) : KernelThreads.IItems
+    {
+        public void Run(int k)
         {
-            var acc = partials.AsSpan(k * channels, channels);
-            Span<float> centered = channels <= 1024 ? stackalloc float[channels] : new float[channels];
+            var acc = new Span<float>(partials + (nint)k * channels, channels);
+            acc.Clear();
             int end = Math.Min(rows, (k + 1) * RowsPerChunk);
             if (channels % Vector256<float>.Count == 0)
             {
                 SumRows(x.AsSpan(k * RowsPerChunk * channels, (end - k * RowsPerChunk) * channels), channels, center, acc);
                 return;
             }
+            Span<float> centered = channels <= 1024 ? stackalloc float[channels] : new float[channels];
             for (int r = k * RowsPerChunk; r < end; r++)
             {
                 var row = x.AsSpan(r * channels, channels);
@@ -61,11 +72,7 @@ internal static class BatchNormKernels
                     TensorPrimitives.MultiplyAdd(centered, centered, acc, acc);
                 }
             }
-        });
-        var total = new double[channels];
-        for (int k = 0; k < chunks; k++)
-            for (int c = 0; c < channels; c++) total[c] += partials[k * channels + c];
-        return total;
+        }
     }
 
     /// <summary>
@@ -82,23 +89,7 @@ internal static class BatchNormKernels
         var scale = gamma ?? Enumerable.Repeat(1f, channels).ToArray();
         var shift = beta ?? new float[channels];
         int rows = x.Length / channels;
-        Rows(rows, channels, (start, end) =>
-        {
-            if (channels % Vector256<float>.Count == 0)
-            {
-                NormalizeRows(x.AsSpan(start * channels, (end - start) * channels), mean, invStd, scale, shift,
-                    xhat is null ? default : xhat.AsSpan(start * channels, (end - start) * channels), y.AsSpan(start * channels, (end - start) * channels));
-                return;
-            }
-            Span<float> scratch = xhat is null ? new float[channels] : default;
-            for (int r = start; r < end; r++)
-            {
-                var h = xhat is null ? scratch : xhat.AsSpan(r * channels, channels);
-                TensorPrimitives.Subtract(x.AsSpan(r * channels, channels), mean, h);
-                TensorPrimitives.Multiply(h, invStd, h);
-                TensorPrimitives.MultiplyAdd(h, scale, shift, y.AsSpan(r * channels, channels));
-            }
-        });
+        Rows(rows, channels, new NormalizeItems(x, channels, mean, invStd, scale, shift, xhat, y));
     }
 
     /// <summary>
@@ -111,26 +102,8 @@ internal static class BatchNormKernels
         if (KernelOptions.UseReference) return ElementwiseReference.BatchNormBackward(dy, xhat, channels, invStd, gamma, training, dx);
         int rows = dy.Length / channels;
         int chunks = (rows + RowsPerChunk - 1) / RowsPerChunk;
-        var partialDy = new float[chunks * channels];
-        var partialDyXhat = new float[chunks * channels];
-        KernelThreads.For(chunks, k =>
-        {
-            var a = partialDy.AsSpan(k * channels, channels);
-            var b = partialDyXhat.AsSpan(k * channels, channels);
-            int end = Math.Min(rows, (k + 1) * RowsPerChunk);
-            if (channels % Vector256<float>.Count == 0)
-            {
-                int first = k * RowsPerChunk * channels, length = (end - k * RowsPerChunk) * channels;
-                SumGradients(dy.AsSpan(first, length), xhat.AsSpan(first, length), a, b);
-                return;
-            }
-            for (int r = k * RowsPerChunk; r < end; r++)
-            {
-                var g = dy.AsSpan(r * channels, channels);
-                TensorPrimitives.Add(a, g, a);
-                TensorPrimitives.MultiplyAdd(g, xhat.AsSpan(r * channels, channels), b, b);
-            }
-        });
+        float* partialDy = KernelBuffers.Partials(2 * chunks * channels), partialDyXhat = partialDy + (nint)chunks * channels;
+        KernelThreads.For(chunks, new GradientSumItems(dy, xhat, channels, rows, partialDy, partialDyXhat));
         var sumDy = new double[channels];
         var sumDyXhat = new double[channels];
         for (int k = 0; k < chunks; k++)
@@ -146,21 +119,7 @@ internal static class BatchNormKernels
             coefficientXhat[c] = training ? (float)(-s[c] * sumDyXhat[c] / rows) : 0f;
             offset[c] = training ? (float)(-s[c] * sumDy[c] / rows) : 0f;
         }
-        Rows(rows, channels, (start, end) =>
-        {
-            if (channels % Vector256<float>.Count == 0)
-            {
-                int first = start * channels, length = (end - start) * channels;
-                InputGradientRows(dy.AsSpan(first, length), xhat.AsSpan(first, length), s, offset, coefficientXhat, dx.AsSpan(first, length));
-                return;
-            }
-            for (int r = start; r < end; r++)
-            {
-                var d = dx.AsSpan(r * channels, channels);
-                TensorPrimitives.MultiplyAdd(dy.AsSpan(r * channels, channels), s, offset, d);
-                TensorPrimitives.MultiplyAdd(xhat.AsSpan(r * channels, channels), coefficientXhat, d, d);
-            }
-        });
+        Rows(rows, channels, new InputGradientItems(dy, xhat, channels, s, offset, coefficientXhat, dx));
         return (sumDy, sumDyXhat);
     }
 
@@ -316,13 +275,96 @@ internal static class BatchNormKernels
             }
     }
 
-    private static void Rows(int rows, int channels, Action<int, int> body)
+    /// <summary>A range of rows of a pass over the batch: <c>Run(start, end)</c>.</summary>
+    private interface IRowRange
+    {
+        void Run(int start, int end);
+    }
+
+    /// <summary>Runs <paramref name="body"/> over [0, rows) in one range per thread when large.</summary>
+    private static void Rows<TBody>(int rows, int channels, in TBody body) where TBody : struct, IRowRange
     {
         int parts = rows * channels < 1 << 15 ? 1 : KernelThreads.Available;
-        KernelThreads.For(parts, p =>
+        if (parts == 1) { body.Run(0, rows); return; }
+        KernelThreads.For(parts, new RowParts<TBody>(body, rows, parts));
+    }
+
+    private readonly struct RowParts<TBody>(TBody body, int rows, int parts) : KernelThreads.IItems where TBody : struct, IRowRange
+    {
+        public void Run(int part)
         {
-            var (start, end) = KernelThreads.Range(rows, parts, p);
-            body(start, end);
-        });
+            var (start, end) = KernelThreads.Range(rows, parts, part);
+            body.Run(start, end);
+        }
+    }
+
+    /// <summary><see cref="Normalize"/> on a range of rows.</summary>
+    private readonly struct NormalizeItems(float[] x, int channels, float[] mean, float[] invStd, float[] scale, float[] shift, float[]? xhat, float[] y)
+        : IRowRange
+    {
+        public void Run(int start, int end)
+        {
+            if (channels % Vector256<float>.Count == 0)
+            {
+                NormalizeRows(x.AsSpan(start * channels, (end - start) * channels), mean, invStd, scale, shift,
+                    xhat is null ? default : xhat.AsSpan(start * channels, (end - start) * channels), y.AsSpan(start * channels, (end - start) * channels));
+                return;
+            }
+            Span<float> scratch = xhat is null ? new float[channels] : default;
+            for (int r = start; r < end; r++)
+            {
+                var h = xhat is null ? scratch : xhat.AsSpan(r * channels, channels);
+                TensorPrimitives.Subtract(x.AsSpan(r * channels, channels), mean, h);
+                TensorPrimitives.Multiply(h, invStd, h);
+                TensorPrimitives.MultiplyAdd(h, scale, shift, y.AsSpan(r * channels, channels));
+            }
+        }
+    }
+
+    /// <summary><see cref="Backward"/>'s sums: chunk k sums Σdy and Σdy·xhat over its rows into its partials.</summary>
+    private readonly struct GradientSumItems(float[] dy, float[] xhat, int channels, int rows, float* partialDy, float* partialDyXhat)
+        : KernelThreads.IItems
+    {
+        public void Run(int k)
+        {
+            var a = new Span<float>(partialDy + (nint)k * channels, channels);
+            var b = new Span<float>(partialDyXhat + (nint)k * channels, channels);
+            a.Clear();
+            b.Clear();
+            int end = Math.Min(rows, (k + 1) * RowsPerChunk);
+            if (channels % Vector256<float>.Count == 0)
+            {
+                int first = k * RowsPerChunk * channels, length = (end - k * RowsPerChunk) * channels;
+                SumGradients(dy.AsSpan(first, length), xhat.AsSpan(first, length), a, b);
+                return;
+            }
+            for (int r = k * RowsPerChunk; r < end; r++)
+            {
+                var g = dy.AsSpan(r * channels, channels);
+                TensorPrimitives.Add(a, g, a);
+                TensorPrimitives.MultiplyAdd(g, xhat.AsSpan(r * channels, channels), b, b);
+            }
+        }
+    }
+
+    /// <summary><see cref="Backward"/>'s input gradient on a range of rows.</summary>
+    private readonly struct InputGradientItems(float[] dy, float[] xhat, int channels, float[] s, float[] offset, float[] coefficientXhat, float[] dx)
+        : IRowRange
+    {
+        public void Run(int start, int end)
+        {
+            if (channels % Vector256<float>.Count == 0)
+            {
+                int first = start * channels, length = (end - start) * channels;
+                InputGradientRows(dy.AsSpan(first, length), xhat.AsSpan(first, length), s, offset, coefficientXhat, dx.AsSpan(first, length));
+                return;
+            }
+            for (int r = start; r < end; r++)
+            {
+                var d = dx.AsSpan(r * channels, channels);
+                TensorPrimitives.MultiplyAdd(dy.AsSpan(r * channels, channels), s, offset, d);
+                TensorPrimitives.MultiplyAdd(xhat.AsSpan(r * channels, channels), coefficientXhat, d, d);
+            }
+        }
     }
 }

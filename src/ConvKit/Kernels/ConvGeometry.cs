@@ -10,7 +10,7 @@ namespace ConvKit.Kernels;
 /// P and Q are computed once, when the geometry is made, as the kernels read them in their loops; a <c>with</c>
 /// expression copies them as they are, so a geometry with other sizes, strides, dilations or pads is made anew.
 /// </remarks>
-public sealed record ConvGeometry(
+public readonly record struct ConvGeometry(
     int N, int H, int W, int C, int K, int R, int S,
     int StrideH, int StrideW, int DilationH, int DilationW,
     int PadTop, int PadLeft, int PadBottom, int PadRight, int Groups = 1)

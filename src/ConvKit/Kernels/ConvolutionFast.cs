@@ -143,22 +143,32 @@ internal static unsafe class ConvolutionFast
             if (OpTrace.Level >= 2) Trace("conv forward", g, $"im2col tiles of {rowsPerTile} output rows, {g.N * tilesPerImage} tiles over the threads");
             // The kernel packed once for every tile, where each tile's GEMM used to pack it again: 8–14 % off the
             // tutorial CNN's 5×5×32 → 64 and the default model's 7×7×64 → 128 convolutions, the same bits.
-            long groupSize = Gemm.WholeBSize(kg, width);
-            float* packedKernel = packing.Get(WholeBLayout(g), destination => PackWholeKernel(w, g, destination), &KernelBuffers.WholeB, out var kept);
-            KernelThreads.For(g.N * tilesPerImage, tile =>
-            {
-                int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
-                int rows = (p1 - p0) * g.Q;
-                float* columns = KernelBuffers.Columns(rows * width);
-                float* yTile = y + ((nint)(n * g.P + p0) * g.Q) * g.K;
-                for (int group = 0; group < g.Groups; group++)
-                {
-                    Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
-                    Gemm.MultiplyWholeB(rows, kg, width, columns, width, packedKernel + group * groupSize, yTile + group * kg, g.K, accumulate: false);
-                }
-                e.ApplyHere(yTile, rows, g.K);
-            });
+            float* packedKernel = packing.Get(WholeBLayout(g), new WholeKernelPacker(w, g), &KernelBuffers.WholeB, out var kept);
+            KernelThreads.For(g.N * tilesPerImage, new ForwardTiles(x, g, y, e, packedKernel, rowsPerTile, tilesPerImage));
             GC.KeepAlive(kept);
+        }
+    }
+
+    // The parallel loops' items, as structs where a lambda would allocate its captures at every call (KernelThreads.For<TItems>).
+
+    /// <summary><see cref="Forward"/> in im2col tiles: tile t is output rows [p0, p0 + rowsPerTile) of image t / tilesPerImage.</summary>
+    private readonly struct ForwardTiles(float* x, ConvGeometry g, float* y, OutputEpilogue e, float* packedKernel, int rowsPerTile, int tilesPerImage)
+        : KernelThreads.IItems
+    {
+        public void Run(int tile)
+        {
+            int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg;
+            long groupSize = Gemm.WholeBSize(kg, width);
+            int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
+            int rows = (p1 - p0) * g.Q;
+            float* columns = KernelBuffers.Columns(rows * width);
+            float* yTile = y + ((nint)(n * g.P + p0) * g.Q) * g.K;
+            for (int group = 0; group < g.Groups; group++)
+            {
+                Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
+                Gemm.MultiplyWholeB(rows, kg, width, columns, width, packedKernel + group * groupSize, yTile + group * kg, g.K, accumulate: false);
+            }
+            e.ApplyHere(yTile, rows, g.K);
         }
     }
 
@@ -182,9 +192,18 @@ internal static unsafe class ConvolutionFast
         OutputEpilogue e,
         WeightPacking packing)
     {
-        float* packedKernel = packing.Get(WholeBLayout(g), destination => PackWholeKernel(w, g, destination), &KernelBuffers.WholeB, out var kept);
+        float* packedKernel = packing.Get(WholeBLayout(g), new WholeKernelPacker(w, g), &KernelBuffers.WholeB, out var kept);
         int rows = g.N * g.P, rowsPerTask = RowsPerTask(rows, g.Q), tasks = (rows + rowsPerTask - 1) / rowsPerTask;
-        KernelThreads.For(tasks, task =>
+        KernelThreads.For(tasks, new StridedPointwiseRows(x, g, y, e, packedKernel, rows, rowsPerTask));
+        GC.KeepAlive(kept);
+    }
+
+    /// <summary><see cref="ForwardStridedPointwise"/>: task t is output rows [t·rowsPerTask, (t + 1)·rowsPerTask), one GEMM each.</summary>
+    private readonly struct StridedPointwiseRows(float* x, ConvGeometry g, float* y, OutputEpilogue e, float* packedKernel, int rows,
+        int rowsPerTask)
+        : KernelThreads.IItems
+    {
+        public void Run(int task)
         {
             for (int row = task * rowsPerTask, end = Math.Min(rows, row + rowsPerTask); row < end; row++)
             {
@@ -194,8 +213,7 @@ internal static unsafe class ConvolutionFast
                 Gemm.MultiplyWholeB(g.Q, g.K, g.C, a, (nint)g.StrideW * g.C, packedKernel, yRow, g.K, accumulate: false);
                 e.ApplyHere(yRow, g.Q, g.K);
             }
-        });
-        GC.KeepAlive(kept);
+        }
     }
 
     /// <summary>
@@ -213,7 +231,15 @@ internal static unsafe class ConvolutionFast
         Gemm.PackWholeB(true, g.C, g.K, w, g.K, packedKernel);
         int rows = g.N * g.P, rowsPerTask = RowsPerTask(rows, g.Q), tasks = (rows + rowsPerTask - 1) / rowsPerTask;
         nint inputRow = (nint)g.W * g.C;
-        KernelThreads.For(tasks, task =>
+        KernelThreads.For(tasks, new StridedPointwiseGradientRows(dy, g, dx, packedKernel, rows, rowsPerTask, inputRow));
+    }
+
+    /// <summary><see cref="BackwardInputStridedPointwise"/>: task t is output rows [t·rowsPerTask, (t + 1)·rowsPerTask), one GEMM each.</summary>
+    private readonly struct StridedPointwiseGradientRows(float* dy, ConvGeometry g, float* dx, float* packedKernel, int rows, int rowsPerTask,
+        nint inputRow)
+        : KernelThreads.IItems
+    {
+        public void Run(int task)
         {
             for (int row = task * rowsPerTask, end = Math.Min(rows, row + rowsPerTask); row < end; row++)
             {
@@ -226,7 +252,7 @@ internal static unsafe class ConvolutionFast
                     if (column % g.StrideW != 0 || column / g.StrideW >= g.Q) new Span<float>(target + (nint)column * g.C, g.C).Clear();
                 Gemm.MultiplyWholeB(g.Q, g.C, g.K, dy + (nint)row * g.Q * g.K, g.K, packedKernel, target, (nint)g.StrideW * g.C, accumulate: false);
             }
-        });
+        }
     }
 
     /// <summary>
@@ -248,6 +274,12 @@ internal static unsafe class ConvolutionFast
         int kg = g.FiltersPerGroup, width = g.R * g.S * g.ChannelsPerGroup;
         long groupSize = Gemm.WholeBSize(kg, width);
         for (int group = 0; group < g.Groups; group++) Gemm.PackWholeB(false, kg, width, w + group * kg, g.K, packed + group * groupSize);
+    }
+
+    /// <summary><see cref="PackWholeKernel"/> for <see cref="WeightPacking.Get"/>.</summary>
+    private readonly struct WholeKernelPacker(float* w, ConvGeometry g) : PackedWeights.IPacker
+    {
+        public void Pack(float* destination) => PackWholeKernel(w, g, destination);
     }
 
     private static string DirectKernel(ConvGeometry g) =>
@@ -283,43 +315,58 @@ internal static unsafe class ConvolutionFast
         int width = g.R * g.S * g.C, rows = g.N * g.P;
         float* columns = KernelBuffers.Columns(rows * g.Q * width);
         int parts = Math.Min(KernelThreads.Available, rows);
-        KernelThreads.For(parts, part =>
-        {
-            var (first, last) = KernelThreads.Range(rows, parts, part);
-            for (int row = first; row < last; row++)
-                Im2Col.Gather(x, g, row / g.P, row % g.P, row % g.P + 1, 0, columns + (nint)row * g.Q * width);
-        });
+        KernelThreads.For(parts, new WholeColumns(x, g, columns, rows, parts, width));
         // A read in place, as the tiles do: the same blocks of the shared dimension, so a sample's output has the same
         // bits whichever path its batch took.
         if (packing.IsCached)
         {
             // The kernel packed once for all calls; the threads take shares of the rows or of the filters, as Gemm's do.
-            float* packed = packing.Get(WholeBLayout(g), destination => PackWholeKernel(w, g, destination), &KernelBuffers.WholeB, out var kept);
+            float* packed = packing.Get(WholeBLayout(g), new WholeKernelPacker(w, g), &KernelBuffers.WholeB, out var kept);
             int m = rows * g.Q, NR = GemmMicroKernel.NR, panels = (g.K + NR - 1) / NR;
             int rowParts = Math.Min(KernelThreads.Available, (m + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR);
             bool byRows = (m >= g.K && rowParts > 1) || panels < 2;
             int shares = byRows ? rowParts : Math.Min(KernelThreads.Available, panels);
-            KernelThreads.For(shares, part =>
-            {
-                if (byRows)
-                {
-                    var (first, last) = KernelThreads.Range(m, shares, part, GemmMicroKernel.MR);
-                    Gemm.MultiplyWholeB(last - first, g.K, width, columns + (nint)first * width, width, packed, y + (nint)first * g.K, g.K, accumulate: false);
-                    if (last > first) e.ApplyHere(y + (nint)first * g.K, last - first, g.K);
-                }
-                else
-                {
-                    var (first, last) = KernelThreads.Range(panels, shares, part);
-                    int start = first * NR, end = Math.Min(g.K, last * NR);
-                    Gemm.MultiplyWholeB(m, start, end, g.K, width, columns, width, packed, y, g.K, accumulate: false);
-                    if (end > start) e.ApplyHere(y + start, m, end - start, g.K);
-                }
-            });
+            KernelThreads.For(shares, new WholeShares(g, columns, packed, y, e, m, width, shares, panels, byRows));
             GC.KeepAlive(kept);
             return;
         }
         Gemm.Multiply(false, false, rows * g.Q, g.K, width, columns, width, w, g.K, y, g.K, false, inPlaceA: true);
         e.Apply(y, (nint)rows * g.Q, g.K);
+    }
+
+    /// <summary><see cref="ForwardWhole"/>'s GEMM on a kept packing: share i of the rows, or of the filters' panels.</summary>
+    private readonly struct WholeShares(ConvGeometry g, float* columns, float* packed, float* y, OutputEpilogue e, int m, int width, int shares,
+        int panels, bool byRows)
+        : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            int NR = GemmMicroKernel.NR;
+            if (byRows)
+            {
+                var (first, last) = KernelThreads.Range(m, shares, part, GemmMicroKernel.MR);
+                Gemm.MultiplyWholeB(last - first, g.K, width, columns + (nint)first * width, width, packed, y + (nint)first * g.K, g.K, accumulate: false);
+                if (last > first) e.ApplyHere(y + (nint)first * g.K, last - first, g.K);
+            }
+            else
+            {
+                var (first, last) = KernelThreads.Range(panels, shares, part);
+                int start = first * NR, end = Math.Min(g.K, last * NR);
+                Gemm.MultiplyWholeB(m, start, end, g.K, width, columns, width, packed, y, g.K, accumulate: false);
+                if (end > start) e.ApplyHere(y + start, m, end - start, g.K);
+            }
+        }
+    }
+
+    /// <summary><see cref="ForwardWhole"/>'s im2col: part i gathers its range of the output rows.</summary>
+    private readonly struct WholeColumns(float* x, ConvGeometry g, float* columns, int rows, int parts, int width) : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            var (first, last) = KernelThreads.Range(rows, parts, part);
+            for (int row = first; row < last; row++)
+                Im2Col.Gather(x, g, row / g.P, row % g.P, row % g.P + 1, 0, columns + (nint)row * g.Q * width);
+        }
     }
 
     /// <summary>dIn = col2im(dOut · Wᵀ): dIn[n,h,w,c] = Σ over the windows that read (h, w, c) of dOut[n,p,q,k] · w[r,s,c',k].</summary>
@@ -372,20 +419,32 @@ internal static unsafe class ConvolutionFast
             for (int parity = 0; parity < 2; parity++)
             {
                 int perImage = parity == 0 ? evenTiles : oddTiles;
-                int phase = parity;
-                KernelThreads.For(g.N * perImage, task =>
-                {
-                    int n = task / perImage, tile = task % perImage * 2 + phase;
-                    int p0 = tile * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
-                    int rows = (p1 - p0) * g.Q;
-                    float* columns = KernelBuffers.Columns(rows * width);
-                    float* dyTile = dy + ((nint)(n * g.P + p0) * g.Q) * g.K;
-                    for (int group = 0; group < g.Groups; group++)
-                    {
-                        Gemm.MultiplyWholeB(rows, width, kg, dyTile + group * kg, g.K, packedKernel + group * groupSize, columns, width, accumulate: false);
-                        Im2Col.Scatter(columns, g, n, p0, p1, group * cg, dx);
-                    }
-                });
+                KernelThreads.For(g.N * perImage, new InputGradientTiles(dy, g, dx, packedKernel, rowsPerTile, perImage, parity));
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="BackwardInput"/> in GEMM tiles and col2im: task t is the tile of output rows [p0, p0 + rowsPerTile) of
+    /// image t / perImage, taking every other tile from <paramref name="parity"/> on, so that tiles running at once never
+    /// scatter into the same input rows.
+    /// </summary>
+    private readonly struct InputGradientTiles(float* dy, ConvGeometry g, float* dx, float* packedKernel, int rowsPerTile, int perImage, int parity)
+        : KernelThreads.IItems
+    {
+        public void Run(int task)
+        {
+            int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg;
+            long groupSize = Gemm.WholeBSize(width, kg);
+            int n = task / perImage, tile = task % perImage * 2 + parity;
+            int p0 = tile * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
+            int rows = (p1 - p0) * g.Q;
+            float* columns = KernelBuffers.Columns(rows * width);
+            float* dyTile = dy + ((nint)(n * g.P + p0) * g.Q) * g.K;
+            for (int group = 0; group < g.Groups; group++)
+            {
+                Gemm.MultiplyWholeB(rows, width, kg, dyTile + group * kg, g.K, packedKernel + group * groupSize, columns, width, accumulate: false);
+                Im2Col.Scatter(columns, g, n, p0, p1, group * cg, dx);
             }
         }
     }
@@ -466,33 +525,44 @@ internal static unsafe class ConvolutionFast
             if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, $"im2col tiles of {rowsPerTile} output rows, partial sums per thread");
             int chunks = Math.Min(KernelThreads.Available, tiles);
             float* partials = chunks > 1 ? KernelBuffers.Partials(chunks * size) : dw;
-            KernelThreads.For(chunks, chunk =>
-            {
-                float* sum = partials + (nint)chunk * size;
-                new Span<float>(sum, size).Clear();
-                var (first, last) = KernelThreads.Range(tiles, chunks, chunk);
-                for (int tile = first; tile < last; tile++)
-                {
-                    int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
-                    int rows = (p1 - p0) * g.Q;
-                    float* columns = KernelBuffers.Columns(rows * width);
-                    float* dyTile = dy + ((nint)(n * g.P + p0) * g.Q) * g.K;
-                    for (int group = 0; group < g.Groups; group++)
-                    {
-                        Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
-                        // The columns are Aᵀ here: read in place, each step of the shared dimension (a pixel) is a new
-                        // line of the tile for six floats. Packed, the kernel gradient of the tutorial CNN's 5×5 32 → 64
-                        // convolution ran 1.11× as fast with AVX-512 and 1.15× with AVX2; ResNet's 3×3 64 → 64 1.10× and 1.21×.
-                        Gemm.Multiply(true, false, width, kg, rows, columns, width, dyTile + group * kg, g.K, sum + group * kg, g.K, true);
-                    }
-                }
-            });
+            KernelThreads.For(chunks, new KernelGradientChunks(dy, x, g, partials, rowsPerTile, tilesPerImage, chunks));
             if (chunks > 1)
             {
                 var result = new Span<float>(dw, size);
                 new ReadOnlySpan<float>(partials, size).CopyTo(result);
                 for (int chunk = 1; chunk < chunks; chunk++)
                     TensorPrimitives.Add(result, new ReadOnlySpan<float>(partials + (nint)chunk * size, size), result);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="BackwardKernel"/> in im2col tiles: chunk i sums the kernel gradient of its range of the tiles (output rows
+    /// [p0, p0 + rowsPerTile) of an image) into partial i.
+    /// </summary>
+    private readonly struct KernelGradientChunks(float* dy, float* x, ConvGeometry g, float* partials, int rowsPerTile, int tilesPerImage, int chunks)
+        : KernelThreads.IItems
+    {
+        public void Run(int chunk)
+        {
+            int cg = g.ChannelsPerGroup, kg = g.FiltersPerGroup, width = g.R * g.S * cg, size = g.KernelSize;
+            float* sum = partials + (nint)chunk * size;
+            new Span<float>(sum, size).Clear();
+            var (first, last) = KernelThreads.Range(g.N * tilesPerImage, chunks, chunk);
+            for (int tile = first; tile < last; tile++)
+            {
+                int n = tile / tilesPerImage, p0 = tile % tilesPerImage * rowsPerTile, p1 = Math.Min(g.P, p0 + rowsPerTile);
+                int rows = (p1 - p0) * g.Q;
+                float* columns = KernelBuffers.Columns(rows * width);
+                float* dyTile = dy + ((nint)(n * g.P + p0) * g.Q) * g.K;
+                for (int group = 0; group < g.Groups; group++)
+                {
+                    Im2Col.Gather(x, g, n, p0, p1, group * cg, columns);
+                    // The columns are Aᵀ here: read in place, each step of the shared dimension (a pixel) is a new
+                    // line of the tile for six floats. Packed, the kernel gradient of the tutorial CNN's 5×5 32 → 64
+                    // convolution ran 1.11× as fast with AVX-512 and 1.15× with AVX2; ResNet's 3×3 64 → 64 1.10× and 1.21×.
+                    Gemm.Multiply(true, false, width, kg, rows, columns, width, dyTile + group * kg, g.K, sum + group * kg, g.K, true);
+                }
             }
         }
     }
@@ -545,8 +615,27 @@ internal static unsafe class ConvolutionFast
         float* partials = KernelBuffers.Partials(chunks * partialSize);
         bool pack = g.K != NR;
         nint rowLength = (nint)paddedWidth * g.C, columnStep = (nint)g.StrideW * g.C;
-        KernelThreads.For(chunks, chunk =>
+        KernelThreads.For(chunks, new KernelGradientDirectChunks(
+            dy, g, source, partials, partialSize, outputRows, chunks, blockRows, span, spanPadded, panels, kPadded, pack, rowLength, columnStep));
+        for (int r = 0; r < g.R; r++)
+            for (int i = 0; i < span; i++)
+            {
+                var target = new Span<float>(dw + ((nint)r * span + i) * g.K, g.K);
+                nint offset = (nint)(r * spanPadded + i) * kPadded;
+                new ReadOnlySpan<float>(partials + offset, g.K).CopyTo(target);
+                for (int chunk = 1; chunk < chunks; chunk++)
+                    TensorPrimitives.Add(target, new ReadOnlySpan<float>(partials + (nint)chunk * partialSize + offset, g.K), target);
+            }
+    }
+
+    /// <summary><see cref="BackwardKernelDirect"/>: chunk i sums the gradient of its range of output rows into partial i.</summary>
+    private readonly struct KernelGradientDirectChunks(float* dy, ConvGeometry g, float* source, float* partials, int partialSize, int outputRows,
+        int chunks, int blockRows, int span, int spanPadded, int panels, int kPadded, bool pack, nint rowLength, nint columnStep)
+        : KernelThreads.IItems
+    {
+        public void Run(int chunk)
         {
+            int NR = GemmMicroKernel.NR, blockMR = GemmMicroKernel.ColumnSegmentsMR;
             float* sum = partials + (nint)chunk * partialSize;
             new Span<float>(sum, partialSize).Clear();
             float* packed = pack ? KernelBuffers.PackB(kPadded * blockRows * g.Q) : null;
@@ -575,16 +664,7 @@ internal static unsafe class ConvolutionFast
                                 b + (nint)panel * NR * pixels, sum + (nint)(r * spanPadded + i0) * kPadded + panel * NR, kPadded, overwrite: false);
                     }
             }
-        });
-        for (int r = 0; r < g.R; r++)
-            for (int i = 0; i < span; i++)
-            {
-                var target = new Span<float>(dw + ((nint)r * span + i) * g.K, g.K);
-                nint offset = (nint)(r * spanPadded + i) * kPadded;
-                new ReadOnlySpan<float>(partials + offset, g.K).CopyTo(target);
-                for (int chunk = 1; chunk < chunks; chunk++)
-                    TensorPrimitives.Add(target, new ReadOnlySpan<float>(partials + (nint)chunk * partialSize + offset, g.K), target);
-            }
+        }
     }
 
     /// <summary>
@@ -607,7 +687,6 @@ internal static unsafe class ConvolutionFast
         OutputEpilogue e,
         WeightPacking packing)
     {
-        const int MR = GemmMicroKernel.MR;
         // With 16 filters or fewer a 32-wide AVX-512 block would be half padding (the seed's 5×5×3 → 16 case): such
         // rows run twelve pixels at a time through the 12 × 16 AVX-512 kernel, and the last few through the 6 × 16 AVX2 one.
         bool narrow = g.K <= GemmMicroKernel.NR256 && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512 && Avx2.IsSupported && Fma.IsSupported;
@@ -615,15 +694,25 @@ internal static unsafe class ConvolutionFast
         bool wideKernel = !narrow && GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx512;
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
         var layout = new PackedLayout(narrow ? PackedForm.Narrow : PackedForm.Panels, g.K, depth, 1, depth, (long)panels * NR * depth);
-        float* packedB = packing.Get(layout, destination => PackDirect(w, depth, g.K, narrow, panels, destination), &KernelBuffers.PackB, out var kept);
+        float* packedB = packing.Get(layout, new DirectPacker(w, depth, g.K, narrow, panels), &KernelBuffers.PackB, out var kept);
         nint rowStep = (nint)g.StrideW * g.C;
         // Pixels per block of the 32-filter AVX-512 kernel (fourteen or twelve) or of the 16-filter one (twelve); on other
         // machines twelve only sizes the edge windows' buffer, as their blocks are at most six pixels.
         int wideRows = wideKernel ? WideBlockPixels(g.Q) : GemmMicroKernel.Segments16Rows;
         int edgeLength = g.PadLeft + g.PadRight == 0 ? 0 : g.R * ((wideRows - 1) * g.StrideW + g.S) * g.C;
         bool avx2Runs = GemmMicroKernel.Selected == GemmMicroKernel.Isa.Avx2 && g.K % NR == 0;
-        KernelThreads.For(g.N * g.P, outputRow =>
+        KernelThreads.For(g.N * g.P, new DirectRows(x, g, y, e, packedB, depth, length, rowStep, NR, narrow, wideKernel, wideRows, edgeLength, avx2Runs));
+        GC.KeepAlive(kept);
+    }
+
+    /// <summary><see cref="ForwardDirect"/>: one output row.</summary>
+    private readonly struct DirectRows(float* x, ConvGeometry g, float* y, OutputEpilogue e, float* packedB, int depth, int length, nint rowStep,
+        int NR, bool narrow, bool wideKernel, int wideRows, int edgeLength, bool avx2Runs)
+        : KernelThreads.IItems
+    {
+        public void Run(int outputRow)
         {
+            const int MR = GemmMicroKernel.MR;
             int n = outputRow / g.P, p = outputRow % g.P;
             float** bases = stackalloc float*[g.R];
             float** shifted = stackalloc float*[g.R];
@@ -707,8 +796,7 @@ internal static unsafe class ConvolutionFast
                 }
             }
             e.ApplyHere(yRow, g.Q, g.K);
-        });
-        GC.KeepAlive(kept);
+        }
     }
 
     /// <summary>Pixels per run of <see cref="ForwardRuns"/>, whose kernel computes two runs at a time.</summary>
@@ -768,7 +856,7 @@ internal static unsafe class ConvolutionFast
         int NR = GemmMicroKernel.NR;  // 32: the kernel's width on AVX-512
         int length = g.S * g.C, depth = g.R * length, panels = (g.K + NR - 1) / NR;
         var layout = new PackedLayout(PackedForm.Panels, g.K, depth, 1, depth, (long)panels * NR * depth);
-        float* packedB = packing.Get(layout, destination => PackDirect(w, depth, g.K, narrow: false, panels, destination), &KernelBuffers.PackB, out var kept);
+        float* packedB = packing.Get(layout, new DirectPacker(w, depth, g.K, narrow: false, panels), &KernelBuffers.PackB, out var kept);
 
         int paddedHeight = g.H + g.PadTop + g.PadBottom, paddedWidth = g.W + g.PadLeft + g.PadRight, pixelStride = RunPixelStride(g.C);
         float* source = x;
@@ -787,8 +875,20 @@ internal static unsafe class ConvolutionFast
         int chunks = (int)Math.Min(pairs, Math.Max((2 * KernelThreads.Available + panels - 1) / panels, inputBytes >> 18));
         int pairsPerChunk = (pairs + chunks - 1) / chunks;
         chunks = (pairs + pairsPerChunk - 1) / pairsPerChunk;
-        KernelThreads.For(chunks * panels, task =>
+        KernelThreads.For(chunks * panels,
+            new RunChunks(g, source, y, packedB, windows, depth, panels, pairs, pairsPerChunk, runs, runsPerRow, paddedHeight, paddedWidth, pixelStride));
+        GC.KeepAlive(kept);
+        e.Apply(y, (nint)g.N * g.P * g.Q, g.K);
+    }
+
+    /// <summary><see cref="ForwardRuns"/>: task t is chunk t / panels of the pairs of runs against the kernel's panel t % panels.</summary>
+    private readonly struct RunChunks(ConvGeometry g, float* source, float* y, float* packedB, RunWindows windows, int depth, int panels,
+        int pairs, int pairsPerChunk, int runs, int runsPerRow, int paddedHeight, int paddedWidth, int pixelStride)
+        : KernelThreads.IItems
+    {
+        public void Run(int task)
         {
+            int NR = GemmMicroKernel.NR;  // 32: the kernel's width on AVX-512
             int chunk = task / panels, jr = task % panels * NR, nr = Math.Min(NR, g.K - jr);
             float* bPanel = packedB + (nint)jr * depth;
             float* tile = stackalloc float[2 * RunPixels * NR];
@@ -812,9 +912,7 @@ internal static unsafe class ConvolutionFast
                         new ReadOnlySpan<float>(tile + i * NR, nr).CopyTo(new Span<float>(row, nr));
                     }
             }
-        });
-        GC.KeepAlive(kept);
-        e.Apply(y, (nint)g.N * g.P * g.Q, g.K);
+        }
     }
 
     /// <summary>
@@ -842,6 +940,12 @@ internal static unsafe class ConvolutionFast
     {
         if (narrow) PackNarrow(w, depth, k, packed);
         else GemmPacking.PackB(false, depth, k, w, k, 0, panels, packed);
+    }
+
+    /// <summary><see cref="PackDirect"/> for <see cref="WeightPacking.Get"/>.</summary>
+    private readonly struct DirectPacker(float* w, int depth, int k, bool narrow, int panels) : PackedWeights.IPacker
+    {
+        public void Pack(float* destination) => PackDirect(w, depth, k, narrow, panels, destination);
     }
 
     /// <summary>
@@ -958,7 +1062,15 @@ internal static unsafe class ConvolutionFast
         int tail = length - full * 8;
         var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(tail)).AsSingle();
         nint rowStep = (nint)g.StrideW * g.C;
-        KernelThreads.For(g.N * g.P, outputRow =>
+        KernelThreads.For(g.N * g.P, new DotRows(x, g, y, e, weights, stride, full, mask, rowStep));
+    }
+
+    /// <summary><see cref="ForwardDot"/>: one output row.</summary>
+    private readonly struct DotRows(float* x, ConvGeometry g, float* y, OutputEpilogue e, float* weights, int stride, int full,
+        Vector256<float> mask, nint rowStep)
+        : KernelThreads.IItems
+    {
+        public void Run(int outputRow)
         {
             int n = outputRow / g.P, p = outputRow % g.P;
             float** bases = stackalloc float*[g.R];
@@ -1014,7 +1126,7 @@ internal static unsafe class ConvolutionFast
                 }
             }
             e.WithoutBiasAndScale.ApplyHere(yRow, g.Q, g.K);
-        });
+        }
     }
 
     /// <summary>
@@ -1079,7 +1191,15 @@ internal static unsafe class ConvolutionFast
         int rowLength = g.W * g.C, left = g.PadLeft * pixelStride, right = g.PadRight * pixelStride;
         int paddedLength = left + g.W * pixelStride + right;
         int rows = g.N * paddedHeight, parts = Math.Min(KernelThreads.Available, Math.Max(1, (int)((long)rows * paddedLength >> 16)));
-        KernelThreads.For(parts, part =>
+        KernelThreads.For(parts, new PadRows(x, g, padded, rows, parts, paddedHeight, paddedLength, top, rowLength, left, right, pixelStride));
+    }
+
+    /// <summary><see cref="Pad"/>: part i writes its range of the padded rows.</summary>
+    private readonly struct PadRows(float* x, ConvGeometry g, float* padded, int rows, int parts, int paddedHeight, int paddedLength, int top,
+        int rowLength, int left, int right, int pixelStride)
+        : KernelThreads.IItems
+    {
+        public void Run(int part)
         {
             var (first, last) = KernelThreads.Range(rows, parts, part);
             for (int row = first; row < last; row++)
@@ -1095,7 +1215,7 @@ internal static unsafe class ConvolutionFast
                         new ReadOnlySpan<float>(source + (nint)w * g.C, g.C).CopyTo(new Span<float>(target + left + (nint)w * pixelStride, g.C));
                 new Span<float>(target + left + (nint)g.W * pixelStride, right).Clear();
             }
-        });
+        }
     }
 
     /// <summary>

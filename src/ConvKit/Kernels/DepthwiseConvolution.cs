@@ -35,11 +35,7 @@ internal static unsafe class DepthwiseConvolution
         OutputEpilogue e)
     {
         float* source = Widened(x, g, out var wide);
-        KernelThreads.For(g.N * g.P, outputRow =>
-        {
-            ForwardRow(source, w, wide, outputRow / g.P, outputRow % g.P, y + (nint)outputRow * g.Q * g.K);
-            e.ApplyHere(y + (nint)outputRow * g.Q * g.K, g.Q, g.K);
-        });
+        KernelThreads.For(g.N * g.P, new ForwardRows(source, w, wide, y, e));
     }
 
     /// <summary>dIn[n,h,w,c] = Σ_m Σ over the taps (r, s) whose window covers (h, w) of dOut[n,p,q,c·M + m] · w[r,s,0,c·M + m].</summary>
@@ -52,21 +48,11 @@ internal static unsafe class DepthwiseConvolution
         int m = g.K / g.C;
         var wide = Wide(g);
         float* target = m == 1 ? dx : KernelBuffers.Columns(wide.InputSize);
-        KernelThreads.For(g.N * g.H, inputRow => InputGradientRow(dy, w, wide, inputRow / g.H, inputRow % g.H, target + (nint)inputRow * g.W * g.K));
+        KernelThreads.For(g.N * g.H, new InputGradientRows(dy, w, wide, target));
         if (m == 1) return;
         // The widened gradient's M channels per input channel, summed in order.
         int pixels = g.N * g.H * g.W;
-        KernelThreads.ForRows(pixels, g.K, (_, first, last) =>
-        {
-            for (int pixel = first; pixel < last; pixel++)
-                for (int c = 0; c < g.C; c++)
-                {
-                    float* group = target + (nint)pixel * g.K + c * m;
-                    float sum = group[0];
-                    for (int i = 1; i < m; i++) sum += group[i];
-                    dx[(nint)pixel * g.C + c] = sum;
-                }
-        });
+        KernelThreads.ForRows(pixels, g.K, new NarrowedRows(target, g.C, m, dx));
     }
 
     /// <summary>dW[r,s,0,k] = Σ_{n,p,q} in[n, h(p,r), w(q,s), k / M] · dOut[n,p,q,k]: one partial per chunk of output rows, added in chunk order.</summary>
@@ -80,14 +66,7 @@ internal static unsafe class DepthwiseConvolution
         int size = g.R * g.S * g.K, rows = g.N * g.P;
         int chunks = Math.Max(1, Math.Min(KernelThreads.Available, rows));
         float* partials = KernelBuffers.Partials(chunks * size);
-        KernelThreads.For(chunks, chunk =>
-        {
-            float* partial = partials + (nint)chunk * size;
-            new Span<float>(partial, size).Clear();
-            var (first, last) = KernelThreads.Range(rows, chunks, chunk);
-            for (int row = first; row < last; row++)
-                KernelGradientRow(source, dy + (nint)row * g.Q * g.K, wide, row / g.P, row % g.P, partial);
-        });
+        KernelThreads.For(chunks, new KernelGradientChunks(source, dy, wide, partials, size, rows, chunks));
         new ReadOnlySpan<float>(partials, size).CopyTo(new Span<float>(dw, size));
         for (int chunk = 1; chunk < chunks; chunk++)
             System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dw, size), new ReadOnlySpan<float>(partials + (nint)chunk * size, size), new Span<float>(dw, size));
@@ -103,11 +82,7 @@ internal static unsafe class DepthwiseConvolution
         wide = Wide(g);
         if (m == 1) return x;
         float* widened = KernelBuffers.PaddedInput(checked(g.N * g.H * g.W * g.K));
-        KernelThreads.ForRows(g.N * g.H * g.W, g.K, (_, first, last) =>
-        {
-            for (int pixel = first; pixel < last; pixel++)
-                for (int k = 0; k < g.K; k++) widened[(nint)pixel * g.K + k] = x[(nint)pixel * g.C + k / m];
-        });
+        KernelThreads.ForRows(g.N * g.H * g.W, g.K, new WidenedRows(x, g.C, m, widened));
         return widened;
     }
 
@@ -297,6 +272,66 @@ internal static unsafe class DepthwiseConvolution
                     for (; c < channels; c++) sums[c] = MathF.FusedMultiplyAdd(pixel[c], gradient[c], sums[c]);
                 }
             }
+        }
+    }
+
+    // The parallel loops' items, as structs where a lambda would allocate its captures at every call (KernelThreads.For<TItems>).
+
+    /// <summary><see cref="Forward"/>: one output row of the M = 1 convolution <paramref name="g"/>, then the epilogue on it.</summary>
+    private readonly struct ForwardRows(float* x, float* w, ConvGeometry g, float* y, OutputEpilogue e) : KernelThreads.IItems
+    {
+        public void Run(int outputRow)
+        {
+            float* yRow = y + (nint)outputRow * g.Q * g.K;
+            ForwardRow(x, w, g, outputRow / g.P, outputRow % g.P, yRow);
+            e.ApplyHere(yRow, g.Q, g.K);
+        }
+    }
+
+    /// <summary><see cref="BackwardInput"/>: one input row of the M = 1 convolution <paramref name="g"/>.</summary>
+    private readonly struct InputGradientRows(float* dy, float* w, ConvGeometry g, float* dx) : KernelThreads.IItems
+    {
+        public void Run(int inputRow) => InputGradientRow(dy, w, g, inputRow / g.H, inputRow % g.H, dx + (nint)inputRow * g.W * g.K);
+    }
+
+    /// <summary>dx[pixel, c] = Σ_i widened[pixel, c·M + i], in order, for a range of pixels.</summary>
+    private readonly struct NarrowedRows(float* widened, int c, int m, float* dx) : KernelThreads.IRows
+    {
+        public void Run(int part, int first, int last)
+        {
+            for (int pixel = first; pixel < last; pixel++)
+                for (int channel = 0; channel < c; channel++)
+                {
+                    float* group = widened + (nint)pixel * c * m + channel * m;
+                    float sum = group[0];
+                    for (int i = 1; i < m; i++) sum += group[i];
+                    dx[(nint)pixel * c + channel] = sum;
+                }
+        }
+    }
+
+    /// <summary><see cref="BackwardKernel"/>: chunk i sums its range of output rows into partial i.</summary>
+    private readonly struct KernelGradientChunks(float* x, float* dy, ConvGeometry g, float* partials, int size, int rows, int chunks)
+        : KernelThreads.IItems
+    {
+        public void Run(int chunk)
+        {
+            float* partial = partials + (nint)chunk * size;
+            new Span<float>(partial, size).Clear();
+            var (first, last) = KernelThreads.Range(rows, chunks, chunk);
+            for (int row = first; row < last; row++)
+                KernelGradientRow(x, dy + (nint)row * g.Q * g.K, g, row / g.P, row % g.P, partial);
+        }
+    }
+
+    /// <summary>widened[pixel, k] = x[pixel, k / M] for a range of pixels.</summary>
+    private readonly struct WidenedRows(float* x, int c, int m, float* widened) : KernelThreads.IRows
+    {
+        public void Run(int part, int first, int last)
+        {
+            int k = c * m;
+            for (int pixel = first; pixel < last; pixel++)
+                for (int j = 0; j < k; j++) widened[(nint)pixel * k + j] = x[(nint)pixel * c + j / m];
         }
     }
 }

@@ -86,8 +86,7 @@ internal static unsafe class Epilogue
         {
             float* start = py, b = pb, s = ps, r = pr;
             int rows = y.Length / k;
-            KernelThreads.ForRows(rows, k, (_, first, last) =>
-                ApplyRows(start + (nint)first * k, last - first, k, k, b, relu, s, r == null ? null : r + (nint)first * k));
+            KernelThreads.ForRows(rows, k, new ApplyRanges(start, k, b, relu, s, r));
         }
     }
 
@@ -102,8 +101,7 @@ internal static unsafe class Epilogue
         fixed (float* px = x, py = y)
         {
             float* source = px, target = py;
-            KernelThreads.ForRows(y.Length, 1, (_, first, last) =>
-                TensorPrimitives.Max(new ReadOnlySpan<float>(source + first, last - first), 0f, new Span<float>(target + first, last - first)));
+            KernelThreads.ForRows(y.Length, 1, new ReluRanges(source, target));
         }
     }
 
@@ -209,13 +207,7 @@ internal static unsafe class Epilogue
         fixed (float* py = y, pdy = dy, pdz = dz, pbias = gradBias)
         {
             float* yv = py, g = pdy, d = pdz, bias = pbias, sums = partials;
-            KernelThreads.ForRows(rows, k, (part, first, last) =>
-            {
-                nint offset = (nint)first * k;
-                int count = (last - first) * k;
-                Mask(new ReadOnlySpan<float>(yv + offset, count), new ReadOnlySpan<float>(g + offset, count), new Span<float>(d + offset, count));
-                if (withBias) SumRows(new ReadOnlySpan<float>(d + offset, count), k, new Span<float>(sums == null ? bias : sums + (nint)part * k, k));
-            });
+            KernelThreads.ForRows(rows, k, new ReluBackwardRanges(yv, g, d, k, withBias ? (sums == null ? bias : sums) : null, sums != null));
             if (sums != null) AddParts(sums, parts, k, bias);
         }
     }
@@ -238,8 +230,7 @@ internal static unsafe class Epilogue
         fixed (float* pdy = gradOutput, pbias = gradBias)
         {
             float* g = pdy, bias = pbias, sums = partials;
-            KernelThreads.ForRows(rows, k, (part, first, last) =>
-                SumRows(new ReadOnlySpan<float>(g + (nint)first * k, (last - first) * k), k, new Span<float>(sums == null ? bias : sums + (nint)part * k, k)));
+            KernelThreads.ForRows(rows, k, new BiasGradientRanges(g, k, sums == null ? bias : sums, sums != null));
             if (sums != null) AddParts(sums, parts, k, bias);
         }
     }
@@ -285,5 +276,43 @@ internal static unsafe class Epilogue
         var target = new Span<float>(result, k);
         new ReadOnlySpan<float>(partials, k).CopyTo(target);
         for (int part = 1; part < parts; part++) TensorPrimitives.Add(target, new ReadOnlySpan<float>(partials + (nint)part * k, k), target);
+    }
+
+    // The threads' ranges of rows, as structs where a lambda would allocate its captures at every call (KernelThreads.ForRows<TRows>).
+
+    /// <summary><see cref="Apply(Span{float}, int, ReadOnlySpan{float}, bool, ReadOnlySpan{float}, ReadOnlySpan{float})"/> on a range of rows.</summary>
+    private readonly struct ApplyRanges(float* y, int k, float* bias, bool relu, float* scale, float* residual) : KernelThreads.IRows
+    {
+        public void Run(int part, int first, int last) =>
+            ApplyRows(y + (nint)first * k, last - first, k, k, bias, relu, scale, residual == null ? null : residual + (nint)first * k);
+    }
+
+    /// <summary><see cref="Relu"/> on a range of elements.</summary>
+    private readonly struct ReluRanges(float* x, float* y) : KernelThreads.IRows
+    {
+        public void Run(int part, int first, int last) =>
+            TensorPrimitives.Max(new ReadOnlySpan<float>(x + first, last - first), 0f, new Span<float>(y + first, last - first));
+    }
+
+    /// <summary>
+    /// <see cref="ReluBackward"/> on a range of rows, summing its bias gradient (when <paramref name="sums"/> is not null)
+    /// into part i's row of <paramref name="sums"/> if <paramref name="perPart"/>, else into <paramref name="sums"/> itself.
+    /// </summary>
+    private readonly struct ReluBackwardRanges(float* y, float* dy, float* dz, int k, float* sums, bool perPart) : KernelThreads.IRows
+    {
+        public void Run(int part, int first, int last)
+        {
+            nint offset = (nint)first * k;
+            int count = (last - first) * k;
+            Mask(new ReadOnlySpan<float>(y + offset, count), new ReadOnlySpan<float>(dy + offset, count), new Span<float>(dz + offset, count));
+            if (sums != null) SumRows(new ReadOnlySpan<float>(dz + offset, count), k, new Span<float>(perPart ? sums + (nint)part * k : sums, k));
+        }
+    }
+
+    /// <summary><see cref="BiasGradient"/> on a range of rows, into part i's row of <paramref name="sums"/> if <paramref name="perPart"/>.</summary>
+    private readonly struct BiasGradientRanges(float* dy, int k, float* sums, bool perPart) : KernelThreads.IRows
+    {
+        public void Run(int part, int first, int last) =>
+            SumRows(new ReadOnlySpan<float>(dy + (nint)first * k, (last - first) * k), k, new Span<float>(perPart ? sums + (nint)part * k : sums, k));
     }
 }

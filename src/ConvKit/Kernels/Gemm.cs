@@ -208,6 +208,12 @@ internal static unsafe class Gemm
         KernelThreads.For(parts, new PackWholeBParts(transposeB, n, k, b, ldb, packed, kc, parts));
     }
 
+    /// <summary>A weight matrix [k, n] packed by <see cref="PackWholeBInBlocks"/>, for <see cref="WeightPacking.Get"/>.</summary>
+    private readonly struct WholeBPacker(int n, int k, float* w, nint ldw, int kc) : PackedWeights.IPacker
+    {
+        public void Pack(float* destination) => PackWholeBInBlocks(false, n, k, w, ldw, destination, kc);
+    }
+
     /// <summary>Floats of B (1 MB) from which <see cref="PackWholeBInBlocks"/> packs on all threads.</summary>
     private const int ParallelPackFloats = 1 << 18;
 
@@ -252,7 +258,7 @@ internal static unsafe class Gemm
         }
         int kc = BlockSize(k, PackedBlocks.KC, 2);
         var layout = new PackedLayout(PackedForm.Panels, n, k, 1, kc, WholeBSize(n, k));
-        float* packedW = packing.Get(layout, destination => PackWholeBInBlocks(false, n, k, w, ldw, destination, kc), &KernelBuffers.SharedB, out var kept);
+        float* packedW = packing.Get(layout, new WholeBPacker(n, k, w, ldw, kc), &KernelBuffers.SharedB, out var kept);
         MultiplyPacked(false, false, m, n, k, a, lda, w, ldw, c, ldc, accumulate: false, threads, packedW, epilogue);
         GC.KeepAlive(kept);
     }

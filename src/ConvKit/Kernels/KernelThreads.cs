@@ -116,6 +116,30 @@ internal static class KernelThreads
         });
     }
 
+    /// <summary>A struct's work on a range of rows, for <see cref="ForRows{TRows}"/>: <c>Run(part, firstRow, endRow)</c>.</summary>
+    public interface IRows
+    {
+        void Run(int part, int start, int end);
+    }
+
+    /// <summary><see cref="ForRows(int, int, Action{int, int, int})"/> for a struct's rows: nothing is allocated.</summary>
+    public static void ForRows<TRows>(int rows, int rowLength, in TRows body) where TRows : struct, IRows
+    {
+        int parts = RowParts(rows, rowLength);
+        if (parts == 1) { body.Run(0, 0, rows); return; }
+        For(parts, new RowRanges<TRows>(body, rows, parts));
+    }
+
+    /// <summary>The ranges of <see cref="ForRows{TRows}"/> as a region's items.</summary>
+    private readonly struct RowRanges<TRows>(TRows body, int rows, int parts) : IItems where TRows : struct, IRows
+    {
+        public void Run(int part)
+        {
+            var (start, end) = Range(rows, parts, part);
+            body.Run(part, start, end);
+        }
+    }
+
     /// <summary>The number of ranges <see cref="ForRows"/> makes.</summary>
     public static int RowParts(int rows, int rowLength)
     {
@@ -130,11 +154,13 @@ internal static class KernelThreads
         const int chunk = 1 << 20;
         if (values.Length < 2 * chunk || Available == 1) { values.Clear(); return; }
         fixed (float* start = values)
-        {
-            float* p = start;
-            int length = values.Length;
-            For((length + chunk - 1) / chunk, i => new Span<float>(p + (nint)i * chunk, Math.Min(chunk, length - i * chunk)).Clear());
-        }
+            For((values.Length + chunk - 1) / chunk, new ClearChunks(start, values.Length, chunk));
+    }
+
+    /// <summary>Chunk i of <see cref="Clear"/>.</summary>
+    private readonly unsafe struct ClearChunks(float* start, int length, int chunk) : IItems
+    {
+        public void Run(int i) => new Span<float>(start + (nint)i * chunk, Math.Min(chunk, length - i * chunk)).Clear();
     }
 
     /// <summary>Splits <c>[0, length)</c> into <paramref name="parts"/> contiguous ranges, multiples of <paramref name="grain"/> except the last.</summary>

@@ -49,14 +49,15 @@ internal sealed class PackedWeights
 
     /// <summary>
     /// The weights packed as <paramref name="layout"/> at <paramref name="version"/>: the kept array, or, the second time
-    /// this version is asked for, a new one that <paramref name="pack"/> fills (given its 64-byte-aligned start); null the
-    /// first time, when the caller packs into its scratch buffer.
+    /// this version is asked for, a new one that <paramref name="packer"/> fills (given its 64-byte-aligned start); null
+    /// the first time, when the caller packs into its scratch buffer.
     /// </summary>
-    public unsafe float[]? Get(PackedLayout layout, int version, PackInto pack)
+    public unsafe float[]? Get<TPacker>(PackedLayout layout, int version, in TPacker packer) where TPacker : struct, IPacker
     {
         lock (gate)
         {
-            int at = packings.FindIndex(p => p.Layout == layout);
+            int at = packings.Count - 1;
+            while (at >= 0 && packings[at].Layout != layout) at--;
             if (at < 0 || packings[at].Version != version)
             {
                 if (at >= 0) packings[at] = (layout, version, null);
@@ -65,7 +66,7 @@ internal sealed class PackedWeights
             }
             if (packings[at].Values is { } kept) return kept;
             var values = GC.AllocateUninitializedArray<float>(checked((int)layout.Floats + 16), pinned: true);
-            pack(Aligned(values));
+            packer.Pack(Aligned(values));
             Packs++;
             packings[at] = (layout, version, values);
             return values;
@@ -79,8 +80,14 @@ internal sealed class PackedWeights
         return (float*)((start + 63) & ~(nint)63);
     }
 
-    /// <summary>Fills a packed layout at <paramref name="destination"/>.</summary>
-    public unsafe delegate void PackInto(float* destination);
+    /// <summary>
+    /// Fills a packed layout at a destination: a struct holding the packing routine's arguments, so that asking for packed
+    /// weights allocates nothing (a lambda would allocate its captures at every call, packed or not).
+    /// </summary>
+    public unsafe interface IPacker
+    {
+        void Pack(float* destination);
+    }
 }
 
 /// <summary>
@@ -98,12 +105,13 @@ internal readonly struct WeightPacking(PackedWeights? cache, int version)
     /// <paramref name="kept"/> holds on to while the caller reads it; or, when none is kept, packed now into the scratch
     /// buffer that <paramref name="scratch"/> returns for the layout's size.
     /// </summary>
-    public unsafe float* Get(PackedLayout layout, PackedWeights.PackInto pack, delegate*<long, float*> scratch, out float[]? kept)
+    public unsafe float* Get<TPacker>(PackedLayout layout, in TPacker packer, delegate*<long, float*> scratch, out float[]? kept)
+        where TPacker : struct, PackedWeights.IPacker
     {
-        kept = cache?.Get(layout, version, pack);
+        kept = cache?.Get(layout, version, in packer);
         if (kept is not null) return PackedWeights.Aligned(kept);
         float* packed = scratch(layout.Floats);
-        pack(packed);
+        packer.Pack(packed);
         return packed;
     }
 }

@@ -33,86 +33,92 @@ internal static unsafe class PoolingFast
         fixed (float* px = input, py = output)
         {
             float* x = px, y = py;
-            ForRows(g, (n, p) =>
+            ForRows(g, new MaxForwardRows(x, y, g, rowStride, cellStride));
+        }
+    }
+
+    /// <summary><see cref="MaxForward"/>: output row p of image n.</summary>
+    private readonly struct MaxForwardRows(float* x, float* y, PoolGeometry g, nint rowStride, nint cellStride) : IRowWork
+    {
+        public void Run(int n, int p)
+        {
+            var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
+            for (int q = 0; q < g.Q; q++)
             {
-                var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
-                for (int q = 0; q < g.Q; q++)
+                int w0 = q * g.StrideW - g.PadLeft;
+                var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
+                float* o = y + ((nint)(n * g.P + p) * g.Q + q) * g.C;
+                float* corner = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + rLo * g.DilationH) * g.W + w0 + sLo * g.DilationW) * g.C;
+                int c = 0;
+                // Four vectors of channels per pass over the window where they fit: the window's loop runs a quarter
+                // as often. Each vector is what the one-vector loop below computes.
+                for (; c <= g.C - 32; c += 32)
                 {
-                    int w0 = q * g.StrideW - g.PadLeft;
-                    var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
-                    float* o = y + ((nint)(n * g.P + p) * g.Q + q) * g.C;
-                    float* corner = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + rLo * g.DilationH) * g.W + w0 + sLo * g.DilationW) * g.C;
-                    int c = 0;
-                    // Four vectors of channels per pass over the window where they fit: the window's loop runs a quarter
-                    // as often. Each vector is what the one-vector loop below computes.
-                    for (; c <= g.C - 32; c += 32)
+                    var best0 = OrderedBits(Vector256.Create(float.NegativeInfinity));
+                    Vector256<int> best1 = best0, best2 = best0, best3 = best0, ordered = Vector256<int>.AllBitsSet;
+                    for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                        for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                        {
+                            Vector256<float> v0 = Vector256.Load(cell), v1 = Vector256.Load(cell + 8), v2 = Vector256.Load(cell + 16), v3 = Vector256.Load(cell + 24);
+                            best0 = Vector256.Max(best0, OrderedBits(v0));
+                            best1 = Vector256.Max(best1, OrderedBits(v1));
+                            best2 = Vector256.Max(best2, OrderedBits(v2));
+                            best3 = Vector256.Max(best3, OrderedBits(v3));
+                            ordered &= (Vector256.Equals(v0, v0) & Vector256.Equals(v1, v1) & Vector256.Equals(v2, v2) & Vector256.Equals(v3, v3)).AsInt32();
+                        }
+                    if (ordered == Vector256<int>.AllBitsSet)
                     {
-                        var best0 = OrderedBits(Vector256.Create(float.NegativeInfinity));
-                        Vector256<int> best1 = best0, best2 = best0, best3 = best0, ordered = Vector256<int>.AllBitsSet;
-                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
-                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
-                            {
-                                Vector256<float> v0 = Vector256.Load(cell), v1 = Vector256.Load(cell + 8), v2 = Vector256.Load(cell + 16), v3 = Vector256.Load(cell + 24);
-                                best0 = Vector256.Max(best0, OrderedBits(v0));
-                                best1 = Vector256.Max(best1, OrderedBits(v1));
-                                best2 = Vector256.Max(best2, OrderedBits(v2));
-                                best3 = Vector256.Max(best3, OrderedBits(v3));
-                                ordered &= (Vector256.Equals(v0, v0) & Vector256.Equals(v1, v1) & Vector256.Equals(v2, v2) & Vector256.Equals(v3, v3)).AsInt32();
-                            }
-                        if (ordered == Vector256<int>.AllBitsSet)
-                        {
-                            OrderedBits(best0.AsSingle()).AsSingle().Store(o + c);
-                            OrderedBits(best1.AsSingle()).AsSingle().Store(o + c + 8);
-                            OrderedBits(best2.AsSingle()).AsSingle().Store(o + c + 16);
-                            OrderedBits(best3.AsSingle()).AsSingle().Store(o + c + 24);
-                            continue;
-                        }
-                        for (int part = c; part < c + 32; part += 8)
-                        {
-                            var ieee = Vector256.Create(float.NegativeInfinity);
-                            for (float* row = corner + part, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
-                                for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
-                                    ieee = Vector256.Max(ieee, Vector256.Load(cell));
-                            ieee.Store(o + part);
-                        }
+                        OrderedBits(best0.AsSingle()).AsSingle().Store(o + c);
+                        OrderedBits(best1.AsSingle()).AsSingle().Store(o + c + 8);
+                        OrderedBits(best2.AsSingle()).AsSingle().Store(o + c + 16);
+                        OrderedBits(best3.AsSingle()).AsSingle().Store(o + c + 24);
+                        continue;
                     }
-                    for (; c <= g.C - 8; c += 8)
+                    for (int part = c; part < c + 32; part += 8)
                     {
-                        // The running maxima as integers that order like the floats (OrderedBits), one single-cycle
-                        // integer max per cell where the IEEE maximum is three dependent instructions on AVX-512 and a
-                        // compare-and-blend on AVX2 (3×3 windows ran 3× as fast). A NaN has no place in that order, so a
-                        // window holding one is done again with the IEEE maximum, which returns the first NaN as the
-                        // reference does.
-                        var best = OrderedBits(Vector256.Create(float.NegativeInfinity));
-                        var ordered = Vector256<int>.AllBitsSet;
-                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
-                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
-                            {
-                                var v = Vector256.Load(cell);
-                                best = Vector256.Max(best, OrderedBits(v));
-                                ordered &= Vector256.Equals(v, v).AsInt32();
-                            }
-                        if (ordered == Vector256<int>.AllBitsSet)
-                        {
-                            OrderedBits(best.AsSingle()).AsSingle().Store(o + c);
-                            continue;
-                        }
                         var ieee = Vector256.Create(float.NegativeInfinity);
-                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                        for (float* row = corner + part, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
                             for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
                                 ieee = Vector256.Max(ieee, Vector256.Load(cell));
-                        ieee.Store(o + c);
-                    }
-                    for (; c < g.C; c++)
-                    {
-                        float best = float.NegativeInfinity;
-                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
-                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
-                                best = Math.Max(best, *cell);
-                        o[c] = best;
+                        ieee.Store(o + part);
                     }
                 }
-            });
+                for (; c <= g.C - 8; c += 8)
+                {
+                    // The running maxima as integers that order like the floats (OrderedBits), one single-cycle
+                    // integer max per cell where the IEEE maximum is three dependent instructions on AVX-512 and a
+                    // compare-and-blend on AVX2 (3×3 windows ran 3× as fast). A NaN has no place in that order, so a
+                    // window holding one is done again with the IEEE maximum, which returns the first NaN as the
+                    // reference does.
+                    var best = OrderedBits(Vector256.Create(float.NegativeInfinity));
+                    var ordered = Vector256<int>.AllBitsSet;
+                    for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                        for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                        {
+                            var v = Vector256.Load(cell);
+                            best = Vector256.Max(best, OrderedBits(v));
+                            ordered &= Vector256.Equals(v, v).AsInt32();
+                        }
+                    if (ordered == Vector256<int>.AllBitsSet)
+                    {
+                        OrderedBits(best.AsSingle()).AsSingle().Store(o + c);
+                        continue;
+                    }
+                    var ieee = Vector256.Create(float.NegativeInfinity);
+                    for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                        for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                            ieee = Vector256.Max(ieee, Vector256.Load(cell));
+                    ieee.Store(o + c);
+                }
+                for (; c < g.C; c++)
+                {
+                    float best = float.NegativeInfinity;
+                    for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                        for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                            best = Math.Max(best, *cell);
+                    o[c] = best;
+                }
+            }
         }
     }
 
@@ -144,52 +150,58 @@ internal static unsafe class PoolingFast
         fixed (float* px = input, pdy = gradOutput, pdx = gradInput)
         {
             float* x = px, dy = pdy, dx = pdx;
-            ScatterRows(g, (n, p) =>
+            ScatterRows(g, new MaxBackwardRows(x, dy, dx, g, tiling));
+        }
+    }
+
+    /// <summary><see cref="MaxBackward"/>: the windows of output row p of image n.</summary>
+    private readonly struct MaxBackwardRows(float* x, float* dy, float* dx, PoolGeometry g, bool tiling) : IRowWork
+    {
+        public void Run(int n, int p)
+        {
+            var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
+            if (rLo >= rHi) return;
+            int* cells = stackalloc int[g.R * g.S];
+            for (int q = 0; q < g.Q; q++)
             {
-                var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
-                if (rLo >= rHi) return;
-                int* cells = stackalloc int[g.R * g.S];
-                for (int q = 0; q < g.Q; q++)
+                int w0 = q * g.StrideW - g.PadLeft;
+                var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
+                if (sLo >= sHi) continue;
+                // Offsets of the window's cells inside the input, in row-major order.
+                int count = 0;
+                for (int r = rLo; r < rHi; r++)
+                    for (int s = sLo; s < sHi; s++)
+                        cells[count++] = ((n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0 + s * g.DilationW) * g.C;
+                float* d = dy + ((nint)(n * g.P + p) * g.Q + q) * g.C;
+                int c = 0;
+                for (; c <= g.C - 8; c += 8)
                 {
-                    int w0 = q * g.StrideW - g.PadLeft;
-                    var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
-                    if (sLo >= sHi) continue;
-                    // Offsets of the window's cells inside the input, in row-major order.
-                    int count = 0;
-                    for (int r = rLo; r < rHi; r++)
-                        for (int s = sLo; s < sHi; s++)
-                            cells[count++] = ((n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0 + s * g.DilationW) * g.C;
-                    float* d = dy + ((nint)(n * g.P + p) * g.Q + q) * g.C;
-                    int c = 0;
-                    for (; c <= g.C - 8; c += 8)
+                    var best = Vector256.Load(x + cells[0] + c);
+                    var winner = Vector256<int>.Zero;
+                    for (int i = 1; i < count; i++)
                     {
-                        var best = Vector256.Load(x + cells[0] + c);
-                        var winner = Vector256<int>.Zero;
-                        for (int i = 1; i < count; i++)
-                        {
-                            var value = Vector256.Load(x + cells[i] + c);
-                            var greater = Vector256.GreaterThan(value, best);
-                            best = Vector256.ConditionalSelect(greater, value, best);
-                            winner = Vector256.ConditionalSelect(greater.AsInt32(), Vector256.Create(i), winner);
-                        }
-                        if (tiling)
-                        {
-                            var gradient = Vector256.Load(d + c);
-                            for (int i = 0; i < count; i++)
-                                Vector256.Store(Vector256.ConditionalSelect(Vector256.Equals(winner, Vector256.Create(i)).AsSingle(), gradient, Vector256<float>.Zero), dx + cells[i] + c);
-                        }
-                        else for (int lane = 0; lane < 8; lane++) dx[cells[winner.GetElement(lane)] + c + lane] += d[c + lane];
+                        var value = Vector256.Load(x + cells[i] + c);
+                        var greater = Vector256.GreaterThan(value, best);
+                        best = Vector256.ConditionalSelect(greater, value, best);
+                        winner = Vector256.ConditionalSelect(greater.AsInt32(), Vector256.Create(i), winner);
                     }
-                    for (; c < g.C; c++)
+                    if (tiling)
                     {
-                        int winner = 0;
-                        float best = x[cells[0] + c];
-                        for (int i = 1; i < count; i++)
-                            if (x[cells[i] + c] > best) { best = x[cells[i] + c]; winner = i; }
-                        dx[cells[winner] + c] += d[c];
+                        var gradient = Vector256.Load(d + c);
+                        for (int i = 0; i < count; i++)
+                            Vector256.Store(Vector256.ConditionalSelect(Vector256.Equals(winner, Vector256.Create(i)).AsSingle(), gradient, Vector256<float>.Zero), dx + cells[i] + c);
                     }
+                    else for (int lane = 0; lane < 8; lane++) dx[cells[winner.GetElement(lane)] + c + lane] += d[c + lane];
                 }
-            });
+                for (; c < g.C; c++)
+                {
+                    int winner = 0;
+                    float best = x[cells[0] + c];
+                    for (int i = 1; i < count; i++)
+                        if (x[cells[i] + c] > best) { best = x[cells[i] + c]; winner = i; }
+                    dx[cells[winner] + c] += d[c];
+                }
+            }
         }
     }
 
@@ -204,37 +216,43 @@ internal static unsafe class PoolingFast
         fixed (float* px = input, py = output)
         {
             float* x = px, y = py;
-            ForRows(g, (n, p) =>
+            ForRows(g, new AverageForwardRows(x, y, g, rowStride, cellStride));
+        }
+    }
+
+    /// <summary><see cref="AverageForward"/>: output row p of image n.</summary>
+    private readonly struct AverageForwardRows(float* x, float* y, PoolGeometry g, nint rowStride, nint cellStride) : IRowWork
+    {
+        public void Run(int n, int p)
+        {
+            var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
+            for (int q = 0; q < g.Q; q++)
             {
-                var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
-                for (int q = 0; q < g.Q; q++)
+                int w0 = q * g.StrideW - g.PadLeft;
+                var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
+                int count = Math.Max(0, rHi - rLo) * Math.Max(0, sHi - sLo);
+                float* o = y + ((nint)(n * g.P + p) * g.Q + q) * g.C;
+                if (count == 0) { new Span<float>(o, g.C).Clear(); continue; }
+                float divisor = Divisor(g, p, q, count);
+                float* corner = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + rLo * g.DilationH) * g.W + w0 + sLo * g.DilationW) * g.C;
+                int c = 0;
+                for (; c <= g.C - 8; c += 8)
                 {
-                    int w0 = q * g.StrideW - g.PadLeft;
-                    var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
-                    int count = Math.Max(0, rHi - rLo) * Math.Max(0, sHi - sLo);
-                    float* o = y + ((nint)(n * g.P + p) * g.Q + q) * g.C;
-                    if (count == 0) { new Span<float>(o, g.C).Clear(); continue; }
-                    float divisor = Divisor(g, p, q, count);
-                    float* corner = x + ((nint)(n * g.H + p * g.StrideH - g.PadTop + rLo * g.DilationH) * g.W + w0 + sLo * g.DilationW) * g.C;
-                    int c = 0;
-                    for (; c <= g.C - 8; c += 8)
-                    {
-                        var sum = Vector256<float>.Zero;
-                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
-                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
-                                sum += Vector256.Load(cell);
-                        (sum / divisor).Store(o + c);
-                    }
-                    for (; c < g.C; c++)
-                    {
-                        float sum = 0;
-                        for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
-                            for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
-                                sum += *cell;
-                        o[c] = sum / divisor;
-                    }
+                    var sum = Vector256<float>.Zero;
+                    for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                        for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                            sum += Vector256.Load(cell);
+                    (sum / divisor).Store(o + c);
                 }
-            });
+                for (; c < g.C; c++)
+                {
+                    float sum = 0;
+                    for (float* row = corner + c, rowEnd = row + (rHi - rLo) * rowStride; row < rowEnd; row += rowStride)
+                        for (float* cell = row, cellEnd = row + (sHi - sLo) * cellStride; cell < cellEnd; cell += cellStride)
+                            sum += *cell;
+                    o[c] = sum / divisor;
+                }
+            }
         }
     }
 
@@ -249,30 +267,36 @@ internal static unsafe class PoolingFast
         fixed (float* pdy = gradOutput, pdx = gradInput)
         {
             float* dy = pdy, dx = pdx;
-            ScatterRows(g, (n, p) =>
+            ScatterRows(g, new AverageBackwardRows(dy, dx, g));
+        }
+    }
+
+    /// <summary><see cref="AverageBackward"/>: the windows of output row p of image n.</summary>
+    private readonly struct AverageBackwardRows(float* dy, float* dx, PoolGeometry g) : IRowWork
+    {
+        public void Run(int n, int p)
+        {
+            var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
+            for (int q = 0; q < g.Q; q++)
             {
-                var (rLo, rHi) = Valid(p * g.StrideH - g.PadTop, g.DilationH, g.R, g.H);
-                for (int q = 0; q < g.Q; q++)
+                int w0 = q * g.StrideW - g.PadLeft;
+                var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
+                int count = Math.Max(0, rHi - rLo) * Math.Max(0, sHi - sLo);
+                if (count == 0) continue;
+                float divisor = Divisor(g, p, q, count);
+                float* d = dy + ((nint)(n * g.P + p) * g.Q + q) * g.C;
+                for (int r = rLo; r < rHi; r++)
                 {
-                    int w0 = q * g.StrideW - g.PadLeft;
-                    var (sLo, sHi) = Valid(w0, g.DilationW, g.S, g.W);
-                    int count = Math.Max(0, rHi - rLo) * Math.Max(0, sHi - sLo);
-                    if (count == 0) continue;
-                    float divisor = Divisor(g, p, q, count);
-                    float* d = dy + ((nint)(n * g.P + p) * g.Q + q) * g.C;
-                    for (int r = rLo; r < rHi; r++)
+                    float* row = dx + ((nint)(n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0) * g.C;
+                    for (int s = sLo; s < sHi; s++)
                     {
-                        float* row = dx + ((nint)(n * g.H + p * g.StrideH - g.PadTop + r * g.DilationH) * g.W + w0) * g.C;
-                        for (int s = sLo; s < sHi; s++)
-                        {
-                            float* cell = row + (nint)s * g.DilationW * g.C;
-                            int c = 0;
-                            for (; c <= g.C - 8; c += 8) (Vector256.Load(cell + c) + Vector256.Load(d + c) / divisor).Store(cell + c);
-                            for (; c < g.C; c++) cell[c] += d[c] / divisor;
-                        }
+                        float* cell = row + (nint)s * g.DilationW * g.C;
+                        int c = 0;
+                        for (; c <= g.C - 8; c += 8) (Vector256.Load(cell + c) + Vector256.Load(d + c) / divisor).Store(cell + c);
+                        for (; c < g.C; c++) cell[c] += d[c] / divisor;
                     }
                 }
-            });
+            }
         }
     }
 
@@ -287,20 +311,26 @@ internal static unsafe class PoolingFast
         fixed (float* px = input, py = output)
         {
             float* x = px, y = py;
-            ForImages(n, (long)n * hw * c, b =>
+            ForImages(n, (long)n * hw * c, new GlobalMaxImages(x, y, hw, c));
+        }
+    }
+
+    /// <summary><see cref="GlobalMaxForward"/>: image b.</summary>
+    private readonly struct GlobalMaxImages(float* x, float* y, int hw, int c) : KernelThreads.IItems
+    {
+        public void Run(int b)
+        {
             {
+                float* o = y + (nint)b * c;
+                new Span<float>(o, c).Fill(float.NegativeInfinity);
+                for (int i = 0; i < hw; i++)
                 {
-                    float* o = y + (nint)b * c;
-                    new Span<float>(o, c).Fill(float.NegativeInfinity);
-                    for (int i = 0; i < hw; i++)
-                    {
-                        float* cell = x + ((nint)b * hw + i) * c;
-                        int j = 0;
-                        for (; j <= c - 8; j += 8) Vector256.Max(Vector256.Load(o + j), Vector256.Load(cell + j)).Store(o + j);
-                        for (; j < c; j++) o[j] = Math.Max(o[j], cell[j]);
-                    }
+                    float* cell = x + ((nint)b * hw + i) * c;
+                    int j = 0;
+                    for (; j <= c - 8; j += 8) Vector256.Max(Vector256.Load(o + j), Vector256.Load(cell + j)).Store(o + j);
+                    for (; j < c; j++) o[j] = Math.Max(o[j], cell[j]);
                 }
-            });
+            }
         }
     }
 
@@ -315,21 +345,27 @@ internal static unsafe class PoolingFast
         fixed (float* px = input, py = output)
         {
             float* x = px, y = py;
-            ForImages(n, (long)n * hw * c, b =>
+            ForImages(n, (long)n * hw * c, new GlobalAverageImages(x, y, hw, c));
+        }
+    }
+
+    /// <summary><see cref="GlobalAverageForward"/>: image b.</summary>
+    private readonly struct GlobalAverageImages(float* x, float* y, int hw, int c) : KernelThreads.IItems
+    {
+        public void Run(int b)
+        {
             {
+                float* o = y + (nint)b * c;
+                new Span<float>(o, c).Clear();
+                for (int i = 0; i < hw; i++)
                 {
-                    float* o = y + (nint)b * c;
-                    new Span<float>(o, c).Clear();
-                    for (int i = 0; i < hw; i++)
-                    {
-                        float* cell = x + ((nint)b * hw + i) * c;
-                        int j = 0;
-                        for (; j <= c - 8; j += 8) (Vector256.Load(o + j) + Vector256.Load(cell + j)).Store(o + j);
-                        for (; j < c; j++) o[j] += cell[j];
-                    }
-                    for (int j = 0; j < c; j++) o[j] /= hw;
+                    float* cell = x + ((nint)b * hw + i) * c;
+                    int j = 0;
+                    for (; j <= c - 8; j += 8) (Vector256.Load(o + j) + Vector256.Load(cell + j)).Store(o + j);
+                    for (; j < c; j++) o[j] += cell[j];
                 }
-            });
+                for (int j = 0; j < c; j++) o[j] /= hw;
+            }
         }
     }
 
@@ -352,47 +388,65 @@ internal static unsafe class PoolingFast
         return rows * cols;
     }
 
-    /// <summary>Runs body(b) for every image b &lt; n, in parallel over images when the input is large.</summary>
-    private static void ForImages(int n, long work, Action<int> body)
+    /// <summary>Runs body.Run(b) for every image b &lt; n, in parallel over images when the input is large.</summary>
+    private static void ForImages<TImages>(int n, long work, in TImages body) where TImages : struct, KernelThreads.IItems
     {
-        if (work < 4 * ParallelThreshold) { for (int b = 0; b < n; b++) body(b); return; }
-        KernelThreads.For(n, body);
+        if (work < 4 * ParallelThreshold) { for (int b = 0; b < n; b++) body.Run(b); return; }
+        KernelThreads.For(n, in body);
     }
 
-    /// <summary>Runs body(n, p) for every output row, in parallel when the output is large.</summary>
-    private static void ForRows(PoolGeometry g, Action<int, int> body)
+    /// <summary>The work on one output row (n, p) of a pooling kernel, as a struct so that a call allocates nothing.</summary>
+    private interface IRowWork
+    {
+        void Run(int n, int p);
+    }
+
+    /// <summary>Runs body.Run(n, p) for every output row, in parallel when the output is large.</summary>
+    private static void ForRows<TRows>(PoolGeometry g, in TRows body) where TRows : struct, IRowWork
     {
         int rows = g.N * g.P;
-        if (g.OutputSize < ParallelThreshold) { for (int i = 0; i < rows; i++) body(i / g.P, i % g.P); return; }
-        KernelThreads.For(rows, i => body(i / g.P, i % g.P));
+        if (g.OutputSize < ParallelThreshold) { for (int i = 0; i < rows; i++) body.Run(i / g.P, i % g.P); return; }
+        KernelThreads.For(rows, new Rows<TRows>(body, g.P));
     }
 
     /// <summary>
-    /// Runs body(n, p) for every output row of a scatter: rows whose windows overlap are grouped into tiles of
+    /// Runs body.Run(n, p) for every output row of a scatter: rows whose windows overlap are grouped into tiles of
     /// at least ⌈(R−1)·dh / sh⌉ rows; even tiles run before odd tiles.
     /// </summary>
-    private static void ScatterRows(PoolGeometry g, Action<int, int> body)
+    private static void ScatterRows<TRows>(PoolGeometry g, in TRows body) where TRows : struct, IRowWork
     {
-        if (g.OutputSize < ParallelThreshold || g.P == 0) { ForRowsSerial(g, body); return; }
+        if (g.OutputSize < ParallelThreshold || g.P == 0)
+        {
+            for (int n = 0; n < g.N; n++)
+                for (int p = 0; p < g.P; p++) body.Run(n, p);
+            return;
+        }
         int reach = (g.R - 1) * g.DilationH;
-        if (reach < g.StrideH) { KernelThreads.For(g.N * g.P, i => body(i / g.P, i % g.P)); return; }
+        if (reach < g.StrideH) { KernelThreads.For(g.N * g.P, new Rows<TRows>(body, g.P)); return; }
         int rowsPerTile = Math.Max((reach + g.StrideH - 1) / g.StrideH, (g.P + 4 * KernelThreads.Count - 1) / (4 * KernelThreads.Count));
         int tilesPerImage = (g.P + rowsPerTile - 1) / rowsPerTile;
         for (int parity = 0; parity < 2; parity++)
         {
-            int perImage = parity == 0 ? (tilesPerImage + 1) / 2 : tilesPerImage / 2, phase = parity;
-            KernelThreads.For(g.N * perImage, task =>
-            {
-                int n = task / perImage, p0 = (task % perImage * 2 + phase) * rowsPerTile;
-                for (int p = p0; p < Math.Min(g.P, p0 + rowsPerTile); p++) body(n, p);
-            });
+            int perImage = parity == 0 ? (tilesPerImage + 1) / 2 : tilesPerImage / 2;
+            KernelThreads.For(g.N * perImage, new RowTiles<TRows>(body, g.P, rowsPerTile, perImage, parity));
         }
     }
 
-    private static void ForRowsSerial(PoolGeometry g, Action<int, int> body)
+    /// <summary>Output row i as row i % P of image i / P.</summary>
+    private readonly struct Rows<TRows>(TRows body, int p) : KernelThreads.IItems where TRows : struct, IRowWork
     {
-        for (int n = 0; n < g.N; n++)
-            for (int p = 0; p < g.P; p++) body(n, p);
+        public void Run(int i) => body.Run(i / p, i % p);
+    }
+
+    /// <summary>Task t as the rows of every other tile of image t / perImage, from tile <paramref name="parity"/> on.</summary>
+    private readonly struct RowTiles<TRows>(TRows body, int p, int rowsPerTile, int perImage, int parity)
+        : KernelThreads.IItems where TRows : struct, IRowWork
+    {
+        public void Run(int task)
+        {
+            int n = task / perImage, p0 = (task % perImage * 2 + parity) * rowsPerTile;
+            for (int row = p0; row < Math.Min(p, p0 + rowsPerTile); row++) body.Run(n, row);
+        }
     }
 
     private static void CheckLengths(PoolGeometry g, int inputLength, int outputLength)

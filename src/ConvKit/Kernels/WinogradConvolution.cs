@@ -82,18 +82,13 @@ internal static unsafe partial class WinogradConvolution
         int positions = geometry.Positions;
         long packedSize = Gemm.WholeBSize(k, c);
         var layout = new PackedLayout(PackedForm.Winograd, k, c, positions, Gemm.Blocks.KC, positions * packedSize);
-        float* u = packing.Get(layout, destination => TransformKernel(w, g.R, c, k, destination, packedSize), &KernelBuffers.WholeB, out var kept);
+        float* u = packing.Get(layout, new KernelTransformPacker(w, g.R, c, k, packedSize), &KernelBuffers.WholeB, out var kept);
         int blockTiles = Math.Max(MinBlockTiles, BlockBudget / (positions * (c + k)) / 12 * 12);
         int blocks = (tiles + blockTiles - 1) / blockTiles, threads = KernelThreads.Available;
         if (blocks >= 2 * threads || threads == 1)
         {
             // Blocks of tiles over the threads, each through all three steps while its V and M stay in L2.
-            KernelThreads.For(blocks, block =>
-            {
-                int first = block * blockTiles, count = Math.Min(blockTiles, tiles - first);
-                var (v, m) = Buffers(positions, count, c, k);
-                RunTiles(x, geometry, first, count, (float*)v, (float*)m, u, packedSize, y, e);
-            });
+            KernelThreads.For(blocks, new TileBlocks(x, geometry, u, packedSize, y, e, tiles, blockTiles, positions, c, k));
         }
         else
         {
@@ -101,19 +96,52 @@ internal static unsafe partial class WinogradConvolution
             var (vAt, mAt) = Buffers(positions, tiles, c, k);
             float* v = (float*)vAt, m = (float*)mAt;
             int parts = Math.Min(threads, tiles);
-            KernelThreads.For(parts, part =>
-            {
-                var (first, last) = KernelThreads.Range(tiles, parts, part);
-                for (int t = first; t < last; t++) TransformInput(x, geometry, t, v + (nint)positions * tiles * c, v + (nint)t * c, (nint)tiles * c);
-            });
-            KernelThreads.For(positions, position => Multiply(position, tiles, c, k, v, m, u, packedSize));
-            KernelThreads.For(parts, part =>
-            {
-                var (first, last) = KernelThreads.Range(tiles, parts, part);
-                for (int t = first; t < last; t++) TransformOutput(m + (nint)t * k, (nint)tiles * k, geometry, t, y, e);
-            });
+            KernelThreads.For(parts, new InputTransforms(x, geometry, v, tiles, parts, positions, c));
+            KernelThreads.For(positions, new Products(tiles, c, k, v, m, u, packedSize));
+            KernelThreads.For(parts, new OutputTransforms(geometry, m, y, e, tiles, parts, k));
         }
         GC.KeepAlive(kept);
+    }
+
+    /// <summary><see cref="Forward"/> over all tiles at once, last step: part i transforms its range of the tiles' products into the output.</summary>
+    private readonly struct OutputTransforms(TileGeometry geometry, float* m, float* y, OutputEpilogue e, int tiles, int parts, int k)
+        : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            var (first, last) = KernelThreads.Range(tiles, parts, part);
+            for (int t = first; t < last; t++) TransformOutput(m + (nint)t * k, (nint)tiles * k, geometry, t, y, e);
+        }
+    }
+
+    /// <summary><see cref="Forward"/> over all tiles at once, first step: part i transforms its range of the tiles' inputs into V.</summary>
+    private readonly struct InputTransforms(float* x, TileGeometry geometry, float* v, int tiles, int parts, int positions, int c)
+        : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            var (first, last) = KernelThreads.Range(tiles, parts, part);
+            for (int t = first; t < last; t++) TransformInput(x, geometry, t, v + (nint)positions * tiles * c, v + (nint)t * c, (nint)tiles * c);
+        }
+    }
+
+    /// <summary><see cref="Forward"/> in blocks of tiles: block b runs the three steps for its tiles in this thread's buffers.</summary>
+    private readonly struct TileBlocks(float* x, TileGeometry geometry, float* u, long packedSize, float* y, OutputEpilogue e, int tiles,
+        int blockTiles, int positions, int c, int k)
+        : KernelThreads.IItems
+    {
+        public void Run(int block)
+        {
+            int first = block * blockTiles, count = Math.Min(blockTiles, tiles - first);
+            var (v, m) = Buffers(positions, count, c, k);
+            RunTiles(x, geometry, first, count, (float*)v, (float*)m, u, packedSize, y, e);
+        }
+    }
+
+    /// <summary><see cref="Forward"/> over all tiles at once, middle step: item i is the GEMM of position i.</summary>
+    private readonly struct Products(int tiles, int c, int k, float* v, float* m, float* u, long packedSize) : KernelThreads.IItems
+    {
+        public void Run(int position) => Multiply(position, tiles, c, k, v, m, u, packedSize);
     }
 
     /// <summary>This thread's V [α², tiles, C] followed by a row of C zeros (the padding's pixels), and M [α², tiles, K].</summary>
@@ -392,6 +420,12 @@ internal static unsafe partial class WinogradConvolution
         return (m0 + m1 + m2, m1 - m2 - m3);
     }
 
+    /// <summary><see cref="TransformKernel"/> for <see cref="WeightPacking.Get"/>.</summary>
+    private readonly struct KernelTransformPacker(float* w, int r, int c, int k, long packedSize) : PackedWeights.IPacker
+    {
+        public void Pack(float* destination) => TransformKernel(w, r, c, k, destination, packedSize);
+    }
+
     /// <summary>
     /// U_e = (G g Gᵀ)[e] for every channel and filter of an r × r kernel, written straight into the GEMM's packed B of
     /// [C, K] (<see cref="Gemm.PackWholeB"/>: blocks of KC channels, in each block panels of NR filters, the padding
@@ -402,11 +436,17 @@ internal static unsafe partial class WinogradConvolution
     {
         nint plane = (nint)c * k;
         int parts = plane >= 1 << 14 ? Math.Min(KernelThreads.Available, c) : 1;
-        KernelThreads.For(parts, part =>
+        KernelThreads.For(parts, new KernelTransformParts(w, r, c, k, packed, packedSize, parts));
+    }
+
+    /// <summary><see cref="TransformKernel"/>: part i transforms its range of the channels.</summary>
+    private readonly struct KernelTransformParts(float* w, int r, int c, int k, float* packed, long packedSize, int parts) : KernelThreads.IItems
+    {
+        public void Run(int part)
         {
             var (first, last) = KernelThreads.Range(c, parts, part);
             TransformChannels(w, r, c, k, first, last, packed, packedSize);
-        });
+        }
     }
 
     /// <summary><see cref="TransformKernel"/> for channels [<paramref name="first"/>, <paramref name="last"/>).</summary>

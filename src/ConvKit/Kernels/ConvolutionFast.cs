@@ -334,6 +334,17 @@ internal static unsafe class ConvolutionFast
         e.Apply(y, (nint)rows * g.Q, g.K);
     }
 
+    /// <summary><see cref="ForwardWhole"/>'s im2col: part i gathers its range of the output rows.</summary>
+    private readonly struct WholeColumns(float* x, ConvGeometry g, float* columns, int rows, int parts, int width) : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            var (first, last) = KernelThreads.Range(rows, parts, part);
+            for (int row = first; row < last; row++)
+                Im2Col.Gather(x, g, row / g.P, row % g.P, row % g.P + 1, 0, columns + (nint)row * g.Q * width);
+        }
+    }
+
     /// <summary><see cref="ForwardWhole"/>'s GEMM on a kept packing: share i of the rows, or of the filters' panels.</summary>
     private readonly struct WholeShares(ConvGeometry g, float* columns, float* packed, float* y, OutputEpilogue e, int m, int width, int shares,
         int panels, bool byRows)
@@ -355,17 +366,6 @@ internal static unsafe class ConvolutionFast
                 Gemm.MultiplyWholeB(m, start, end, g.K, width, columns, width, packed, y, g.K, accumulate: false);
                 if (end > start) e.ApplyHere(y + start, m, end - start, g.K);
             }
-        }
-    }
-
-    /// <summary><see cref="ForwardWhole"/>'s im2col: part i gathers its range of the output rows.</summary>
-    private readonly struct WholeColumns(float* x, ConvGeometry g, float* columns, int rows, int parts, int width) : KernelThreads.IItems
-    {
-        public void Run(int part)
-        {
-            var (first, last) = KernelThreads.Range(rows, parts, part);
-            for (int row = first; row < last; row++)
-                Im2Col.Gather(x, g, row / g.P, row % g.P, row % g.P + 1, 0, columns + (nint)row * g.Q * width);
         }
     }
 

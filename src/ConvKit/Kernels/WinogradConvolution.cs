@@ -103,14 +103,16 @@ internal static unsafe partial class WinogradConvolution
         GC.KeepAlive(kept);
     }
 
-    /// <summary><see cref="Forward"/> over all tiles at once, last step: part i transforms its range of the tiles' products into the output.</summary>
-    private readonly struct OutputTransforms(TileGeometry geometry, float* m, float* y, OutputEpilogue e, int tiles, int parts, int k)
+    /// <summary><see cref="Forward"/> in blocks of tiles: block b runs the three steps for its tiles in this thread's buffers.</summary>
+    private readonly struct TileBlocks(float* x, TileGeometry geometry, float* u, long packedSize, float* y, OutputEpilogue e, int tiles,
+        int blockTiles, int positions, int c, int k)
         : KernelThreads.IItems
     {
-        public void Run(int part)
+        public void Run(int block)
         {
-            var (first, last) = KernelThreads.Range(tiles, parts, part);
-            for (int t = first; t < last; t++) TransformOutput(m + (nint)t * k, (nint)tiles * k, geometry, t, y, e);
+            int first = block * blockTiles, count = Math.Min(blockTiles, tiles - first);
+            var (v, m) = Buffers(positions, count, c, k);
+            RunTiles(x, geometry, first, count, (float*)v, (float*)m, u, packedSize, y, e);
         }
     }
 
@@ -125,23 +127,21 @@ internal static unsafe partial class WinogradConvolution
         }
     }
 
-    /// <summary><see cref="Forward"/> in blocks of tiles: block b runs the three steps for its tiles in this thread's buffers.</summary>
-    private readonly struct TileBlocks(float* x, TileGeometry geometry, float* u, long packedSize, float* y, OutputEpilogue e, int tiles,
-        int blockTiles, int positions, int c, int k)
-        : KernelThreads.IItems
-    {
-        public void Run(int block)
-        {
-            int first = block * blockTiles, count = Math.Min(blockTiles, tiles - first);
-            var (v, m) = Buffers(positions, count, c, k);
-            RunTiles(x, geometry, first, count, (float*)v, (float*)m, u, packedSize, y, e);
-        }
-    }
-
     /// <summary><see cref="Forward"/> over all tiles at once, middle step: item i is the GEMM of position i.</summary>
     private readonly struct Products(int tiles, int c, int k, float* v, float* m, float* u, long packedSize) : KernelThreads.IItems
     {
         public void Run(int position) => Multiply(position, tiles, c, k, v, m, u, packedSize);
+    }
+
+    /// <summary><see cref="Forward"/> over all tiles at once, last step: part i transforms its range of the tiles' products into the output.</summary>
+    private readonly struct OutputTransforms(TileGeometry geometry, float* m, float* y, OutputEpilogue e, int tiles, int parts, int k)
+        : KernelThreads.IItems
+    {
+        public void Run(int part)
+        {
+            var (first, last) = KernelThreads.Range(tiles, parts, part);
+            for (int t = first; t < last; t++) TransformOutput(m + (nint)t * k, (nint)tiles * k, geometry, t, y, e);
+        }
     }
 
     /// <summary>This thread's V [α², tiles, C] followed by a row of C zeros (the padding's pixels), and M [α², tiles, K].</summary>

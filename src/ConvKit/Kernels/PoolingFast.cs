@@ -142,20 +142,23 @@ internal static unsafe class PoolingFast
     {
         CheckLengths(g, input.Length, gradOutput.Length);
         if (gradInput.Length < g.InputSize) throw new ArgumentException($"Pooling {g} needs {g.InputSize} input gradients; received {gradInput.Length}.");
-        // Windows that tile the input (2×2 stride 2 on an even map) own every cell once: each window writes all its
-        // cells (dOut at the winner, zero elsewhere), so the gradient needs no clearing pass first.
-        bool tiling = g.StrideH == g.R && g.StrideW == g.S && g.DilationH == 1 && g.DilationW == 1 && g.PadTop == 0 && g.PadLeft == 0
-            && g.P * g.R == g.H && g.Q * g.S == g.W && g.C % 8 == 0;
+        // Windows that do not overlap (2×2 stride 2) own their cells: each window writes all of them (dOut at the winner,
+        // zero elsewhere) with vector stores, where overlapping windows add their dOut to a cleared gradient one lane
+        // at a time. Only cells no window covers (the last row and column of an odd map) need the clearing pass then, and
+        // windows that tile the input leave none.
+        bool disjoint = (g.R - 1) * g.DilationH < g.StrideH && (g.S - 1) * g.DilationW < g.StrideW;
+        bool tiling = disjoint && g.StrideH == g.R && g.StrideW == g.S && g.DilationH == 1 && g.DilationW == 1 && g.PadTop == 0 && g.PadLeft == 0
+            && g.P * g.R == g.H && g.Q * g.S == g.W;
         if (!tiling) KernelThreads.Clear(gradInput.Slice(0, g.InputSize));
         fixed (float* px = input, pdy = gradOutput, pdx = gradInput)
         {
             float* x = px, dy = pdy, dx = pdx;
-            ScatterRows(g, new MaxBackwardRows(x, dy, dx, g, tiling));
+            ScatterRows(g, new MaxBackwardRows(x, dy, dx, g, disjoint));
         }
     }
 
     /// <summary><see cref="MaxBackward"/>: the windows of output row p of image n.</summary>
-    private readonly struct MaxBackwardRows(float* x, float* dy, float* dx, PoolGeometry g, bool tiling) : IRowWork
+    private readonly struct MaxBackwardRows(float* x, float* dy, float* dx, PoolGeometry g, bool disjoint) : IRowWork
     {
         public void Run(int n, int p)
         {
@@ -185,7 +188,7 @@ internal static unsafe class PoolingFast
                         best = Vector256.ConditionalSelect(greater, value, best);
                         winner = Vector256.ConditionalSelect(greater.AsInt32(), Vector256.Create(i), winner);
                     }
-                    if (tiling)
+                    if (disjoint)
                     {
                         var gradient = Vector256.Load(d + c);
                         for (int i = 0; i < count; i++)
@@ -199,7 +202,9 @@ internal static unsafe class PoolingFast
                     float best = x[cells[0] + c];
                     for (int i = 1; i < count; i++)
                         if (x[cells[i] + c] > best) { best = x[cells[i] + c]; winner = i; }
-                    dx[cells[winner] + c] += d[c];
+                    if (disjoint)
+                        for (int i = 0; i < count; i++) dx[cells[i] + c] = i == winner ? d[c] : 0f;
+                    else dx[cells[winner] + c] += d[c];
                 }
             }
         }

@@ -181,6 +181,7 @@ public class PoolingFastTests
     public void LargeThreadedPoolsAgree()
     {
         Check(PoolGeometry.Create(2, 64, 70, 16, 2, 2, 2, 2, Padding.Valid), 1, ties: true);       // disjoint windows: parallel rows
+        Check(PoolGeometry.Create(2, 63, 71, 20, 2, 2, 2, 2, Padding.Valid), 4, ties: true);       // disjoint, the last row and column uncovered
         Check(PoolGeometry.Create(1, 90, 60, 24, 3, 3, 1, 1, Padding.Same), 2);                   // overlapping: two phases
         Check(PoolGeometry.Create(1, 91, 40, 11, 3, 3, 2, 2, Padding.Same), 3, ties: true);
     }

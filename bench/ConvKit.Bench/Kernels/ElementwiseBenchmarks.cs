@@ -55,13 +55,10 @@ public class ElementwiseBenchmarks
         switch (Kernel)
         {
             case "relu": Epilogue.Relu(x, y); break;
-            case "sigmoid": ActivationKernels.InPieces(x.Length, (start, count) => ActivationKernels.Sigmoid(x.AsSpan(start, count), y.AsSpan(start, count))); break;
+            case "sigmoid": ActivationKernels.InPieces(ActivationKernels.Rule.Sigmoid, 0f, x, null, null, y); break;
             case "epilogue": x.CopyTo(y, 0); Epilogue.Apply(y, Channels, bias, relu: true, scale, residual); break;
             case "batchnorm": BatchNormKernels.Normalize(x, Channels, mean, invStd, scale, bias, dy, y); break;
-            case "softmax":
-                int rows = x.Length / 1000;
-                ActivationKernels.EachRow(x, x, y, rows * 1000, 1000, (xr, _, yr) => ActivationKernels.SoftmaxRow(xr, yr));
-                break;
+            case "softmax": ActivationKernels.EachRow(ActivationKernels.RowRule.Softmax, x, x, y, 1000); break;
         }
     }
 }

@@ -5,29 +5,76 @@ namespace ConvKit.Kernels;
 /// <summary>
 /// Elementwise activations and their derivatives, Vector&lt;float&gt; wide, with the scalar rule for the tail (the same
 /// operations in the same order, so the same bits wherever an element sits in a tensor), and softmax and log-softmax by
-/// rows. <see cref="InPieces"/> and <see cref="InRows"/> split a large tensor across the threads. ReLU lives in
+/// rows. <see cref="InPieces"/> and <see cref="EachRow"/> split a large tensor across the threads. ReLU lives in
 /// <see cref="Epilogue"/>. With <c>CONVKIT_KERNELS=reference</c> each runs its rule in <see cref="ElementwiseReference"/>.
 /// </summary>
 internal static class ActivationKernels
 {
-    /// <summary>piece(start, count) over [0, length), in one piece per thread when large (<see cref="KernelThreads.ForRows"/>).</summary>
-    public static void InPieces(int length, Action<int, int> piece) =>
-        KernelThreads.ForRows(length, 1, (_, start, end) => piece(start, end - start));
+    /// <summary>The elementwise rules <see cref="InPieces"/> runs over whole tensors.</summary>
+    public enum Rule { LeakyRelu, LeakyReluBackward, Sigmoid, SigmoidBackward, Tanh, TanhBackward, Elu, EluBackward }
 
-    /// <summary>rows(first, count) over <paramref name="rowCount"/> rows of <paramref name="rowLength"/>, split across the threads when large.</summary>
-    public static void InRows(int rowCount, int rowLength, Action<int, int> rows) =>
-        KernelThreads.ForRows(rowCount, rowLength, (_, first, end) => rows(first, end - first));
+    /// <summary>
+    /// result = rule(first[, second[, third]]) over whole tensors of one size, in one piece per thread when large
+    /// (<see cref="KernelThreads.ForRows{TRows}"/>). The inputs come in the order of the rule's method: x for the forward
+    /// rules; x, dy for <see cref="LeakyReluBackward"/>; y, dy for <see cref="SigmoidBackward"/> and <see cref="TanhBackward"/>;
+    /// x, y, dy for <see cref="EluBackward"/>. <paramref name="alpha"/> is the leaky ReLU's slope or the ELU's α.
+    /// </summary>
+    public static void InPieces(Rule rule, float alpha, float[] first, float[]? second, float[]? third, float[] result) =>
+        KernelThreads.ForRows(result.Length, 1, new Pieces(rule, alpha, first, second, third, result));
 
-    /// <summary>The rule for one row: its values of two inputs, and its values of the output to write.</summary>
-    public delegate void RowRule(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> result);
+    /// <summary>The rules by rows that <see cref="EachRow"/> runs.</summary>
+    public enum RowRule { Softmax, SoftmaxBackward, LogSoftmax, LogSoftmaxBackward }
 
-    /// <summary>rule(a row, b row, result row) for every row of <paramref name="n"/> values of <paramref name="size"/>, split across the threads when large.</summary>
-    public static void EachRow(float[] a, float[] b, float[] result, int size, int n, RowRule rule) =>
-        InRows(n == 0 ? 0 : size / n, n, (first, count) =>
+    /// <summary>
+    /// The row rule for every row of <paramref name="rowLength"/> values, split across the threads when large: softmax and
+    /// log-softmax of <paramref name="a"/> (b unused), or their backward from the output <paramref name="a"/> and dy <paramref name="b"/>.
+    /// </summary>
+    public static void EachRow(RowRule rule, float[] a, float[] b, float[] result, int rowLength) =>
+        KernelThreads.ForRows(rowLength == 0 ? 0 : result.Length / rowLength, rowLength, new RowPieces(rule, a, b, result, rowLength));
+
+    // The threads' ranges as structs, where a lambda would allocate its captures at every call.
+
+    private readonly struct Pieces(Rule rule, float alpha, float[] first, float[]? second, float[]? third, float[] result) : KernelThreads.IRows
+    {
+        public void Run(int part, int start, int end)
         {
-            for (int row = first * n, end = (first + count) * n; row < end; row += n)
-                rule(a.AsSpan(row, n), b.AsSpan(row, n), result.AsSpan(row, n));
-        });
+            int count = end - start;
+            ReadOnlySpan<float> a = first.AsSpan(start, count);
+            Span<float> r = result.AsSpan(start, count);
+            switch (rule)
+            {
+                case Rule.LeakyRelu: LeakyRelu(a, alpha, r); break;
+                case Rule.LeakyReluBackward: LeakyReluBackward(a, second.AsSpan(start, count), alpha, r); break;
+                case Rule.Sigmoid: Sigmoid(a, r); break;
+                case Rule.SigmoidBackward: SigmoidBackward(a, second.AsSpan(start, count), r); break;
+                case Rule.Tanh: Tanh(a, r); break;
+                case Rule.TanhBackward: TanhBackward(a, second.AsSpan(start, count), r); break;
+                case Rule.Elu: Elu(a, alpha, r); break;
+                case Rule.EluBackward: EluBackward(a, second.AsSpan(start, count), third.AsSpan(start, count), alpha, r); break;
+                default: throw new ArgumentOutOfRangeException(nameof(rule), rule, "Not an elementwise rule.");
+            }
+        }
+    }
+
+    private readonly struct RowPieces(RowRule rule, float[] a, float[] b, float[] result, int n) : KernelThreads.IRows
+    {
+        public void Run(int part, int first, int end)
+        {
+            for (int row = first * n, last = end * n; row < last; row += n)
+            {
+                var x = a.AsSpan(row, n);
+                var y = result.AsSpan(row, n);
+                switch (rule)
+                {
+                    case RowRule.Softmax: SoftmaxRow(x, y); break;
+                    case RowRule.SoftmaxBackward: SoftmaxBackwardRow(x, b.AsSpan(row, n), y); break;
+                    case RowRule.LogSoftmax: LogSoftmaxRow(x, y); break;
+                    case RowRule.LogSoftmaxBackward: LogSoftmaxBackwardRow(x, b.AsSpan(row, n), y); break;
+                    default: throw new ArgumentOutOfRangeException(nameof(rule), rule, "Not a row rule.");
+                }
+            }
+        }
+    }
 
     /// <summary>y = x for x &gt; 0, α·x otherwise.</summary>
     public static void LeakyRelu(ReadOnlySpan<float> x, float alpha, Span<float> y)

@@ -255,13 +255,22 @@ internal static unsafe class Epilogue
             ElementwiseReference.Mask(y, dy, dx);
             return;
         }
+        if (y.Length < dx.Length || dy.Length < dx.Length)
+            throw new ArgumentException($"The mask needs {dx.Length} values of y and dy; received {y.Length} and {dy.Length}.");
+        fixed (float* py = y, pdy = dy, pdx = dx) Mask(py, pdy, pdx, dx.Length);
+    }
+
+    /// <summary>
+    /// <see cref="Mask(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> on <paramref name="count"/> values, through
+    /// pointers: as spans, the vector loads and stores were calls the JIT did not inline inside a thread's range.
+    /// </summary>
+    private static void Mask(float* y, float* dy, float* dx, int count)
+    {
         int i = 0;
-        for (; i <= dx.Length - System.Numerics.Vector<float>.Count; i += System.Numerics.Vector<float>.Count)
-        {
-            var mask = System.Numerics.Vector.GreaterThan(new System.Numerics.Vector<float>(y.Slice(i)), System.Numerics.Vector<float>.Zero);
-            System.Numerics.Vector.ConditionalSelect(mask, new System.Numerics.Vector<float>(dy.Slice(i)), System.Numerics.Vector<float>.Zero).CopyTo(dx.Slice(i));
-        }
-        for (; i < dx.Length; i++) dx[i] = y[i] > 0 ? dy[i] : 0f;
+        for (; i <= count - Vector256<float>.Count; i += Vector256<float>.Count)
+            Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.Load(y + i), Vector256<float>.Zero), Vector256.Load(dy + i), Vector256<float>.Zero)
+                .Store(dx + i);
+        for (; i < count; i++) dx[i] = y[i] > 0 ? dy[i] : 0f;
     }
 
     /// <summary>sum = Σ rows of <paramref name="values"/> in row order (overwritten).</summary>
@@ -304,7 +313,7 @@ internal static unsafe class Epilogue
         {
             nint offset = (nint)first * k;
             int count = (last - first) * k;
-            Mask(new ReadOnlySpan<float>(y + offset, count), new ReadOnlySpan<float>(dy + offset, count), new Span<float>(dz + offset, count));
+            Mask(y + offset, dy + offset, dz + offset, count);
             if (sums != null) SumRows(new ReadOnlySpan<float>(dz + offset, count), k, new Span<float>(perPart ? sums + (nint)part * k : sums, k));
         }
     }

@@ -9,7 +9,7 @@ namespace ConvKit.Kernels;
 /// </summary>
 internal static unsafe class KernelBuffers
 {
-    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedA, sharedB, wholeB, columns, partials, transformedKernel, paddedInput, edgeWindows, winogradProducts;
+    [ThreadStatic] private static AlignedBuffer? packA, packB, sharedA, sharedB, wholeB, columns, partials, perChannel, transformedKernel, paddedInput, edgeWindows, winogradProducts;
 
     /// <summary>Packed A block of the GEMM (MC × KC), private to the thread that packs it.</summary>
     public static float* PackA(int length) => (packA ??= new()).Get(length);
@@ -37,6 +37,9 @@ internal static unsafe class KernelBuffers
 
     /// <summary>Per-chunk partial results that are summed in a fixed order.</summary>
     public static float* Partials(int length) => (partials ??= new()).Get(length);
+
+    /// <summary>Per-channel coefficients of one pass (batch norm's scale and shift), filled by the calling thread.</summary>
+    public static float* PerChannel(int length) => (perChannel ??= new()).Get(length);
 
     /// <summary>A convolution kernel rearranged for another pass (flipped and transposed for the input gradient).</summary>
     public static float* TransformedKernel(int length) => (transformedKernel ??= new()).Get(length);

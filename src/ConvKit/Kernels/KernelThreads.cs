@@ -99,30 +99,18 @@ internal static class KernelThreads
     /// </summary>
     public const int ElementwiseChunk = 1 << 17;
 
-    /// <summary>
-    /// Splits <paramref name="rows"/> rows of <paramref name="rowLength"/> elements into contiguous ranges of rows: as many
-    /// as there are whole chunks of <see cref="ElementwiseChunk"/> elements, at most <see cref="Available"/> and at most
-    /// one per row, and one range below two chunks; runs <c>body(part, firstRow, endRow)</c> for each. Outside a
-    /// parallel region the partition depends only on the shape and <see cref="Count"/>; inside one it is a single range.
-    /// </summary>
-    public static void ForRows(int rows, int rowLength, Action<int, int, int> body)
-    {
-        int parts = RowParts(rows, rowLength);
-        if (parts == 1) { body(0, 0, rows); return; }
-        For(parts, part =>
-        {
-            var (start, end) = Range(rows, parts, part);
-            body(part, start, end);
-        });
-    }
-
     /// <summary>A struct's work on a range of rows, for <see cref="ForRows{TRows}"/>: <c>Run(part, firstRow, endRow)</c>.</summary>
     public interface IRows
     {
         void Run(int part, int start, int end);
     }
 
-    /// <summary><see cref="ForRows(int, int, Action{int, int, int})"/> for a struct's rows: nothing is allocated.</summary>
+    /// <summary>
+    /// Splits <paramref name="rows"/> rows of <paramref name="rowLength"/> elements into contiguous ranges of rows: as many
+    /// as there are whole chunks of <see cref="ElementwiseChunk"/> elements, at most <see cref="Available"/> and at most
+    /// one per row, and one range below two chunks; runs <c>body.Run(part, firstRow, endRow)</c> for each (a struct: nothing is allocated). Outside a
+    /// parallel region the partition depends only on the shape and <see cref="Count"/>; inside one it is a single range.
+    /// </summary>
     public static void ForRows<TRows>(int rows, int rowLength, in TRows body) where TRows : struct, IRows
     {
         int parts = RowParts(rows, rowLength);

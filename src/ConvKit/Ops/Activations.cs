@@ -33,8 +33,7 @@ internal sealed class LeakyReluOp(Tensor x, float alpha) : Op
     public static Tensor Forward(Tensor x, float alpha)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.LeakyRelu(xv.AsSpan(start, count), alpha, yv.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.LeakyRelu, alpha, x.Data, null, null, y.Data);
         GradientTape.Record(new LeakyReluOp(x, alpha), [x], y);
         return y;
     }
@@ -42,9 +41,7 @@ internal sealed class LeakyReluOp(Tensor x, float alpha) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(x.Shape);
-        float[] xv = x.Data, g = dy.Data, d = dx.Data;
-        ActivationKernels.InPieces(dx.Size, (start, count) =>
-            ActivationKernels.LeakyReluBackward(xv.AsSpan(start, count), g.AsSpan(start, count), alpha, d.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.LeakyReluBackward, alpha, x.Data, dy.Data, null, dx.Data);
         return [dx];
     }
 }
@@ -57,8 +54,7 @@ internal sealed class SigmoidOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.Sigmoid(xv.AsSpan(start, count), yv.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.Sigmoid, 0f, x.Data, null, null, y.Data);
         GradientTape.Record(new SigmoidOp(y), [x], y);
         return y;
     }
@@ -66,9 +62,7 @@ internal sealed class SigmoidOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        float[] yv = y.Data, g = dy.Data, d = dx.Data;
-        ActivationKernels.InPieces(dx.Size, (start, count) =>
-            ActivationKernels.SigmoidBackward(yv.AsSpan(start, count), g.AsSpan(start, count), d.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.SigmoidBackward, 0f, y.Data, dy.Data, null, dx.Data);
         return [dx];
     }
 }
@@ -81,8 +75,7 @@ internal sealed class TanhOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.Tanh(xv.AsSpan(start, count), yv.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.Tanh, 0f, x.Data, null, null, y.Data);
         GradientTape.Record(new TanhOp(y), [x], y);
         return y;
     }
@@ -90,9 +83,7 @@ internal sealed class TanhOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        float[] yv = y.Data, g = dy.Data, d = dx.Data;
-        ActivationKernels.InPieces(dx.Size, (start, count) =>
-            ActivationKernels.TanhBackward(yv.AsSpan(start, count), g.AsSpan(start, count), d.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.TanhBackward, 0f, y.Data, dy.Data, null, dx.Data);
         return [dx];
     }
 }
@@ -105,8 +96,7 @@ internal sealed class EluOp(Tensor x, Tensor y, float alpha) : Op
     public static Tensor Forward(Tensor x, float alpha)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        float[] xv = x.Data, yv = y.Data;
-        ActivationKernels.InPieces(y.Size, (start, count) => ActivationKernels.Elu(xv.AsSpan(start, count), alpha, yv.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.Elu, alpha, x.Data, null, null, y.Data);
         GradientTape.Record(new EluOp(x, y, alpha), [x], y);
         return y;
     }
@@ -114,9 +104,7 @@ internal sealed class EluOp(Tensor x, Tensor y, float alpha) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(x.Shape);
-        float[] xv = x.Data, yv = y.Data, g = dy.Data, d = dx.Data;
-        ActivationKernels.InPieces(dx.Size, (start, count) =>
-            ActivationKernels.EluBackward(xv.AsSpan(start, count), yv.AsSpan(start, count), g.AsSpan(start, count), alpha, d.AsSpan(start, count)));
+        ActivationKernels.InPieces(ActivationKernels.Rule.EluBackward, alpha, x.Data, y.Data, dy.Data, dx.Data);
         return [dx];
     }
 }
@@ -132,7 +120,7 @@ internal sealed class SoftmaxOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) => ActivationKernels.SoftmaxRow(xr, yr));
+        ActivationKernels.EachRow(ActivationKernels.RowRule.Softmax, x.Data, x.Data, y.Data, x.Shape[-1]);
         GradientTape.Record(new SoftmaxOp(y), [x], y);
         return y;
     }
@@ -140,7 +128,7 @@ internal sealed class SoftmaxOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], ActivationKernels.SoftmaxBackwardRow);
+        ActivationKernels.EachRow(ActivationKernels.RowRule.SoftmaxBackward, y.Data, dy.Data, dx.Data, y.Shape[-1]);
         return [dx];
     }
 }
@@ -156,7 +144,7 @@ internal sealed class LogSoftmaxOp(Tensor y) : Op
     public static Tensor Forward(Tensor x)
     {
         var y = Tensor.Uninitialized(x.Shape);
-        ActivationKernels.EachRow(x.Data, x.Data, y.Data, x.Size, x.Shape[-1], (xr, _, yr) => ActivationKernels.LogSoftmaxRow(xr, yr));
+        ActivationKernels.EachRow(ActivationKernels.RowRule.LogSoftmax, x.Data, x.Data, y.Data, x.Shape[-1]);
         GradientTape.Record(new LogSoftmaxOp(y), [x], y);
         return y;
     }
@@ -164,7 +152,7 @@ internal sealed class LogSoftmaxOp(Tensor y) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Uninitialized(y.Shape);
-        ActivationKernels.EachRow(y.Data, dy.Data, dx.Data, y.Size, y.Shape[-1], ActivationKernels.LogSoftmaxBackwardRow);
+        ActivationKernels.EachRow(ActivationKernels.RowRule.LogSoftmaxBackward, y.Data, dy.Data, dx.Data, y.Shape[-1]);
         return [dx];
     }
 }

@@ -81,15 +81,22 @@ public abstract class Optimizer
         fixed (float* pw = weight.Span, pg = gradient.Span, p0 = first, p1 = second)
         {
             float* w = pw, g = pg, s0 = p0, s1 = p1;
-            KernelThreads.For((length + UpdateChunk - 1) / UpdateChunk, chunk =>
-            {
-                int start = chunk * UpdateChunk, count = Math.Min(UpdateChunk, length - start);
-                var values = new Span<float>(w + start, count);
-                if (WeightDecay > 0) TensorPrimitives.MultiplyAdd(values, -lr * WeightDecay, values, values);
-                var chunkSlots = new OptimizerSlots(
-                    s0 == null ? default : new Span<float>(s0 + start, count), s1 == null ? default : new Span<float>(s1 + start, count));
-                Update(values, new ReadOnlySpan<float>(g + start, count), chunkSlots, lr, step);
-            });
+            KernelThreads.For((length + UpdateChunk - 1) / UpdateChunk, new UpdateChunks(this, w, g, s0, s1, length, lr, step));
+        }
+    }
+
+    /// <summary><see cref="UpdateInChunks"/>'s chunks, as a struct so that a step allocates nothing for them.</summary>
+    private readonly unsafe struct UpdateChunks(Optimizer optimizer, float* w, float* g, float* s0, float* s1, int length, float lr, long step)
+        : KernelThreads.IItems
+    {
+        public void Run(int chunk)
+        {
+            int start = chunk * UpdateChunk, count = Math.Min(UpdateChunk, length - start);
+            var values = new Span<float>(w + start, count);
+            if (optimizer.WeightDecay > 0) TensorPrimitives.MultiplyAdd(values, -lr * optimizer.WeightDecay, values, values);
+            var chunkSlots = new OptimizerSlots(
+                s0 == null ? default : new Span<float>(s0 + start, count), s1 == null ? default : new Span<float>(s1 + start, count));
+            optimizer.Update(values, new ReadOnlySpan<float>(g + start, count), chunkSlots, lr, step);
         }
     }
 

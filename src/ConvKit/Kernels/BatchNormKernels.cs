@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace ConvKit.Kernels;
@@ -88,14 +89,17 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary>
-    /// xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · gamma[c] + beta[c] (gamma 1, beta 0 when absent).
-    /// A null <paramref name="xhat"/> is not written (inference): y is computed the same way.
+    /// xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · gamma[c] + beta[c] (gamma 1, beta 0 when absent),
+    /// then with <paramref name="relu"/> y = max(y, 0) in the same pass (a ReLU layer that follows: the same bits as
+    /// <see cref="Epilogue.Relu"/> on y). A null <paramref name="xhat"/> is not written (inference): y is computed the same way.
     /// </summary>
-    public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[]? xhat, float[] y)
+    public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[]? xhat, float[] y,
+        bool relu = false)
     {
         if (KernelOptions.UseReference)
         {
             ElementwiseReference.BatchNormNormalize(x, channels, mean, invStd, gamma, beta, xhat, y);
+            if (relu) Epilogue.Relu(y, y);
             return;
         }
         // Absent gamma and beta as ones and zeros: the same arithmetic either way, so the same bits as with given ones.
@@ -105,37 +109,54 @@ internal static unsafe class BatchNormKernels
         int rows = x.Length / channels;
         fixed (float* px = x, pmean = mean, pinvStd = invStd, pgamma = gamma, pbeta = beta, pxhat = xhat, py = y)
             Rows(rows, channels, new NormalizeItems(px, channels, pmean, pinvStd, pgamma != null ? pgamma : perChannel,
-                pbeta != null ? pbeta : perChannel + channels, pxhat, py));
+                pbeta != null ? pbeta : perChannel + channels, pxhat, py, relu));
     }
 
     /// <summary>
     /// Training-mode backward: with s[c] = gamma[c]·invStd[c],
     /// dx[r,c] = s[c] · (dy[r,c] − Σdy[c]/R − xhat[r,c] · Σ(dy·xhat)[c]/R); also returns Σdy (dβ) and Σ(dy·xhat) (dγ).
-    /// In inference mode dx = s · dy.
+    /// In inference mode dx = s · dy. With <paramref name="relu"/> (the forward ran <see cref="Normalize"/> with a ReLU),
+    /// <paramref name="dy"/> is the gradient of the ReLU's output, and the ReLU's gradient (dy where
+    /// xhat·gamma + beta &gt; 0, else 0, with <paramref name="beta"/> as the forward had it) is taken on the fly, with the
+    /// same bits as <see cref="Epilogue.ReluBackward"/> before this backward.
     /// </summary>
-    public static (double[] SumDy, double[] SumDyXhat) Backward(float[] dy, float[] xhat, int channels, float[] invStd, float[]? gamma, bool training, float[]? dx)
+    public static (double[] SumDy, double[] SumDyXhat) Backward(float[] dy, float[] xhat, int channels, float[] invStd, float[]? gamma, bool training, float[]? dx,
+        float[]? beta = null, bool relu = false)
     {
-        if (KernelOptions.UseReference) return ElementwiseReference.BatchNormBackward(dy, xhat, channels, invStd, gamma, training, dx);
+        if (KernelOptions.UseReference)
+        {
+            if (!relu) return ElementwiseReference.BatchNormBackward(dy, xhat, channels, invStd, gamma, training, dx);
+            var y = new float[xhat.Length];
+            ElementwiseReference.BatchNormNormalize(xhat, channels, new float[channels], Enumerable.Repeat(1f, channels).ToArray(), gamma, beta, null, y);
+            var masked = new float[dy.Length];
+            ElementwiseReference.Mask(y, dy, masked);
+            return ElementwiseReference.BatchNormBackward(masked, xhat, channels, invStd, gamma, training, dx);
+        }
         int rows = dy.Length / channels;
         int chunks = (rows + RowsPerChunk - 1) / RowsPerChunk;
         float* partialDy = KernelBuffers.Partials(2 * chunks * channels), partialDyXhat = partialDy + (nint)chunks * channels;
         var sumDy = new double[channels];
         var sumDyXhat = new double[channels];
+        // The ReLU's mask is recomputed from x̂ with the forward's γ and β (or ones and zeros), in the forward's arithmetic.
+        float* perChannel = KernelBuffers.PerChannel(5 * channels);
+        float* reluScale = relu ? perChannel + 3 * channels : null, reluShift = perChannel + 4 * channels;
+        if (relu)
+            for (int c = 0; c < channels; c++) { reluScale[c] = gamma?[c] ?? 1f; reluShift[c] = beta?[c] ?? 0f; }
         fixed (float* pdy = dy, pxhat = xhat, pdx = dx)
         {
-            KernelThreads.For(chunks, new GradientSumItems(pdy, pxhat, channels, rows, partialDy, partialDyXhat));
+            KernelThreads.For(chunks, new GradientSumItems(pdy, pxhat, channels, rows, partialDy, partialDyXhat, reluScale, reluShift));
             for (int k = 0; k < chunks; k++)
                 for (int c = 0; c < channels; c++) { sumDy[c] += partialDy[k * channels + c]; sumDyXhat[c] += partialDyXhat[k * channels + c]; }
             if (dx is null) return (sumDy, sumDyXhat);
 
-            float* s = KernelBuffers.PerChannel(3 * channels), offset = s + channels, coefficientXhat = s + 2 * channels;
+            float* s = perChannel, offset = s + channels, coefficientXhat = s + 2 * channels;
             for (int c = 0; c < channels; c++)
             {
                 s[c] = (gamma?[c] ?? 1f) * invStd[c];
                 coefficientXhat[c] = training ? (float)(-s[c] * sumDyXhat[c] / rows) : 0f;
                 offset[c] = training ? (float)(-s[c] * sumDy[c] / rows) : 0f;
             }
-            Rows(rows, channels, new InputGradientItems(pdy, pxhat, channels, s, offset, coefficientXhat, pdx));
+            Rows(rows, channels, new InputGradientItems(pdy, pxhat, channels, s, offset, coefficientXhat, pdx, reluScale, reluShift));
         }
         return (sumDy, sumDyXhat);
     }
@@ -214,7 +235,8 @@ internal static unsafe class BatchNormKernels
     /// xhat[r,c] = (x[r,c] − mean[c]) · invStd[c] (unless <paramref name="xhat"/> is null); y[r,c] = xhat[r,c] · scale[c] + shift[c],
     /// over <paramref name="rows"/> rows.
     /// </summary>
-    private static void NormalizeRows(float* x, int rows, int channels, float* mean, float* invStd, float* scale, float* shift, float* xhat, float* y)
+    private static void NormalizeRows(float* x, int rows, int channels, float* mean, float* invStd, float* scale, float* shift, float* xhat, float* y,
+        bool relu)
     {
         for (nint row = 0, end = (nint)rows * channels; row < end; row += channels)
             for (int c = 0; c < channels; c += Width)
@@ -222,13 +244,23 @@ internal static unsafe class BatchNormKernels
                 nint i = row + c;
                 var h = (Vector256.Load(x + i) - Vector256.Load(mean + c)) * Vector256.Load(invStd + c);
                 if (xhat != null) h.Store(xhat + i);
-                (h * Vector256.Load(scale + c) + Vector256.Load(shift + c)).Store(y + i);
+                var value = h * Vector256.Load(scale + c) + Vector256.Load(shift + c);
+                (relu ? Vector256.Max(value, Vector256<float>.Zero) : value).Store(y + i);
             }
     }
 
+    /// <summary>
+    /// dy where the ReLU after the normalization passed its input (xhat·scale + shift &gt; 0), else 0; dy itself when
+    /// <paramref name="scale"/> is null (no ReLU). The forward's arithmetic, so the forward's mask.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> PassedByRelu(Vector256<float> dy, Vector256<float> xhat, float* scale, float* shift, int c) =>
+        scale == null ? dy
+            : Vector256.ConditionalSelect(Vector256.GreaterThan(xhat * Vector256.Load(scale + c) + Vector256.Load(shift + c), Vector256<float>.Zero), dy, Vector256<float>.Zero);
+
     /// <summary>sumDy[c] += Σ_r dy[r,c]; sumDyXhat[c] += Σ_r dy[r,c] · xhat[r,c], over <paramref name="rows"/> rows.</summary>
     /// <remarks>Four groups of eight channels at a time, as <see cref="SumRows"/> does, with the same bits as one at a time.</remarks>
-    private static void SumGradients(float* dy, float* xhat, int rows, int channels, float* sumDy, float* sumDyXhat)
+    private static void SumGradients(float* dy, float* xhat, int rows, int channels, float* sumDy, float* sumDyXhat, float* reluScale, float* reluShift)
     {
         nint end = (nint)rows * channels;
         int c = 0;
@@ -244,18 +276,20 @@ internal static unsafe class BatchNormKernels
             var b3 = Vector256.Load(sumDyXhat + c + 3 * Width);
             for (nint i = c; i < end; i += channels)
             {
-                var g0 = Vector256.Load(dy + i);
-                var g1 = Vector256.Load(dy + i + Width);
-                var g2 = Vector256.Load(dy + i + 2 * Width);
-                var g3 = Vector256.Load(dy + i + 3 * Width);
+                Vector256<float> h0 = Vector256.Load(xhat + i), h1 = Vector256.Load(xhat + i + Width),
+                    h2 = Vector256.Load(xhat + i + 2 * Width), h3 = Vector256.Load(xhat + i + 3 * Width);
+                var g0 = PassedByRelu(Vector256.Load(dy + i), h0, reluScale, reluShift, c);
+                var g1 = PassedByRelu(Vector256.Load(dy + i + Width), h1, reluScale, reluShift, c + Width);
+                var g2 = PassedByRelu(Vector256.Load(dy + i + 2 * Width), h2, reluScale, reluShift, c + 2 * Width);
+                var g3 = PassedByRelu(Vector256.Load(dy + i + 3 * Width), h3, reluScale, reluShift, c + 3 * Width);
                 a0 += g0;
                 a1 += g1;
                 a2 += g2;
                 a3 += g3;
-                b0 = g0 * Vector256.Load(xhat + i) + b0;
-                b1 = g1 * Vector256.Load(xhat + i + Width) + b1;
-                b2 = g2 * Vector256.Load(xhat + i + 2 * Width) + b2;
-                b3 = g3 * Vector256.Load(xhat + i + 3 * Width) + b3;
+                b0 = g0 * h0 + b0;
+                b1 = g1 * h1 + b1;
+                b2 = g2 * h2 + b2;
+                b3 = g3 * h3 + b3;
             }
             a0.Store(sumDy + c);
             a1.Store(sumDy + c + Width);
@@ -272,9 +306,10 @@ internal static unsafe class BatchNormKernels
             var b = Vector256.Load(sumDyXhat + c);
             for (nint i = c; i < end; i += channels)
             {
-                var g = Vector256.Load(dy + i);
+                var h = Vector256.Load(xhat + i);
+                var g = PassedByRelu(Vector256.Load(dy + i), h, reluScale, reluShift, c);
                 a += g;
-                b = g * Vector256.Load(xhat + i) + b;
+                b = g * h + b;
             }
             a.Store(sumDy + c);
             b.Store(sumDyXhat + c);
@@ -282,15 +317,28 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary>dx[r,c] = dy[r,c] · s[c] + offset[c], then dx[r,c] = xhat[r,c] · coefficient[c] + dx[r,c], over <paramref name="rows"/> rows.</summary>
-    private static void InputGradientRows(float* dy, float* xhat, int rows, int channels, float* s, float* offset, float* coefficient, float* dx)
+    private static void InputGradientRows(float* dy, float* xhat, int rows, int channels, float* s, float* offset, float* coefficient, float* dx,
+        float* reluScale, float* reluShift)
     {
         for (nint row = 0, end = (nint)rows * channels; row < end; row += channels)
             for (int c = 0; c < channels; c += Width)
             {
                 nint i = row + c;
-                var d = Vector256.Load(dy + i) * Vector256.Load(s + c) + Vector256.Load(offset + c);
-                (Vector256.Load(xhat + i) * Vector256.Load(coefficient + c) + d).Store(dx + i);
+                var h = Vector256.Load(xhat + i);
+                var d = PassedByRelu(Vector256.Load(dy + i), h, reluScale, reluShift, c) * Vector256.Load(s + c) + Vector256.Load(offset + c);
+                (h * Vector256.Load(coefficient + c) + d).Store(dx + i);
             }
+    }
+
+    /// <summary>
+    /// <see cref="PassedByRelu(Vector256{float}, Vector256{float}, float*, float*, int)"/> for one row of any channel count:
+    /// y = xhat·scale + shift as <see cref="NormalizeItems"/> computes it, then dy where y &gt; 0, into <paramref name="passed"/>.
+    /// </summary>
+    private static void PassedByRelu(ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, float* scale, float* shift, Span<float> passed)
+    {
+        int channels = dy.Length;
+        TensorPrimitives.MultiplyAdd(xhat, new ReadOnlySpan<float>(scale, channels), new ReadOnlySpan<float>(shift, channels), passed);
+        for (int c = 0; c < channels; c++) passed[c] = passed[c] > 0 ? dy[c] : 0f;
     }
 
     /// <summary>A range of rows of a pass over the batch: <c>Run(start, end)</c>.</summary>
@@ -317,7 +365,7 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary><see cref="Normalize"/> on a range of rows (<paramref name="xhat"/> null: not written).</summary>
-    private readonly struct NormalizeItems(float* x, int channels, float* mean, float* invStd, float* scale, float* shift, float* xhat, float* y)
+    private readonly struct NormalizeItems(float* x, int channels, float* mean, float* invStd, float* scale, float* shift, float* xhat, float* y, bool relu)
         : IRowRange
     {
         public void Run(int start, int end)
@@ -325,7 +373,7 @@ internal static unsafe class BatchNormKernels
             nint first = (nint)start * channels;
             if (channels % Width == 0)
             {
-                NormalizeRows(x + first, end - start, channels, mean, invStd, scale, shift, xhat == null ? null : xhat + first, y + first);
+                NormalizeRows(x + first, end - start, channels, mean, invStd, scale, shift, xhat == null ? null : xhat + first, y + first, relu);
                 return;
             }
             Span<float> scratch = xhat == null ? (channels <= StackChannels ? stackalloc float[channels] : new float[channels]) : default;
@@ -336,13 +384,16 @@ internal static unsafe class BatchNormKernels
                 var h = xhat == null ? scratch : new Span<float>(xhat + at, channels);
                 TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + at, channels), m, h);
                 TensorPrimitives.Multiply(h, v, h);
-                TensorPrimitives.MultiplyAdd(h, g, b, new Span<float>(y + at, channels));
+                var output = new Span<float>(y + at, channels);
+                TensorPrimitives.MultiplyAdd(h, g, b, output);
+                if (relu) TensorPrimitives.Max(output, 0f, output);
             }
         }
     }
 
     /// <summary><see cref="Backward"/>'s sums: chunk k sums Σdy and Σdy·xhat over its rows into its partials.</summary>
-    private readonly struct GradientSumItems(float* dy, float* xhat, int channels, int rows, float* partialDy, float* partialDyXhat)
+    private readonly struct GradientSumItems(float* dy, float* xhat, int channels, int rows, float* partialDy, float* partialDyXhat,
+        float* reluScale, float* reluShift)
         : KernelThreads.IItems
     {
         public void Run(int k)
@@ -354,13 +405,16 @@ internal static unsafe class BatchNormKernels
             if (channels % Width == 0)
             {
                 nint first = (nint)start * channels;
-                SumGradients(dy + first, xhat + first, end - start, channels, a, b);
+                SumGradients(dy + first, xhat + first, end - start, channels, a, b, reluScale, reluShift);
                 return;
             }
             Span<float> sumA = new(a, channels), sumB = new(b, channels);
+            Span<float> passed = reluScale == null ? default : channels <= StackChannels ? stackalloc float[channels] : new float[channels];
             for (int r = start; r < end; r++)
             {
-                var g = new ReadOnlySpan<float>(dy + (nint)r * channels, channels);
+                ReadOnlySpan<float> raw = new(dy + (nint)r * channels, channels);
+                if (reluScale != null) PassedByRelu(raw, new ReadOnlySpan<float>(xhat + (nint)r * channels, channels), reluScale, reluShift, passed);
+                ReadOnlySpan<float> g = reluScale == null ? raw : passed;
                 TensorPrimitives.Add(sumA, g, sumA);
                 TensorPrimitives.MultiplyAdd(g, new ReadOnlySpan<float>(xhat + (nint)r * channels, channels), sumB, sumB);
             }
@@ -368,7 +422,8 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary><see cref="Backward"/>'s input gradient on a range of rows.</summary>
-    private readonly struct InputGradientItems(float* dy, float* xhat, int channels, float* s, float* offset, float* coefficientXhat, float* dx)
+    private readonly struct InputGradientItems(float* dy, float* xhat, int channels, float* s, float* offset, float* coefficientXhat, float* dx,
+        float* reluScale, float* reluShift)
         : IRowRange
     {
         public void Run(int start, int end)
@@ -376,15 +431,19 @@ internal static unsafe class BatchNormKernels
             nint first = (nint)start * channels;
             if (channels % Width == 0)
             {
-                InputGradientRows(dy + first, xhat + first, end - start, channels, s, offset, coefficientXhat, dx + first);
+                InputGradientRows(dy + first, xhat + first, end - start, channels, s, offset, coefficientXhat, dx + first, reluScale, reluShift);
                 return;
             }
             ReadOnlySpan<float> scale = new(s, channels), shift = new(offset, channels), coefficient = new(coefficientXhat, channels);
+            Span<float> passed = reluScale == null ? default : channels <= StackChannels ? stackalloc float[channels] : new float[channels];
             for (int r = start; r < end; r++)
             {
                 nint at = (nint)r * channels;
                 var d = new Span<float>(dx + at, channels);
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(dy + at, channels), scale, shift, d);
+                ReadOnlySpan<float> raw = new(dy + at, channels);
+                if (reluScale != null) PassedByRelu(raw, new ReadOnlySpan<float>(xhat + at, channels), reluScale, reluShift, passed);
+                ReadOnlySpan<float> g = reluScale == null ? raw : passed;
+                TensorPrimitives.MultiplyAdd(g, scale, shift, d);
                 TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(xhat + at, channels), coefficient, d, d);
             }
         }

@@ -1,4 +1,5 @@
 using ConvKit.Autograd;
+using ConvKit.Kernels;
 using ConvKit.Layers;
 using ConvKit.Operations;
 using ConvKit.Tensors;
@@ -108,6 +109,7 @@ public partial class Model
             foreach (var node in nodes)
                 foreach (var parent in node.Parents) uses[parent] = uses.GetValueOrDefault(parent) + 1;
         var folds = release ? BatchNormFolds(uses) : null;
+        var reluAfterNorm = NormalizationsBeforeRelu();
         foreach (var node in nodes)
         {
             if (values.ContainsKey(node)) continue;
@@ -131,6 +133,12 @@ public partial class Model
                     values[relu] = folded;
                     uses[last]--;
                 }
+            }
+            else if (reluAfterNorm.TryGetValue(node, out var reluNode) && node.Layer.CallWithRelu(args[0], training) is { } normalized)
+            {
+                // The normalization's output and the ReLU's are this one tensor; the ReLU is skipped, and its input counts as consumed.
+                values[node] = values[reluNode] = normalized;
+                if (release) uses[node]--;
             }
             else values[node] = node.Layer.Invoke(args, training);
             if (!release) continue;
@@ -156,6 +164,27 @@ public partial class Model
     /// </summary>
     private sealed record Fold(SymbolicTensor NormNode, BatchNormalization Norm, SymbolicTensor? ReluAfterNorm,
         SymbolicTensor? AddNode, SymbolicTensor? Residual, SymbolicTensor? ReluAfterAdd);
+
+    /// <summary>
+    /// The batch normalizations whose output only a ReLU reads (and which are not model outputs), with that ReLU: they
+    /// run as one op (<see cref="Layer.CallWithRelu"/>), in training too, where <see cref="BatchNormFolds"/> applies only
+    /// at inference and only after a convolution. Not with <c>CONVKIT_KERNELS=reference</c>, which runs every layer by itself.
+    /// </summary>
+    private Dictionary<SymbolicTensor, SymbolicTensor> NormalizationsBeforeRelu()
+    {
+        var pairs = new Dictionary<SymbolicTensor, SymbolicTensor>(ReferenceEqualityComparer.Instance);
+        if (KernelOptions.UseReference) return pairs;
+        var readers = new Dictionary<SymbolicTensor, List<SymbolicTensor>>(ReferenceEqualityComparer.Instance);
+        foreach (var node in nodes)
+            foreach (var parent in node.Parents)
+                (readers.TryGetValue(parent, out var list) ? list : readers[parent] = []).Add(node);
+        foreach (var node in nodes)
+            if (node is { Layer: BatchNormalization, Parents.Count: 1 } && !Outputs.Contains(node)
+                && readers.TryGetValue(node, out var list) && list is [{ Layer: Activation { Function: var function }, Parents.Count: 1 } relu]
+                && function == Activation.Relu)
+                pairs[node] = relu;
+        return pairs;
+    }
 
     /// <summary>
     /// The folds of this graph, by convolution node. At inference a convolution → batch normalization (→ ReLU, or → Add

@@ -12,14 +12,19 @@ namespace ConvKit.Operations;
 /// (training) or the given moving statistics (inference).
 /// Training: dx = γ/√(σ²+ε) · (dy − mean(dy) − x̂ · mean(dy · x̂)); inference: dx = dy · γ/√(σ²+ε).
 /// dγ = Σ dy · x̂, dβ = Σ dy.
+/// With a ReLU after it (<c>relu</c>), one op: y = max(γ · x̂ + β, 0), whose backward takes the ReLU's gradient on the
+/// fly from x̂ (dy where γ · x̂ + β &gt; 0), with the same bits as the two ops and one pass over memory fewer each way.
 /// </summary>
-internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? gamma, bool training, bool hasBeta) : Op
+internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? gamma, Tensor? beta, bool training, bool relu) : Op
 {
-    public override string Name => "BatchNormalization";
+    public override string Name => relu ? "BatchNormalization+Relu" : "BatchNormalization";
 
-    /// <summary>Normalizes <paramref name="x"/>; in training also returns the batch mean and variance (for the moving averages).</summary>
+    /// <summary>
+    /// Normalizes <paramref name="x"/> (then applies ReLU with <paramref name="relu"/>); in training also returns the
+    /// batch mean and variance (for the moving averages).
+    /// </summary>
     public static (Tensor Output, float[] Mean, float[] Variance) Forward(
-        Tensor x, Tensor? gamma, Tensor? beta, Tensor movingMean, Tensor movingVariance, float epsilon, bool training)
+        Tensor x, Tensor? gamma, Tensor? beta, Tensor movingMean, Tensor movingVariance, float epsilon, bool training, bool relu = false)
     {
         int c = x.Shape[-1];
         float[] mean = new float[c], variance = new float[c];
@@ -33,11 +38,11 @@ internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? ga
         // x̂ is kept only for a backward pass; with no tape recording (inference) it is not written at all.
         var normalized = GradientTape.IsRecording ? Tensor.Uninitialized(x.Shape) : null;
         var y = Tensor.Uninitialized(x.Shape);
-        BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, normalized?.Data, y.Data);
+        BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, normalized?.Data, y.Data, relu);
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
-        var op = new BatchNormOp(normalized, invStd, gamma, training, beta is not null);
+        var op = new BatchNormOp(normalized, invStd, gamma, beta, training, relu);
         if (!GradientTape.Record(op, inputs.ToArray(), y)) op.ReleaseSaved();   // no backward pass will need x̂
         return (y, mean, variance);
     }
@@ -49,7 +54,7 @@ internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? ga
         if (normalized is null) throw new InvalidOperationException("BatchNormalization ran with no tape recording, so it kept nothing for a backward pass.");
         int c = normalized.Shape[-1];
         var dx = needs[0] ? Tensor.Uninitialized(normalized.Shape) : null;
-        var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy.Data, normalized.Data, c, invStd, gamma?.Data, training, dx?.Data);
+        var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy.Data, normalized.Data, c, invStd, gamma?.Data, training, dx?.Data, beta?.Data, relu);
         var grads = new Tensor?[needs.Length];
         grads[0] = dx;
         int next = 1;
@@ -58,7 +63,7 @@ internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? ga
             if (needs[next]) grads[next] = Tensor.FromArray(sumDyXhat.Select(v => (float)v).ToArray());
             next++;
         }
-        if (hasBeta && needs[next]) grads[next] = Tensor.FromArray(sumDy.Select(v => (float)v).ToArray());
+        if (beta is not null && needs[next]) grads[next] = Tensor.FromArray(sumDy.Select(v => (float)v).ToArray());
         return grads;
     }
 }

@@ -132,6 +132,21 @@ public abstract class Layer
     /// <summary>What <see cref="CallFolded"/> runs on a built layer; the default layer folds nothing.</summary>
     private protected virtual Tensor? CallFoldedCore(Tensor input, float[] scale, float[] shift, Tensor? residual, bool relu, string name) => null;
 
+    /// <summary>
+    /// max(this layer's output, 0) in one op, for a ReLU that follows this layer and is the only reader of its output;
+    /// null when the layer cannot take the ReLU in (the caller then runs the two layers one after the other).
+    /// </summary>
+    internal Tensor? CallWithRelu(Tensor input, bool training)
+    {
+        if (!Built) return null;
+        CheckBuiltInput(input.Shape);
+        ConvKit.Autograd.OpTrace.Mark();
+        return CallWithReluCore(input, training);
+    }
+
+    /// <summary>What <see cref="CallWithRelu"/> runs on a built layer; the default layer takes no ReLU in.</summary>
+    private protected virtual Tensor? CallWithReluCore(Tensor input, bool training) => null;
+
     /// <summary>Runs the layer on the values of its graph inputs (one for most layers).</summary>
     internal virtual Tensor Invoke(IReadOnlyList<Tensor> inputs, bool training) => Call(inputs[0], training);
 

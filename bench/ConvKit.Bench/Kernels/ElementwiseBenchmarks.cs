@@ -42,7 +42,7 @@ public class ElementwiseBenchmarks
             case "relu": ElementwiseReference.Relu(x, y); break;
             case "sigmoid": ElementwiseReference.Sigmoid(x, y); break;
             case "epilogue": x.CopyTo(y, 0); ElementwiseReference.Epilogue(y, Channels, bias, relu: true, scale, residual); break;
-            case "batchnorm": ElementwiseReference.BatchNormNormalize(x, Channels, mean, invStd, scale, bias, dy, y); break;
+            case "batchnorm": ElementwiseReference.BatchNormNormalize(x, Channels, mean, invStd, scale, bias, null, y); break;
             case "softmax":
                 for (int row = 0; row + 1000 <= x.Length; row += 1000) ElementwiseReference.SoftmaxRow(x.AsSpan(row, 1000), y.AsSpan(row, 1000));
                 break;
@@ -57,7 +57,7 @@ public class ElementwiseBenchmarks
             case "relu": Epilogue.Relu(x, y); break;
             case "sigmoid": ActivationKernels.InPieces(ActivationKernels.Rule.Sigmoid, 0f, x, null, null, y); break;
             case "epilogue": x.CopyTo(y, 0); Epilogue.Apply(y, Channels, bias, relu: true, scale, residual); break;
-            case "batchnorm": BatchNormKernels.Normalize(x, Channels, mean, invStd, scale, bias, dy, y); break;
+            case "batchnorm": BatchNormKernels.Normalize(x, Channels, mean, invStd, scale, bias, y); break;
             case "softmax": ActivationKernels.EachRow(ActivationKernels.RowRule.Softmax, x, x, y, 1000); break;
         }
     }

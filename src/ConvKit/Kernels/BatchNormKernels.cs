@@ -89,16 +89,15 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary>
-    /// xhat[r,c] = (x[r,c] − mean[c]) · invStd[c]; y[r,c] = xhat[r,c] · gamma[c] + beta[c] (gamma 1, beta 0 when absent),
+    /// y[r,c] = xhat[r,c] · gamma[c] + beta[c] (gamma 1, beta 0 when absent) with xhat[r,c] = (x[r,c] − mean[c]) · invStd[c],
     /// then with <paramref name="relu"/> y = max(y, 0) in the same pass (a ReLU layer that follows: the same bits as
-    /// <see cref="Epilogue.Relu"/> on y). A null <paramref name="xhat"/> is not written (inference): y is computed the same way.
+    /// <see cref="Epilogue.Relu"/> on y). x̂ is not stored: <see cref="Backward"/> computes it again from x, with the same bits.
     /// </summary>
-    public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[]? xhat, float[] y,
-        bool relu = false)
+    public static void Normalize(float[] x, int channels, float[] mean, float[] invStd, float[]? gamma, float[]? beta, float[] y, bool relu = false)
     {
         if (KernelOptions.UseReference)
         {
-            ElementwiseReference.BatchNormNormalize(x, channels, mean, invStd, gamma, beta, xhat, y);
+            ElementwiseReference.BatchNormNormalize(x, channels, mean, invStd, gamma, beta, null, y);
             if (relu) Epilogue.Relu(y, y);
             return;
         }
@@ -107,24 +106,28 @@ internal static unsafe class BatchNormKernels
         new Span<float>(perChannel, channels).Fill(1f);
         new Span<float>(perChannel + channels, channels).Clear();
         int rows = x.Length / channels;
-        fixed (float* px = x, pmean = mean, pinvStd = invStd, pgamma = gamma, pbeta = beta, pxhat = xhat, py = y)
+        fixed (float* px = x, pmean = mean, pinvStd = invStd, pgamma = gamma, pbeta = beta, py = y)
             Rows(rows, channels, new NormalizeItems(px, channels, pmean, pinvStd, pgamma != null ? pgamma : perChannel,
-                pbeta != null ? pbeta : perChannel + channels, pxhat, py, relu));
+                pbeta != null ? pbeta : perChannel + channels, py, relu));
     }
 
     /// <summary>
     /// Training-mode backward: with s[c] = gamma[c]·invStd[c],
     /// dx[r,c] = s[c] · (dy[r,c] − Σdy[c]/R − xhat[r,c] · Σ(dy·xhat)[c]/R); also returns Σdy (dβ) and Σ(dy·xhat) (dγ).
-    /// In inference mode dx = s · dy. With <paramref name="relu"/> (the forward ran <see cref="Normalize"/> with a ReLU),
+    /// In inference mode dx = s · dy. xhat = (x − mean) · invStd is computed from the forward's input, mean and
+    /// invStd as <see cref="Normalize"/> computes it, so it has the forward's bits without a tensor kept for it.
+    /// With <paramref name="relu"/> (the forward ran <see cref="Normalize"/> with a ReLU),
     /// <paramref name="dy"/> is the gradient of the ReLU's output, and the ReLU's gradient (dy where
     /// xhat·gamma + beta &gt; 0, else 0, with <paramref name="beta"/> as the forward had it) is taken on the fly, with the
     /// same bits as <see cref="Epilogue.ReluBackward"/> before this backward.
     /// </summary>
-    public static (double[] SumDy, double[] SumDyXhat) Backward(float[] dy, float[] xhat, int channels, float[] invStd, float[]? gamma, bool training, float[]? dx,
-        float[]? beta = null, bool relu = false)
+    public static (double[] SumDy, double[] SumDyXhat) Backward(float[] dy, float[] x, float[] mean, int channels, float[] invStd, float[]? gamma,
+        bool training, float[]? dx, float[]? beta = null, bool relu = false)
     {
         if (KernelOptions.UseReference)
         {
+            var xhat = new float[x.Length];
+            ElementwiseReference.BatchNormNormalize(x, channels, mean, invStd, null, null, xhat, new float[x.Length]);
             if (!relu) return ElementwiseReference.BatchNormBackward(dy, xhat, channels, invStd, gamma, training, dx);
             var y = new float[xhat.Length];
             ElementwiseReference.BatchNormNormalize(xhat, channels, new float[channels], Enumerable.Repeat(1f, channels).ToArray(), gamma, beta, null, y);
@@ -142,9 +145,10 @@ internal static unsafe class BatchNormKernels
         float* reluScale = relu ? perChannel + 3 * channels : null, reluShift = perChannel + 4 * channels;
         if (relu)
             for (int c = 0; c < channels; c++) { reluScale[c] = gamma?[c] ?? 1f; reluShift[c] = beta?[c] ?? 0f; }
-        fixed (float* pdy = dy, pxhat = xhat, pdx = dx)
+        fixed (float* pdy = dy, pdx = dx, px = x, pmean = mean, pinvStd = invStd)
         {
-            KernelThreads.For(chunks, new GradientSumItems(pdy, pxhat, channels, rows, partialDy, partialDyXhat, reluScale, reluShift));
+            var xhat = new Normalized(px, pmean, pinvStd);
+            KernelThreads.For(chunks, new GradientSumItems(pdy, xhat, channels, rows, partialDy, partialDyXhat, reluScale, reluShift));
             for (int k = 0; k < chunks; k++)
                 for (int c = 0; c < channels; c++) { sumDy[c] += partialDy[k * channels + c]; sumDyXhat[c] += partialDyXhat[k * channels + c]; }
             if (dx is null) return (sumDy, sumDyXhat);
@@ -156,7 +160,7 @@ internal static unsafe class BatchNormKernels
                 coefficientXhat[c] = training ? (float)(-s[c] * sumDyXhat[c] / rows) : 0f;
                 offset[c] = training ? (float)(-s[c] * sumDy[c] / rows) : 0f;
             }
-            Rows(rows, channels, new InputGradientItems(pdy, pxhat, channels, s, offset, coefficientXhat, pdx, reluScale, reluShift));
+            Rows(rows, channels, new InputGradientItems(pdy, xhat, channels, s, offset, coefficientXhat, pdx, reluScale, reluShift));
         }
         return (sumDy, sumDyXhat);
     }
@@ -232,18 +236,16 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary>
-    /// xhat[r,c] = (x[r,c] − mean[c]) · invStd[c] (unless <paramref name="xhat"/> is null); y[r,c] = xhat[r,c] · scale[c] + shift[c],
-    /// over <paramref name="rows"/> rows.
+    /// y[r,c] = xhat[r,c] · scale[c] + shift[c] with xhat[r,c] = (x[r,c] − mean[c]) · invStd[c] (then max(y, 0) with
+    /// <paramref name="relu"/>), over <paramref name="rows"/> rows.
     /// </summary>
-    private static void NormalizeRows(float* x, int rows, int channels, float* mean, float* invStd, float* scale, float* shift, float* xhat, float* y,
-        bool relu)
+    private static void NormalizeRows(float* x, int rows, int channels, float* mean, float* invStd, float* scale, float* shift, float* y, bool relu)
     {
         for (nint row = 0, end = (nint)rows * channels; row < end; row += channels)
             for (int c = 0; c < channels; c += Width)
             {
                 nint i = row + c;
                 var h = (Vector256.Load(x + i) - Vector256.Load(mean + c)) * Vector256.Load(invStd + c);
-                if (xhat != null) h.Store(xhat + i);
                 var value = h * Vector256.Load(scale + c) + Vector256.Load(shift + c);
                 (relu ? Vector256.Max(value, Vector256<float>.Zero) : value).Store(y + i);
             }
@@ -260,7 +262,7 @@ internal static unsafe class BatchNormKernels
 
     /// <summary>sumDy[c] += Σ_r dy[r,c]; sumDyXhat[c] += Σ_r dy[r,c] · xhat[r,c], over <paramref name="rows"/> rows.</summary>
     /// <remarks>Four groups of eight channels at a time, as <see cref="SumRows"/> does, with the same bits as one at a time.</remarks>
-    private static void SumGradients(float* dy, float* xhat, int rows, int channels, float* sumDy, float* sumDyXhat, float* reluScale, float* reluShift)
+    private static void SumGradients(float* dy, Normalized xhat, int rows, int channels, float* sumDy, float* sumDyXhat, float* reluScale, float* reluShift)
     {
         nint end = (nint)rows * channels;
         int c = 0;
@@ -276,8 +278,8 @@ internal static unsafe class BatchNormKernels
             var b3 = Vector256.Load(sumDyXhat + c + 3 * Width);
             for (nint i = c; i < end; i += channels)
             {
-                Vector256<float> h0 = Vector256.Load(xhat + i), h1 = Vector256.Load(xhat + i + Width),
-                    h2 = Vector256.Load(xhat + i + 2 * Width), h3 = Vector256.Load(xhat + i + 3 * Width);
+                Vector256<float> h0 = xhat.At(i, c), h1 = xhat.At(i + Width, c + Width),
+                    h2 = xhat.At(i + 2 * Width, c + 2 * Width), h3 = xhat.At(i + 3 * Width, c + 3 * Width);
                 var g0 = PassedByRelu(Vector256.Load(dy + i), h0, reluScale, reluShift, c);
                 var g1 = PassedByRelu(Vector256.Load(dy + i + Width), h1, reluScale, reluShift, c + Width);
                 var g2 = PassedByRelu(Vector256.Load(dy + i + 2 * Width), h2, reluScale, reluShift, c + 2 * Width);
@@ -306,7 +308,7 @@ internal static unsafe class BatchNormKernels
             var b = Vector256.Load(sumDyXhat + c);
             for (nint i = c; i < end; i += channels)
             {
-                var h = Vector256.Load(xhat + i);
+                var h = xhat.At(i, c);
                 var g = PassedByRelu(Vector256.Load(dy + i), h, reluScale, reluShift, c);
                 a += g;
                 b = g * h + b;
@@ -317,14 +319,14 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary>dx[r,c] = dy[r,c] · s[c] + offset[c], then dx[r,c] = xhat[r,c] · coefficient[c] + dx[r,c], over <paramref name="rows"/> rows.</summary>
-    private static void InputGradientRows(float* dy, float* xhat, int rows, int channels, float* s, float* offset, float* coefficient, float* dx,
+    private static void InputGradientRows(float* dy, Normalized xhat, int rows, int channels, float* s, float* offset, float* coefficient, float* dx,
         float* reluScale, float* reluShift)
     {
         for (nint row = 0, end = (nint)rows * channels; row < end; row += channels)
             for (int c = 0; c < channels; c += Width)
             {
                 nint i = row + c;
-                var h = Vector256.Load(xhat + i);
+                var h = xhat.At(i, c);
                 var d = PassedByRelu(Vector256.Load(dy + i), h, reluScale, reluShift, c) * Vector256.Load(s + c) + Vector256.Load(offset + c);
                 (h * Vector256.Load(coefficient + c) + d).Store(dx + i);
             }
@@ -364,8 +366,8 @@ internal static unsafe class BatchNormKernels
         }
     }
 
-    /// <summary><see cref="Normalize"/> on a range of rows (<paramref name="xhat"/> null: not written).</summary>
-    private readonly struct NormalizeItems(float* x, int channels, float* mean, float* invStd, float* scale, float* shift, float* xhat, float* y, bool relu)
+    /// <summary><see cref="Normalize"/> on a range of rows.</summary>
+    private readonly struct NormalizeItems(float* x, int channels, float* mean, float* invStd, float* scale, float* shift, float* y, bool relu)
         : IRowRange
     {
         public void Run(int start, int end)
@@ -373,26 +375,45 @@ internal static unsafe class BatchNormKernels
             nint first = (nint)start * channels;
             if (channels % Width == 0)
             {
-                NormalizeRows(x + first, end - start, channels, mean, invStd, scale, shift, xhat == null ? null : xhat + first, y + first, relu);
+                NormalizeRows(x + first, end - start, channels, mean, invStd, scale, shift, y + first, relu);
                 return;
             }
-            Span<float> scratch = xhat == null ? (channels <= StackChannels ? stackalloc float[channels] : new float[channels]) : default;
-            ReadOnlySpan<float> m = new(mean, channels), v = new(invStd, channels), g = new(scale, channels), b = new(shift, channels);
+            var xhat = new Normalized(x, mean, invStd);
+            Span<float> h = channels <= StackChannels ? stackalloc float[channels] : new float[channels];
+            ReadOnlySpan<float> g = new(scale, channels), b = new(shift, channels);
             for (int r = start; r < end; r++)
             {
-                nint at = (nint)r * channels;
-                var h = xhat == null ? scratch : new Span<float>(xhat + at, channels);
-                TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + at, channels), m, h);
-                TensorPrimitives.Multiply(h, v, h);
-                var output = new Span<float>(y + at, channels);
+                xhat.Row(r, channels, h);
+                var output = new Span<float>(y + (nint)r * channels, channels);
                 TensorPrimitives.MultiplyAdd(h, g, b, output);
                 if (relu) TensorPrimitives.Max(output, 0f, output);
             }
         }
     }
 
+    /// <summary>
+    /// x̂ = (x − mean) · invStd of a normalization's input, computed where it is read, in <see cref="Normalize"/>'s
+    /// arithmetic (a subtraction, then a multiplication), so with the bits of the forward's.
+    /// </summary>
+    private readonly struct Normalized(float* x, float* mean, float* invStd)
+    {
+        /// <summary>The eight values from element <paramref name="i"/> of x, whose channels start at <paramref name="c"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> At(nint i, int c) => (Vector256.Load(x + i) - Vector256.Load(mean + c)) * Vector256.Load(invStd + c);
+
+        /// <summary>Row <paramref name="r"/> of <paramref name="channels"/> values into <paramref name="h"/>.</summary>
+        public void Row(int r, int channels, Span<float> h)
+        {
+            TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + (nint)r * channels, channels), new ReadOnlySpan<float>(mean, channels), h);
+            TensorPrimitives.Multiply(h, new ReadOnlySpan<float>(invStd, channels), h);
+        }
+
+        /// <summary>The same values from element <paramref name="offset"/> of x on (a whole number of rows).</summary>
+        public Normalized From(nint offset) => new(x + offset, mean, invStd);
+    }
+
     /// <summary><see cref="Backward"/>'s sums: chunk k sums Σdy and Σdy·xhat over its rows into its partials.</summary>
-    private readonly struct GradientSumItems(float* dy, float* xhat, int channels, int rows, float* partialDy, float* partialDyXhat,
+    private readonly struct GradientSumItems(float* dy, Normalized xhat, int channels, int rows, float* partialDy, float* partialDyXhat,
         float* reluScale, float* reluShift)
         : KernelThreads.IItems
     {
@@ -405,24 +426,26 @@ internal static unsafe class BatchNormKernels
             if (channels % Width == 0)
             {
                 nint first = (nint)start * channels;
-                SumGradients(dy + first, xhat + first, end - start, channels, a, b, reluScale, reluShift);
+                SumGradients(dy + first, xhat.From(first), end - start, channels, a, b, reluScale, reluShift);
                 return;
             }
             Span<float> sumA = new(a, channels), sumB = new(b, channels);
+            Span<float> h = channels <= StackChannels ? stackalloc float[channels] : new float[channels];
             Span<float> passed = reluScale == null ? default : channels <= StackChannels ? stackalloc float[channels] : new float[channels];
             for (int r = start; r < end; r++)
             {
+                xhat.Row(r, channels, h);
                 ReadOnlySpan<float> raw = new(dy + (nint)r * channels, channels);
-                if (reluScale != null) PassedByRelu(raw, new ReadOnlySpan<float>(xhat + (nint)r * channels, channels), reluScale, reluShift, passed);
+                if (reluScale != null) PassedByRelu(raw, h, reluScale, reluShift, passed);
                 ReadOnlySpan<float> g = reluScale == null ? raw : passed;
                 TensorPrimitives.Add(sumA, g, sumA);
-                TensorPrimitives.MultiplyAdd(g, new ReadOnlySpan<float>(xhat + (nint)r * channels, channels), sumB, sumB);
+                TensorPrimitives.MultiplyAdd(g, h, sumB, sumB);
             }
         }
     }
 
     /// <summary><see cref="Backward"/>'s input gradient on a range of rows.</summary>
-    private readonly struct InputGradientItems(float* dy, float* xhat, int channels, float* s, float* offset, float* coefficientXhat, float* dx,
+    private readonly struct InputGradientItems(float* dy, Normalized xhat, int channels, float* s, float* offset, float* coefficientXhat, float* dx,
         float* reluScale, float* reluShift)
         : IRowRange
     {
@@ -431,20 +454,22 @@ internal static unsafe class BatchNormKernels
             nint first = (nint)start * channels;
             if (channels % Width == 0)
             {
-                InputGradientRows(dy + first, xhat + first, end - start, channels, s, offset, coefficientXhat, dx + first, reluScale, reluShift);
+                InputGradientRows(dy + first, xhat.From(first), end - start, channels, s, offset, coefficientXhat, dx + first, reluScale, reluShift);
                 return;
             }
             ReadOnlySpan<float> scale = new(s, channels), shift = new(offset, channels), coefficient = new(coefficientXhat, channels);
+            Span<float> h = channels <= StackChannels ? stackalloc float[channels] : new float[channels];
             Span<float> passed = reluScale == null ? default : channels <= StackChannels ? stackalloc float[channels] : new float[channels];
             for (int r = start; r < end; r++)
             {
                 nint at = (nint)r * channels;
+                xhat.Row(r, channels, h);
                 var d = new Span<float>(dx + at, channels);
                 ReadOnlySpan<float> raw = new(dy + at, channels);
-                if (reluScale != null) PassedByRelu(raw, new ReadOnlySpan<float>(xhat + at, channels), reluScale, reluShift, passed);
+                if (reluScale != null) PassedByRelu(raw, h, reluScale, reluShift, passed);
                 ReadOnlySpan<float> g = reluScale == null ? raw : passed;
                 TensorPrimitives.MultiplyAdd(g, scale, shift, d);
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(xhat + at, channels), coefficient, d, d);
+                TensorPrimitives.MultiplyAdd(h, coefficient, d, d);
             }
         }
     }

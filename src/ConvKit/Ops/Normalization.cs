@@ -15,7 +15,7 @@ namespace ConvKit.Operations;
 /// With a ReLU after it (<c>relu</c>), one op: y = max(γ · x̂ + β, 0), whose backward takes the ReLU's gradient on the
 /// fly from x̂ (dy where γ · x̂ + β &gt; 0), with the same bits as the two ops and one pass over memory fewer each way.
 /// </summary>
-internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? gamma, Tensor? beta, bool training, bool relu) : Op
+internal sealed class BatchNormOp(Tensor x, float[] mean, float[] invStd, Tensor? gamma, Tensor? beta, bool training, bool relu) : Op
 {
     public override string Name => relu ? "BatchNormalization+Relu" : "BatchNormalization";
 
@@ -35,26 +35,21 @@ internal sealed class BatchNormOp(Tensor? normalized, float[] invStd, Tensor? ga
             movingVariance.Span.CopyTo(variance);
         }
         var invStd = variance.Select(v => 1f / MathF.Sqrt(v + epsilon)).ToArray();
-        // x̂ is kept only for a backward pass; with no tape recording (inference) it is not written at all.
-        var normalized = GradientTape.IsRecording ? Tensor.Uninitialized(x.Shape) : null;
         var y = Tensor.Uninitialized(x.Shape);
-        BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, normalized?.Data, y.Data, relu);
+        BatchNormKernels.Normalize(x.Data, c, mean, invStd, gamma?.Data, beta?.Data, y.Data, relu);
         var inputs = new List<Tensor> { x };
         if (gamma is not null) inputs.Add(gamma);
         if (beta is not null) inputs.Add(beta);
-        var op = new BatchNormOp(normalized, invStd, gamma, beta, training, relu);
-        if (!GradientTape.Record(op, inputs.ToArray(), y)) op.ReleaseSaved();   // no backward pass will need x̂
+        // The backward computes x̂ again from x with these statistics (the same bits) rather than keep a tensor of it.
+        GradientTape.Record(new BatchNormOp(x, mean, invStd, gamma, beta, training, relu), inputs.ToArray(), y);
         return (y, mean, variance);
     }
 
-    internal override void ReleaseSaved() => normalized?.Dispose();
-
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
-        if (normalized is null) throw new InvalidOperationException("BatchNormalization ran with no tape recording, so it kept nothing for a backward pass.");
-        int c = normalized.Shape[-1];
-        var dx = needs[0] ? Tensor.Uninitialized(normalized.Shape) : null;
-        var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy.Data, normalized.Data, c, invStd, gamma?.Data, training, dx?.Data, beta?.Data, relu);
+        int c = x.Shape[-1];
+        var dx = needs[0] ? Tensor.Uninitialized(x.Shape) : null;
+        var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy.Data, x.Data, mean, c, invStd, gamma?.Data, training, dx?.Data, beta?.Data, relu);
         var grads = new Tensor?[needs.Length];
         grads[0] = dx;
         int next = 1;

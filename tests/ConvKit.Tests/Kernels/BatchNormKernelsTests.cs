@@ -26,9 +26,8 @@ public class BatchNormKernelsTests
         KernelAssert.Close(expectedVariance, variance, 1e-5f, "variance");
 
         var invStd = expectedVariance.Select(v => 1f / MathF.Sqrt(v + 1e-3f)).ToArray();
-        var xhat = new float[x.Length];
         var y = new float[x.Length];
-        BatchNormKernels.Normalize(x, channels, expectedMean, invStd, gamma, beta, xhat, y);
+        BatchNormKernels.Normalize(x, channels, expectedMean, invStd, gamma, beta, y);
         var expectedXhat = new float[x.Length];
         var expectedY = new float[x.Length];
         for (int i = 0; i < x.Length; i++)
@@ -37,15 +36,11 @@ public class BatchNormKernelsTests
             expectedXhat[i] = (float)(((double)x[i] - expectedMean[c]) * invStd[c]);
             expectedY[i] = (float)((double)expectedXhat[i] * gamma[c] + beta[c]);
         }
-        KernelAssert.Close(expectedXhat, xhat, 1e-5f, "xhat");
         KernelAssert.Close(expectedY, y, 1e-5f, "y");
-        // Inference keeps no x̂: the same y, bit for bit.
-        var yWithoutXhat = new float[x.Length];
-        BatchNormKernels.Normalize(x, channels, expectedMean, invStd, gamma, beta, null, yWithoutXhat);
-        Assert.Equal(y, yWithoutXhat);
 
+        // The backward computes x̂ from x again.
         var dx = new float[x.Length];
-        var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy, expectedXhat, channels, invStd, gamma, training: true, dx);
+        var (sumDy, sumDyXhat) = BatchNormKernels.Backward(dy, x, expectedMean, channels, invStd, gamma, training: true, dx);
         var expectedSumDy = new double[channels];
         var expectedSumDyXhat = new double[channels];
         for (int i = 0; i < x.Length; i++)
@@ -97,27 +92,27 @@ public class BatchNormKernelsTests
         KernelAssert.Close(ToFloat(expectedMean), mean, 1e-6f, "mean");
         KernelAssert.Close(ToFloat(expectedVariance), variance, 1e-6f, "variance");
 
-        // Training: this batch's statistics, x̂ kept for the backward.
+        // Training: this batch's statistics.
         var invStd = variance.Select(v => 1f / MathF.Sqrt(v + epsilon)).ToArray();
-        var xhat = new float[x.Length];
         var y = new float[x.Length];
         var expectedXhat = new double[x.Length];
         for (int i = 0; i < x.Length; i++) expectedXhat[i] = ((double)x[i] - mean[i % channels]) * invStd[i % channels];
-        BatchNormKernels.Normalize(x, channels, mean, invStd, gamma, beta, xhat, y);
-        KernelAssert.Close(ToFloat(expectedXhat), xhat, 1e-6f, "x̂");
+        BatchNormKernels.Normalize(x, channels, mean, invStd, gamma, beta, y);
         KernelAssert.Close(ToFloat(expectedXhat.Select((h, i) => h * gamma[i % channels] + beta[i % channels])), y, 1e-6f, "y with γ and β");
         var yPlain = KernelAssert.Random(x.Length, 7);
-        BatchNormKernels.Normalize(x, channels, mean, invStd, null, null, KernelAssert.Random(x.Length, 8), yPlain);
+        BatchNormKernels.Normalize(x, channels, mean, invStd, null, null, yPlain);
         KernelAssert.Close(ToFloat(expectedXhat), yPlain, 1e-6f, "y without γ and β");
 
-        // Inference: given moving statistics, x̂ not written.
+        // Inference: given moving statistics.
         var movingMean = KernelAssert.Random(channels, 9);
         var movingInvStd = KernelAssert.Random(channels, 10).Select(v => 1f / MathF.Sqrt(1.5f + v + epsilon)).ToArray();
         var yInference = KernelAssert.Random(x.Length, 11);
-        BatchNormKernels.Normalize(x, channels, movingMean, movingInvStd, gamma, null, null, yInference);
+        BatchNormKernels.Normalize(x, channels, movingMean, movingInvStd, gamma, null, yInference);
         KernelAssert.Close(ToFloat(x.Select((v, i) => ((double)v - movingMean[i % channels]) * movingInvStd[i % channels] * gamma[i % channels])),
             yInference, 1e-6f, "inference y with γ, without β");
 
+        // The backward computes x̂ from x again, in float as the forward does.
+        var xhat = x.Select((v, i) => (v - mean[i % channels]) * invStd[i % channels]).ToArray();
         var sumDy = new double[channels];
         var sumDyXhat = new double[channels];
         for (int i = 0; i < x.Length; i++)
@@ -129,7 +124,7 @@ public class BatchNormKernelsTests
         {
             string what = $"{(training ? "training" : "inference")} backward {(g is null ? "without" : "with")} γ";
             var dx = KernelAssert.Random(x.Length, 12);
-            var (gotSumDy, gotSumDyXhat) = BatchNormKernels.Backward(dy, xhat, channels, invStd, g, training, dx);
+            var (gotSumDy, gotSumDyXhat) = BatchNormKernels.Backward(dy, x, mean, channels, invStd, g, training, dx);
             // Sums of thousands of terms that mostly cancel, whose rounding is large beside the result: 1e-5 of it.
             KernelAssert.Close(ToFloat(sumDy), ToFloat(gotSumDy), 1e-5f, $"{what}: Σdy");
             KernelAssert.Close(ToFloat(sumDyXhat), ToFloat(gotSumDyXhat), 1e-5f, $"{what}: Σdy·x̂");
@@ -143,7 +138,7 @@ public class BatchNormKernelsTests
             KernelAssert.Close(ToFloat(expectedDx), dx, 1e-6f, $"{what}: dx");
         }
         // Only dγ and dβ (the input needs no gradient): the same sums, no dx.
-        var (onlySumDy, onlySumDyXhat) = BatchNormKernels.Backward(dy, xhat, channels, invStd, gamma, training: true, dx: null);
+        var (onlySumDy, onlySumDyXhat) = BatchNormKernels.Backward(dy, x, mean, channels, invStd, gamma, training: true, dx: null);
         KernelAssert.Close(ToFloat(sumDy), ToFloat(onlySumDy), 1e-5f, "Σdy without dx");
         KernelAssert.Close(ToFloat(sumDyXhat), ToFloat(onlySumDyXhat), 1e-5f, "Σdy·x̂ without dx");
     }

@@ -134,14 +134,15 @@ public class KernelAllocationTests
         var gamma = KernelAssert.Random(channels, 3);
         var beta = KernelAssert.Random(channels, 4);
         float[] mean = new float[channels], variance = new float[channels], invStd = new float[channels];
-        float[] xhat = new float[rows * channels], y = new float[rows * channels], dx = new float[rows * channels];
+        float[] y = new float[rows * channels], dx = new float[rows * channels];
         Array.Fill(invStd, 0.5f);
         AssertNoAllocation("moments", () => BatchNormKernels.Moments(x, channels, mean, variance));
-        AssertNoAllocation("normalization", () => BatchNormKernels.Normalize(x, channels, mean, invStd, gamma, beta, xhat, y));
-        AssertNoAllocation("normalization without γ and β", () => BatchNormKernels.Normalize(x, channels, mean, invStd, null, null, null, y));
+        AssertNoAllocation("normalization", () => BatchNormKernels.Normalize(x, channels, mean, invStd, gamma, beta, y));
+        AssertNoAllocation("normalization without γ and β", () => BatchNormKernels.Normalize(x, channels, mean, invStd, null, null, y, relu: true));
         // Two double[channels]: each its data plus an array header (at most 32 bytes on a 64-bit runtime).
         long sums = 2 * (channels * sizeof(double) + 32);
-        AssertAllocatesAtMost("backward", sums, () => BatchNormKernels.Backward(dy, xhat, channels, invStd, gamma, training: true, dx));
+        AssertAllocatesAtMost("backward", sums, () => BatchNormKernels.Backward(dy, x, mean, channels, invStd, gamma, training: true, dx));
+        AssertAllocatesAtMost("backward with the ReLU", sums, () => BatchNormKernels.Backward(dy, x, mean, channels, invStd, gamma, training: true, dx, beta, relu: true));
     }
 
     /// <summary>The activations' passes, whole tensors split across the threads, take their ranges as structs.</summary>

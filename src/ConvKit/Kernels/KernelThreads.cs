@@ -316,9 +316,16 @@ internal static class KernelThreads
     /// </summary>
     private abstract class Region
     {
+        /// <summary>
+        /// Takes per thread that a region of many small items is handed out in: as many items go at once as leave each
+        /// thread about this many takes, still enough that the others take over from a thread the host slows.
+        /// </summary>
+        private const int TakesPerThread = 16;
+
         private const long Reserved = -1;
         private int count;
         private int next;
+        private int step;
         private int finished;
         private int entered;
         private long stamp = Reserved;
@@ -344,7 +351,9 @@ internal static class KernelThreads
         public void Open(int items, long generation)
         {
             count = items;
-            next = -1;
+            next = 0;
+            // Items go out several at a time once there are more than twice TakesPerThread per thread, else one at a time.
+            step = Math.Max(1, items / (TakesPerThread * Count));
             finished = 0;
             failure = null;
             Volatile.Write(ref stamp, generation);
@@ -361,14 +370,25 @@ internal static class KernelThreads
             finally { Interlocked.Decrement(ref entered); }
         }
 
+        /// <summary>
+        /// Takes items, <see cref="step"/> at a time, until none is left, then counts them finished at once. Each take
+        /// is an atomic add on a count that moves between the threads' caches: one per item, a 28×28×1 → 32 convolution
+        /// at batch 128 (3,584 one-row items of 8,064 multiply-adds) spent an eighth of its samples taking them.
+        /// </summary>
         public void RunItems()
         {
-            for (int item = Interlocked.Increment(ref next); item < count; item = Interlocked.Increment(ref next))
+            int done = 0;
+            try
             {
-                try { RunItem(item); }
-                catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
-                Interlocked.Increment(ref finished);
+                for (int first = Interlocked.Add(ref next, step) - step; first < count; first = Interlocked.Add(ref next, step) - step)
+                    for (int item = first, end = Math.Min(count, first + step); item < end; item++)
+                    {
+                        try { RunItem(item); }
+                        catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
+                        done++;
+                    }
             }
+            finally { if (done > 0) Interlocked.Add(ref finished, done); }
         }
 
         public void WaitForAll()

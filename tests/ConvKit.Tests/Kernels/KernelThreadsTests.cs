@@ -136,6 +136,33 @@ public class KernelThreadsTests
         Assert.Equal(45, sum);
     }
 
+    /// <summary>
+    /// A region of many items hands them out several at a time; each still runs once, whatever the count's remainder,
+    /// and an item's exception reaches the caller (no item running twice).
+    /// </summary>
+    [Theory]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(1000)]
+    [InlineData(10007)]
+    public unsafe void ManyItemsRunOnceEach(int count)
+    {
+        var hits = new int[count];
+        fixed (int* counts = hits) KernelThreads.For(count, new Hits(counts));
+        Assert.All(hits, h => Assert.Equal(1, h));
+
+        Array.Clear(hits);
+        var error = Assert.Throws<InvalidOperationException>(() => KernelThreads.For(count, i =>
+        {
+            Interlocked.Increment(ref hits[i]);
+            if (i == count / 2) throw new InvalidOperationException($"item {i}");
+        }));
+        Assert.Equal($"item {count / 2}", error.Message);
+        Assert.Equal(1, hits[count / 2]);
+        Assert.All(hits, h => Assert.InRange(h, 0, 1));
+    }
+
     [Fact]
     public void RegionsFromSeveralThreadsAtOnceAllComplete()
     {

@@ -19,14 +19,16 @@ namespace ConvKit.Kernels;
 /// forward reads them in place too, in runs of seven pixels two at a time against one 32-filter panel
 /// (<see cref="ForwardRuns"/>). Otherwise the output is cut into tiles of whole output rows, each tile's receptive fields are gathered
 /// (im2col) into a pooled column buffer of about <see cref="ColumnBudget"/> floats, and the tile is one GEMM
-/// per group. Tiles run in parallel; each thread multiplies serially. The kernel gradient reads the input rows in place
-/// whenever there is one group and no dilation along W (<see cref="BackwardKernelDirect"/>), else it too runs on im2col tiles.
+/// per group. Tiles run in parallel; each thread multiplies serially. The kernel gradient of the layers Winograd takes
+/// (with at least 32 tiles over the batch) runs as its transpose (<see cref="WinogradConvolution.BackwardKernel"/>);
+/// otherwise it reads the input rows in place whenever there is one group and no dilation along W
+/// (<see cref="BackwardKernelDirect"/>), else it too runs on im2col tiles.
 /// </summary>
 /// <remarks>
 /// Determinism: forward tiles write disjoint outputs. Backward-input tiles scatter into overlapping input
 /// rows, so even tiles run first and odd tiles second (tiles are at least ⌈(R−1)·dh/sh⌉ rows, so tiles of one
 /// parity never touch the same cell). Backward-kernel sums per-chunk partial gradients in chunk order,
-/// with chunks fixed by the thread count.
+/// with chunks fixed by the thread count; the Winograd kernel gradient's sums do not depend on the threads.
 /// </remarks>
 internal static unsafe class ConvolutionFast
 {
@@ -513,6 +515,12 @@ internal static unsafe class ConvolutionFast
                 if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, "1×1 as one GEMM per group");
                 for (int group = 0; group < g.Groups; group++)
                     Gemm.Multiply(true, false, cg, kg, g.N * g.H * g.W, x + group * cg, g.C, dy + group * kg, g.K, dw + group * kg, g.K, false);
+                return;
+            }
+            if (WinogradConvolution.AppliesToKernelGradient(g))
+            {
+                if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, $"Winograd F(2×2, {g.R}×{g.R}) transposed: {(g.R + 1) * (g.R + 1)} products summed over blocks of tiles");
+                WinogradConvolution.BackwardKernel(dy, x, g, dw);
                 return;
             }
             if (g.Groups == 1 && g.DilationW == 1)

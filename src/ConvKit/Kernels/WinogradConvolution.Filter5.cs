@@ -28,12 +28,15 @@ internal static unsafe partial class WinogradConvolution
 {
     /// <summary>
     /// V = Bᵀ d B for the 6×6 input pixels of one tile (<see cref="PointPixels"/>), every one of the
-    /// <paramref name="channels"/>: V[e] goes to v + e·stride.
+    /// <paramref name="channels"/>, rows [<paramref name="firstRow"/>, <paramref name="lastRow"/>) of the positions:
+    /// position (i, j) goes to v + ((i − firstRow)·6 + j)·stride.
     /// </summary>
     /// <remarks>Its scratch vectors are written before they are read, so they are not cleared first (3.4 KB per tile).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private static void TransformInput6(float** d, int channels, float* v, nint stride)
+    private static void TransformInput6(float** d, int channels, float* v, nint stride, int firstRow, int lastRow)
     {
+        // v moved back by the rows not stored, so that row i is stored at its own offset.
+        v -= (nint)(firstRow * 6) * stride;
         // Bᵀ d column by column into t (row-major), then each of its rows times B: sixteen channels at a time where the
         // runtime accelerates 512-bit vectors, then eight, then one.
         int channel = 0;
@@ -49,12 +52,12 @@ internal static unsafe partial class WinogradConvolution
                 InputColumn6(d, 4, channel, wide);
                 InputColumn6(d, 5, channel, wide);
                 float* at = v + channel;
-                InputRow6(wide, 0, at, stride);
-                InputRow6(wide, 1, at, stride);
-                InputRow6(wide, 2, at, stride);
-                InputRow6(wide, 3, at, stride);
-                InputRow6(wide, 4, at, stride);
-                InputRow6(wide, 5, at, stride);
+                if (firstRow <= 0 && 0 < lastRow) InputRow6(wide, 0, at, stride);
+                if (firstRow <= 1 && 1 < lastRow) InputRow6(wide, 1, at, stride);
+                if (firstRow <= 2 && 2 < lastRow) InputRow6(wide, 2, at, stride);
+                if (firstRow <= 3 && 3 < lastRow) InputRow6(wide, 3, at, stride);
+                if (firstRow <= 4 && 4 < lastRow) InputRow6(wide, 4, at, stride);
+                if (firstRow <= 5 && 5 < lastRow) InputRow6(wide, 5, at, stride);
             }
         }
         Vector256<float>* t = stackalloc Vector256<float>[36];
@@ -69,12 +72,12 @@ internal static unsafe partial class WinogradConvolution
             InputColumn6(d, 4, channel, t);
             InputColumn6(d, 5, channel, t);
             float* at = v + channel;
-            InputRow6(t, 0, at, stride);
-            InputRow6(t, 1, at, stride);
-            InputRow6(t, 2, at, stride);
-            InputRow6(t, 3, at, stride);
-            InputRow6(t, 4, at, stride);
-            InputRow6(t, 5, at, stride);
+            if (firstRow <= 0 && 0 < lastRow) InputRow6(t, 0, at, stride);
+            if (firstRow <= 1 && 1 < lastRow) InputRow6(t, 1, at, stride);
+            if (firstRow <= 2 && 2 < lastRow) InputRow6(t, 2, at, stride);
+            if (firstRow <= 3 && 3 < lastRow) InputRow6(t, 3, at, stride);
+            if (firstRow <= 4 && 4 < lastRow) InputRow6(t, 4, at, stride);
+            if (firstRow <= 5 && 5 < lastRow) InputRow6(t, 5, at, stride);
         }
         float* ts = stackalloc float[36];
         for (; channel < channels; channel++)
@@ -82,7 +85,7 @@ internal static unsafe partial class WinogradConvolution
             for (int j = 0; j < 6; j++)
                 (ts[j], ts[6 + j], ts[12 + j], ts[18 + j], ts[24 + j], ts[30 + j]) = InputCombination(
                     d[j][channel], d[6 + j][channel], d[12 + j][channel], d[18 + j][channel], d[24 + j][channel], d[30 + j][channel]);
-            for (int i = 0; i < 6; i++)
+            for (int i = firstRow; i < lastRow; i++)
             {
                 float* row = ts + 6 * i;
                 var (r0, r1, r2, r3, r4, r5) = InputCombination(row[0], row[1], row[2], row[3], row[4], row[5]);
@@ -182,10 +185,10 @@ internal static unsafe partial class WinogradConvolution
     /// epilogue on them.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private static void TransformOutput6(float* m, nint stride, TileGeometry tg, int tile, float* y, OutputEpilogue e)
+    private static void TransformOutput6(float* m, nint stride, TileGeometry tg, TileOrigin tile, float* y, OutputEpilogue e)
     {
         var g = tg.G;
-        var (n, p, q) = tg.Locate(tile);
+        var (n, p, q) = tile;
         bool secondRow = p + 1 < g.P, secondColumn = q + 1 < g.Q;
         float* y0 = y + ((nint)(n * g.P + p) * g.Q + q) * g.K;
         float* y1 = y0 + (nint)g.Q * g.K;
@@ -292,5 +295,132 @@ internal static unsafe partial class WinogradConvolution
         var oddWeighted = 2f * g1 + 8f * g3;
         return (0.25f * g0, (even + odd) * (-1f / 6), (even - odd) * (-1f / 6), (evenWeighted + oddWeighted) * (1f / 24),
             (evenWeighted - oddWeighted) * (1f / 24), g4);
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="firstRow"/>, <paramref name="lastRow"/>) of U = A dY Aᵀ for eight filters of one tile's 2×2
+    /// output gradient (a b over c d), for the kernel gradient: position (i, j) goes to at + ((i − firstRow)·6 + j)·stride.
+    /// The rows of A dY are y₀, y₀ + y₁, y₀ − y₁, y₀ + 2y₁, y₀ − 2y₁, y₁ (of the tile's two rows), then each row the same
+    /// way over its two columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreGradientRows6(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d, int firstRow, int lastRow,
+        float* at, nint stride)
+    {
+        var two = Vector256.Create(2f);
+        for (int i = firstRow; i < lastRow; i++)
+        {
+            var (t0, t1) = i switch
+            {
+                0 => (a, b),
+                1 => (a + c, b + d),
+                2 => (a - c, b - d),
+                3 => (Vector256.FusedMultiplyAdd(two, c, a), Vector256.FusedMultiplyAdd(two, d, b)),
+                4 => (Vector256.FusedMultiplyAdd(-two, c, a), Vector256.FusedMultiplyAdd(-two, d, b)),
+                _ => (c, d),
+            };
+            StoreSix(at + (nint)((i - firstRow) * 6) * stride, stride, (t0, t0 + t1, t0 - t1,
+                Vector256.FusedMultiplyAdd(two, t1, t0), Vector256.FusedMultiplyAdd(-two, t1, t0), t1));
+        }
+    }
+
+    /// <summary>
+    /// dW = Gᵀ M G of a 5×5 kernel for channels [<paramref name="firstChannel"/>, <paramref name="lastChannel"/>), every
+    /// filter: M_e[c, k] at m + e·positionStride + c·ldm + k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static void TransformProducts6(float* m, nint positionStride, int ldm, ConvGeometry g, int firstChannel, int lastChannel, float* dw)
+    {
+        nint tap = (nint)g.C * g.K;
+        Vector256<float>* z = stackalloc Vector256<float>[30];
+        float* scalarM = stackalloc float[36 * 8];
+        float* scalarW = stackalloc float[25 * 8];
+        for (int channel = firstChannel; channel < lastChannel; channel++)
+        {
+            float* target = dw + (nint)channel * g.K;
+            for (int filter = 0; filter < g.K; filter += 8)
+            {
+                float* at = m + (nint)channel * ldm + filter;
+                bool whole = filter + 8 <= g.K;
+                if (!whole)
+                {
+                    // The last filters through a staged copy; the lanes past K are dropped.
+                    for (int e = 0; e < 36; e++)
+                        for (int lane = 0; lane < 8; lane++)
+                            scalarM[e * 8 + lane] = filter + lane < g.K ? at[e * positionStride + lane] : 0f;
+                }
+                // Gᵀ M column by column into z (5 rows × 6 columns), then each row of z times G.
+                for (int j = 0; j < 6; j++)
+                {
+                    Vector256<float> m0, m1, m2, m3, m4, m5;
+                    if (whole)
+                    {
+                        m0 = Vector256.Load(at + j * positionStride);
+                        m1 = Vector256.Load(at + (6 + j) * positionStride);
+                        m2 = Vector256.Load(at + (12 + j) * positionStride);
+                        m3 = Vector256.Load(at + (18 + j) * positionStride);
+                        m4 = Vector256.Load(at + (24 + j) * positionStride);
+                        m5 = Vector256.Load(at + (30 + j) * positionStride);
+                    }
+                    else
+                    {
+                        m0 = Vector256.Load(scalarM + j * 8);
+                        m1 = Vector256.Load(scalarM + (6 + j) * 8);
+                        m2 = Vector256.Load(scalarM + (12 + j) * 8);
+                        m3 = Vector256.Load(scalarM + (18 + j) * 8);
+                        m4 = Vector256.Load(scalarM + (24 + j) * 8);
+                        m5 = Vector256.Load(scalarM + (30 + j) * 8);
+                    }
+                    (z[j], z[6 + j], z[12 + j], z[18 + j], z[24 + j]) = ProductCombination6(m0, m1, m2, m3, m4, m5);
+                }
+                for (int r = 0; r < 5; r++)
+                {
+                    var (w0, w1, w2, w3, w4) = ProductCombination6(z[6 * r], z[6 * r + 1], z[6 * r + 2], z[6 * r + 3], z[6 * r + 4], z[6 * r + 5]);
+                    if (whole)
+                    {
+                        float* row = target + filter + 5 * r * tap;
+                        Vector256.Store(w0, row);
+                        Vector256.Store(w1, row + tap);
+                        Vector256.Store(w2, row + 2 * tap);
+                        Vector256.Store(w3, row + 3 * tap);
+                        Vector256.Store(w4, row + 4 * tap);
+                    }
+                    else
+                    {
+                        float* staged = scalarW + 5 * r * 8;
+                        Vector256.Store(w0, staged);
+                        Vector256.Store(w1, staged + 8);
+                        Vector256.Store(w2, staged + 16);
+                        Vector256.Store(w3, staged + 24);
+                        Vector256.Store(w4, staged + 32);
+                    }
+                }
+                if (!whole)
+                    for (int t = 0; t < 25; t++)
+                        for (int lane = 0; filter + lane < g.K; lane++)
+                            target[filter + t * tap + lane] = scalarW[t * 8 + lane];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gᵀ times (m0 … m5), the five rows of Gᵀ: with s = m1 + m2, d = m2 − m1, p = m3 + m4, q = m3 − m4:
+    /// m0/4 − s/6 + p/24, d/6 + q/12, (p − s)/6, d/6 + q/3, −s/6 + 2p/3 + m5.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) ProductCombination6(
+        Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5)
+    {
+        var sixth = Vector256.Create(1f / 6);
+        var s = (m1 + m2) * sixth;
+        var d = (m2 - m1) * sixth;
+        var p = m3 + m4;
+        var q = m3 - m4;
+        return (
+            Vector256.FusedMultiplyAdd(Vector256.Create(0.25f), m0, Vector256.FusedMultiplyAdd(Vector256.Create(1f / 24), p, -s)),
+            Vector256.FusedMultiplyAdd(Vector256.Create(1f / 12), q, d),
+            Vector256.FusedMultiplyAdd(sixth, p, -s),
+            Vector256.FusedMultiplyAdd(Vector256.Create(1f / 3), q, d),
+            Vector256.FusedMultiplyAdd(Vector256.Create(2f / 3), p, m5 - s));
     }
 }

@@ -123,7 +123,9 @@ internal static unsafe partial class WinogradConvolution
         public void Run(int part)
         {
             var (first, last) = KernelThreads.Range(tiles, parts, part);
-            for (int t = first; t < last; t++) TransformInput(x, geometry, t, v + (nint)positions * tiles * c, v + (nint)t * c, (nint)tiles * c);
+            var at = geometry.Locate(first);
+            nint stride = SpreadStride((nint)tiles * c);
+            for (int t = first; t < last; t++, at = geometry.Next(at)) TransformInput(x, geometry, at, v + positions * stride, v + (nint)t * c, stride);
         }
     }
 
@@ -140,31 +142,53 @@ internal static unsafe partial class WinogradConvolution
         public void Run(int part)
         {
             var (first, last) = KernelThreads.Range(tiles, parts, part);
-            for (int t = first; t < last; t++) TransformOutput(m + (nint)t * k, (nint)tiles * k, geometry, t, y, e);
+            var at = geometry.Locate(first);
+            nint stride = SpreadStride((nint)tiles * k);
+            for (int t = first; t < last; t++, at = geometry.Next(at)) TransformOutput(m + (nint)t * k, stride, geometry, at, y, e);
         }
     }
 
-    /// <summary>This thread's V [α², tiles, C] followed by a row of C zeros (the padding's pixels), and M [α², tiles, K].</summary>
+    /// <summary>
+    /// This thread's V [α², tiles, C] followed by a row of C zeros (the padding's pixels), and M [α², tiles, K]; the
+    /// positions' planes <see cref="SpreadStride"/> apart.
+    /// </summary>
     private static (nint V, nint M) Buffers(int positions, int tiles, int c, int k)
     {
-        float* v = KernelBuffers.Columns(positions * tiles * c + c);
-        new Span<float>(v + (nint)positions * tiles * c, c).Clear();
-        return ((nint)v, (nint)KernelBuffers.WinogradProducts(positions * tiles * k));
+        nint vStride = SpreadStride((nint)tiles * c), mStride = SpreadStride((nint)tiles * k);
+        float* v = KernelBuffers.Columns(checked((int)(positions * vStride) + c));
+        new Span<float>(v + positions * vStride, c).Clear();
+        return ((nint)v, (nint)KernelBuffers.WinogradProducts(checked((int)(positions * mStride))));
     }
+
+    /// <summary>
+    /// A stride of at least <paramref name="floats"/> between the positions' planes of V, M (and the kernel gradient's U)
+    /// that is an odd number of cache lines: a transform stores one vector to each of the α² planes in turn, and at a
+    /// multiple of 4 KB apart (a block of 256 tiles of 32 channels is 32 KB) they all fall in one set of L1, whose ways
+    /// they overflow.
+    /// </summary>
+    private static nint SpreadStride(nint floats) => ((floats + 15) / 16 | 1) * 16;
 
     /// <summary>The three steps for <paramref name="count"/> tiles from <paramref name="first"/>, V and M sized for them.</summary>
     private static void RunTiles(float* x, TileGeometry geometry, int first, int count, float* v, float* m, float* u, long packedSize, float* y, OutputEpilogue e)
     {
         int c = geometry.G.C, k = geometry.G.K, positions = geometry.Positions;
-        float* zeros = v + (nint)positions * count * c;
-        for (int t = 0; t < count; t++) TransformInput(x, geometry, first + t, zeros, v + (nint)t * c, (nint)count * c);
+        nint vStride = SpreadStride((nint)count * c), mStride = SpreadStride((nint)count * k);
+        float* zeros = v + positions * vStride;
+        var start = geometry.Locate(first);
+        var at = start;
+        for (int t = 0; t < count; t++, at = geometry.Next(at)) TransformInput(x, geometry, at, zeros, v + (nint)t * c, vStride);
         for (int position = 0; position < positions; position++) Multiply(position, count, c, k, v, m, u, packedSize);
-        for (int t = 0; t < count; t++) TransformOutput(m + (nint)t * k, (nint)count * k, geometry, first + t, y, e);
+        at = start;
+        for (int t = 0; t < count; t++, at = geometry.Next(at)) TransformOutput(m + (nint)t * k, mStride, geometry, at, y, e);
     }
 
     /// <summary>M_e[tiles, K] = V_e[tiles, C] · U_e[C, K] for position e, V_e read in place.</summary>
     private static void Multiply(int position, int tiles, int c, int k, float* v, float* m, float* u, long packedSize) =>
-        Gemm.MultiplyWholeB(tiles, k, c, v + (nint)position * tiles * c, c, u + position * packedSize, m + (nint)position * tiles * k, k, accumulate: false);
+        Gemm.MultiplyWholeB(tiles, k, c, v + position * SpreadStride((nint)tiles * c), c, u + position * packedSize,
+            m + position * SpreadStride((nint)tiles * k), k, accumulate: false);
+
+    /// <summary>Image, first output row and first output column of a tile.</summary>
+    private readonly record struct TileOrigin(int N, int P, int Q);
 
     /// <summary>Where tile number <c>t</c> (over the batch, row-major within an image) lies.</summary>
     private readonly struct TileGeometry(ConvGeometry g, int tilesH, int tilesW)
@@ -176,13 +200,23 @@ internal static unsafe partial class WinogradConvolution
         public int Alpha => G.R + 1;
         public int Positions => Alpha * Alpha;
 
-        /// <summary>Image, first output row and first output column of the tile.</summary>
-        public (int N, int P, int Q) Locate(int tile)
+        /// <summary>Where tile number <paramref name="tile"/> lies.</summary>
+        public TileOrigin Locate(int tile)
         {
             int perImage = TilesH * TilesW;
             int n = tile / perImage, rest = tile % perImage;
-            return (n, rest / TilesW * 2, rest % TilesW * 2);
+            return new(n, rest / TilesW * 2, rest % TilesW * 2);
         }
+
+        /// <summary>
+        /// The tile numbered one past <paramref name="tile"/>, without the four divisions of <see cref="Locate"/> (a
+        /// tenth of a 14×14 × 32 → 64 kernel gradient's time went to them).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TileOrigin Next(TileOrigin tile) =>
+            tile.Q + 2 < 2 * TilesW ? tile with { Q = tile.Q + 2 }
+            : tile.P + 2 < 2 * TilesH ? new(tile.N, tile.P + 2, 0)
+            : new(tile.N + 1, 0, 0);
     }
 
     /// <summary>
@@ -190,10 +224,10 @@ internal static unsafe partial class WinogradConvolution
     /// pixel in the padding.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PointPixels(float* x, TileGeometry tg, int tile, float* zeros, float** d)
+    private static void PointPixels(float* x, TileGeometry tg, TileOrigin tile, float* zeros, float** d)
     {
         var g = tg.G;
-        var (n, p, q) = tg.Locate(tile);
+        var (n, p, q) = tile;
         int alpha = tg.Alpha;
         for (int i = 0; i < alpha; i++)
         {
@@ -207,57 +241,65 @@ internal static unsafe partial class WinogradConvolution
     }
 
     /// <summary>
-    /// V = Bᵀ d B for the input pixels of one tile, every channel: V[e] goes to v + e·stride. Pixels in the padding
-    /// read <paramref name="zeros"/>. The 4×4 of 3×3 filters here, the 6×6 of 5×5 ones in <see cref="TransformInput6"/>.
+    /// V = Bᵀ d B for the input pixels of one tile, every channel, rows [<paramref name="firstRow"/>, <paramref name="lastRow"/>)
+    /// of the α × α positions (all of them by default): position (i, j) goes to v + ((i − firstRow)·α + j)·stride. Pixels in
+    /// the padding read <paramref name="zeros"/> (at least C floats). The 4×4 of 3×3 filters in <see cref="TransformInput4"/>,
+    /// the 6×6 of 5×5 ones in <see cref="TransformInput6"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private static void TransformInput(float* x, TileGeometry tg, int tile, float* zeros, float* v, nint stride)
+    private static void TransformInput(float* x, TileGeometry tg, TileOrigin tile, float* zeros, float* v, nint stride, int firstRow = 0, int lastRow = 6)
     {
-        var g = tg.G;
-        float** d = stackalloc float*[tg.Positions];
+        float** d = stackalloc float*[36];
         PointPixels(x, tg, tile, zeros, d);
-        if (tg.Alpha == 6)
-        {
-            TransformInput6(d, g.C, v, stride);
-            return;
-        }
+        if (tg.Alpha == 6) TransformInput6(d, tg.G.C, v, stride, firstRow, lastRow);
+        else TransformInput4(d, tg.G.C, v, stride, firstRow, Math.Min(lastRow, 4));
+    }
+
+    /// <summary>
+    /// V = Bᵀ d B for the 4×4 input pixels of one tile (<see cref="PointPixels"/>), each of the <paramref name="channels"/>,
+    /// rows [<paramref name="firstRow"/>, <paramref name="lastRow"/>) of the positions.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransformInput4(float** d, int channels, float* v, nint stride, int firstRow, int lastRow)
+    {
         // Bᵀ d column by column, each input pixel loaded once, then each of its rows times B: sixteen channels at a time,
-        // then eight, then one.
+        // then eight, then one. v is moved back by the rows not stored, so that row i is stored at its own offset.
+        v -= (nint)(firstRow * 4) * stride;
         int channel = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; channel + Vector512<float>.Count <= g.C; channel += Vector512<float>.Count)
+            for (; channel + Vector512<float>.Count <= channels; channel += Vector512<float>.Count)
             {
                 var (t00, t10, t20, t30) = InputColumn(d, 0, channel);
                 var (t01, t11, t21, t31) = InputColumn(d, 1, channel);
                 var (t02, t12, t22, t32) = InputColumn(d, 2, channel);
                 var (t03, t13, t23, t33) = InputColumn(d, 3, channel);
-                StoreInputRow(v + channel, stride, 0, t00, t01, t02, t03);
-                StoreInputRow(v + channel, stride, 1, t10, t11, t12, t13);
-                StoreInputRow(v + channel, stride, 2, t20, t21, t22, t23);
-                StoreInputRow(v + channel, stride, 3, t30, t31, t32, t33);
+                if (firstRow <= 0 && 0 < lastRow) StoreInputRow(v + channel, stride, 0, t00, t01, t02, t03);
+                if (firstRow <= 1 && 1 < lastRow) StoreInputRow(v + channel, stride, 1, t10, t11, t12, t13);
+                if (firstRow <= 2 && 2 < lastRow) StoreInputRow(v + channel, stride, 2, t20, t21, t22, t23);
+                if (firstRow <= 3 && 3 < lastRow) StoreInputRow(v + channel, stride, 3, t30, t31, t32, t33);
             }
         }
-        for (; channel + Vector256<float>.Count <= g.C; channel += Vector256<float>.Count)
+        for (; channel + Vector256<float>.Count <= channels; channel += Vector256<float>.Count)
         {
             // Row by row here: with 16 ymm registers the sixteen columns spill (4 % slower on ResNet's 56×56×64 layer,
             // the same bits).
-            for (int i = 0; i < 4; i++)
+            for (int i = firstRow; i < lastRow; i++)
             {
                 var (t0, t1, t2, t3) = InputRow(i, d, channel);
                 StoreInputRow(v + channel, stride, i, t0, t1, t2, t3);
             }
         }
-        for (; channel < g.C; channel++)
+        for (; channel < channels; channel++)
         {
             var (t00, t10, t20, t30) = InputColumnScalar(d, 0, channel);
             var (t01, t11, t21, t31) = InputColumnScalar(d, 1, channel);
             var (t02, t12, t22, t32) = InputColumnScalar(d, 2, channel);
             var (t03, t13, t23, t33) = InputColumnScalar(d, 3, channel);
-            StoreInputRow(v + channel, stride, 0, t00, t01, t02, t03);
-            StoreInputRow(v + channel, stride, 1, t10, t11, t12, t13);
-            StoreInputRow(v + channel, stride, 2, t20, t21, t22, t23);
-            StoreInputRow(v + channel, stride, 3, t30, t31, t32, t33);
+            if (firstRow <= 0 && 0 < lastRow) StoreInputRow(v + channel, stride, 0, t00, t01, t02, t03);
+            if (firstRow <= 1 && 1 < lastRow) StoreInputRow(v + channel, stride, 1, t10, t11, t12, t13);
+            if (firstRow <= 2 && 2 < lastRow) StoreInputRow(v + channel, stride, 2, t20, t21, t22, t23);
+            if (firstRow <= 3 && 3 < lastRow) StoreInputRow(v + channel, stride, 3, t30, t31, t32, t33);
         }
     }
 
@@ -330,7 +372,7 @@ internal static unsafe partial class WinogradConvolution
     /// epilogue on them.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput(float* m, nint stride, TileGeometry tg, int tile, float* y, OutputEpilogue e)
+    private static void TransformOutput(float* m, nint stride, TileGeometry tg, TileOrigin tile, float* y, OutputEpilogue e)
     {
         if (tg.Alpha == 6)
         {
@@ -338,7 +380,7 @@ internal static unsafe partial class WinogradConvolution
             return;
         }
         var g = tg.G;
-        var (n, p, q) = tg.Locate(tile);
+        var (n, p, q) = tile;
         bool secondRow = p + 1 < g.P, secondColumn = q + 1 < g.Q;
         float* y0 = y + ((nint)(n * g.P + p) * g.Q + q) * g.K;
         float* y1 = y0 + (nint)g.Q * g.K;

@@ -55,6 +55,89 @@ public class WinogradConvolutionTests
         KernelAssert.Close(expectedInput, actualInput, 2e-6f * (taps * k + c + 8), $"backward input {g}");
     }
 
+    /// <summary>The transposed F(2×2, 3×3) and F(2×2, 5×5) kernel gradients against the reference.</summary>
+    public static TheoryData<int, int, int, int, int, int, Padding> KernelGradientShapes()
+    {
+        var shapes = new TheoryData<int, int, int, int, int, int, Padding>();
+        foreach (int size in new[] { 3, 5 })
+        {
+            // N, H, W, C, K, filter size, padding
+            shapes.Add(1, 8, 8, 16, 16, size, Padding.Same);       // 16 tiles: below the rule's 32, the direct path
+            shapes.Add(2, 8, 8, 16, 16, size, Padding.Same);       // 32 tiles, one block
+            shapes.Add(2, 9, 11, 20, 24, size, Padding.Same);      // odd height and width: the last tiles read zero gradients past the edge
+            shapes.Add(3, 10, 9, 17, 19, size, Padding.Valid);     // channels and filters past the vectors of eight
+            shapes.Add(3, 8, 13, 24, 40, size, Padding.Valid);     // filters past a 32-wide panel
+            shapes.Add(2, 8, 8, 136, 40, size, Padding.Same);      // many channels
+            shapes.Add(2, 28, 28, 64, 64, size, Padding.Same);     // many blocks
+            shapes.Add(5, 12, 12, 16, 48, size, Padding.Same);     // blocks that cross images
+            shapes.Add(4, 14, 14, 32, 16, size, Padding.Same);     // a single panel of filters
+        }
+        shapes.Add(8, 7, 7, 64, 128, 3, Padding.Same);             // the default model's last convolution, at a smaller batch
+        shapes.Add(6, 14, 14, 32, 64, 5, Padding.Same);            // the TensorFlow tutorial CNN's second convolution
+        return shapes;
+    }
+
+    [Theory, MemberData(nameof(KernelGradientShapes))]
+    public void KernelGradientAgreesWithTheReference(int n, int h, int w, int c, int k, int size, Padding padding)
+    {
+        var g = ConvGeometry.Create(n, h, w, c, k, size, size, 1, 1, 1, 1, padding);
+        bool enoughTiles = n * ((g.P + 1) / 2) * ((g.Q + 1) / 2) >= 32;
+        Assert.Equal(Vector256.IsHardwareAccelerated && enoughTiles, WinogradConvolution.AppliesToKernelGradient(g));
+        var input = KernelAssert.Random(g.InputSize, n + h + c);
+        var gradOutput = KernelAssert.Random(g.OutputSize, k + w);
+        var expected = new float[g.KernelSize];
+        var actual = KernelAssert.Random(g.KernelSize, 5);
+        ConvolutionReference.BackwardKernel(gradOutput, input, g, expected);
+        ConvolutionFast.BackwardKernel(gradOutput, input, g, actual);
+        KernelAssert.Close(expected, actual, 2e-6f * (g.N * g.P * g.Q + 8), $"kernel gradient {g}");
+    }
+
+    /// <summary>
+    /// Every element of the transformed kernel gradient is summed by one thread over the same blocks of tiles, so one
+    /// thread (a call inside a parallel region) and all of them give the same bits.
+    /// </summary>
+    [Theory, InlineData(64, 128, 3), InlineData(48, 16, 3), InlineData(32, 64, 5)]
+    public void KernelGradientBitsDoNotDependOnTheThreads(int c, int k, int size)
+    {
+        var g = ConvGeometry.Create(6, 14, 14, c, k, size, size, 1, 1, 1, 1, Padding.Same);
+        Assert.Equal(Vector256.IsHardwareAccelerated, WinogradConvolution.AppliesToKernelGradient(g));
+        // Without 256-bit vectors the direct path takes these shapes, whose partial sums per thread make no such promise.
+        if (!Vector256.IsHardwareAccelerated) return;
+        var input = KernelAssert.Random(g.InputSize, 11);
+        var gradOutput = KernelAssert.Random(g.OutputSize, 12);
+        var shared = new float[g.KernelSize];
+        var alone = new float[g.KernelSize];
+        ConvolutionFast.BackwardKernel(gradOutput, input, g, shared);
+        KernelThreads.For(2, item =>
+        {
+            if (item != 0) return;
+            Assert.Equal(1, KernelThreads.Available);
+            ConvolutionFast.BackwardKernel(gradOutput, input, g, alone);
+        });
+        KernelAssert.Exact(shared, alone, $"kernel gradient {g} on all threads and on one");
+    }
+
+    [Fact]
+    public void TheKernelGradientRuleTakesThreeOrFiveWideStrideOneLayersWithEnoughTiles()
+    {
+        static bool Takes(int n, int h, int c, int k, int kernel = 3, int stride = 1, int dilation = 1, int groups = 1) =>
+            WinogradConvolution.AppliesToKernelGradient(ConvGeometry.Create(n, h, h, c, k, kernel, kernel, stride, stride, dilation, dilation, Padding.Same, groups));
+
+        bool vectors = Vector256.IsHardwareAccelerated;
+        Assert.Equal(vectors, Takes(128, 14, 32, 64));
+        Assert.Equal(vectors, Takes(128, 7, 64, 128));
+        Assert.Equal(vectors, Takes(2, 7, 512, 512));     // 32 tiles
+        Assert.False(Takes(1, 7, 512, 512));              // 16 tiles
+        Assert.False(Takes(8, 28, 8, 64));                // too few channels
+        Assert.False(Takes(8, 28, 64, 8));                // too few filters
+        Assert.Equal(vectors, Takes(100, 14, 32, 64, kernel: 5));
+        Assert.False(Takes(8, 28, 64, 64, kernel: 7));
+        Assert.False(Takes(8, 28, 64, 64, kernel: 1));
+        Assert.False(Takes(8, 28, 64, 64, stride: 2));
+        Assert.False(Takes(8, 28, 64, 64, dilation: 2));
+        Assert.False(Takes(8, 28, 64, 64, groups: 2));
+    }
+
     /// <summary>Σ·scale + bias, + residual, then ReLU, on the Winograd tiles' pixels as on every other forward path.</summary>
     [Theory, InlineData(3), InlineData(5)]
     public void TheInferenceEpilogueRunsOnEveryPixel(int size)

@@ -117,6 +117,28 @@ public class WinogradConvolutionTests
         KernelAssert.Exact(shared, alone, $"kernel gradient {g} on all threads and on one");
     }
 
+    /// <summary>
+    /// Explicit pads that differ on every side (as ONNX models give them), and maps of a single output pixel, whose
+    /// tiles read zeros for three of their four output gradients.
+    /// </summary>
+    [Theory, InlineData(3), InlineData(5)]
+    public void KernelGradientAgreesWithUnevenPadsAndSinglePixelOutputs(int size)
+    {
+        var uneven = new ConvGeometry(3, 11, 9, 16, 20, size, size, 1, 1, 1, 1, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: size - 1);
+        var single = ConvGeometry.Create(40, size, size, 16, 24, size, size, 1, 1, 1, 1, Padding.Valid);
+        foreach (var g in new[] { uneven, single })
+        {
+            Assert.Equal(Vector256.IsHardwareAccelerated, WinogradConvolution.AppliesToKernelGradient(g));
+            var input = KernelAssert.Random(g.InputSize, g.H + g.PadTop);
+            var gradOutput = KernelAssert.Random(g.OutputSize, g.N);
+            var expected = new float[g.KernelSize];
+            var actual = KernelAssert.Random(g.KernelSize, 5);
+            ConvolutionReference.BackwardKernel(gradOutput, input, g, expected);
+            ConvolutionFast.BackwardKernel(gradOutput, input, g, actual);
+            KernelAssert.Close(expected, actual, 2e-6f * (g.N * g.P * g.Q + 8), $"kernel gradient {g}");
+        }
+    }
+
     [Fact]
     public void TheKernelGradientRuleTakesThreeOrFiveWideStrideOneLayersWithEnoughTiles()
     {

@@ -36,15 +36,19 @@ internal static unsafe partial class WinogradConvolution
     /// <summary>Tiles over the whole batch from which the transformed kernel gradient pays for its products and transforms.</summary>
     private const int MinGradientTiles = 32;
 
+    /// <summary>Floats of the α² products M at most (512 MB): past it the direct kernel gradient, which keeps no such copy.</summary>
+    private const long MaxGradientProducts = 1L << 27;
+
     /// <summary>
     /// Whether <see cref="BackwardKernel"/> takes the kernel gradient: 3×3 or 5×5, stride 1, no dilation, one group, at least
-    /// <see cref="MinChannels"/> channels and <see cref="MinFilters"/> filters, 256-bit vectors in hardware, and at least
-    /// <see cref="MinGradientTiles"/> tiles over the batch.
+    /// <see cref="MinChannels"/> channels and <see cref="MinFilters"/> filters, 256-bit vectors in hardware, at least
+    /// <see cref="MinGradientTiles"/> tiles over the batch, and products of at most <see cref="MaxGradientProducts"/> floats.
     /// </summary>
     public static bool AppliesToKernelGradient(ConvGeometry g) =>
         Vector256.IsHardwareAccelerated && (g.R == 3 || g.R == 5) && g.S == g.R && g.StrideH == 1 && g.StrideW == 1
         && g.DilationH == 1 && g.DilationW == 1 && g.Groups == 1 && g.C >= MinChannels && g.K >= MinFilters
-        && (long)g.N * ((g.P + 1) / 2) * ((g.Q + 1) / 2) >= MinGradientTiles;
+        && (long)g.N * ((g.P + 1) / 2) * ((g.Q + 1) / 2) >= MinGradientTiles
+        && (long)(g.R + 1) * (g.R + 1) * (g.C + GemmMicroKernel.MR) * (g.K + GemmMicroKernel.NR) <= MaxGradientProducts;
 
     /// <summary>
     /// dW[r,s,c,k] = Σ_{n,p,q} in[n, p − padTop + r, q − padLeft + s, c] · dOut[n,p,q,k], by tiles of 2×2 output pixels

@@ -153,6 +153,8 @@ public class WinogradConvolutionTests
         Assert.False(Takes(8, 28, 8, 64));                // too few channels
         Assert.False(Takes(8, 28, 64, 8));                // too few filters
         Assert.Equal(vectors, Takes(100, 14, 32, 64, kernel: 5));
+        Assert.Equal(vectors, Takes(2, 8, 2048, 2048));                  // 16 products of 2048 × 2048: 256 MB
+        Assert.False(Takes(2, 8, 2048, 2048, kernel: 5));                 // 36 of them: past the 512 MB the products may take
         Assert.False(Takes(8, 28, 64, 64, kernel: 7));
         Assert.False(Takes(8, 28, 64, 64, kernel: 1));
         Assert.False(Takes(8, 28, 64, 64, stride: 2));

@@ -7,9 +7,10 @@ namespace ConvKit.Kernels;
 // input's side (4 for 3×3 filters, 6 for 5×5), α² the positions of the transforms.
 
 /// <summary>
-/// 3×3 and 5×5 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) and F(2×2, 5×5) (Lavin and Gray,
-/// "Fast Algorithms for Convolutional Neural Networks", 2016): a 2×2 tile of output pixels comes from the α × α input
-/// pixels around it with α² multiplications per input channel and filter: 16 instead of 36 (2.25× fewer) for 3×3,
+/// 3×3 and 5×5 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3), F(4×4, 3×3) and F(2×2, 5×5) (Lavin and
+/// Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): a tile of 2×2 (or 4×4) output pixels comes from the
+/// α × α input pixels around it with α² multiplications per input channel and filter: 16 instead of 36 (2.25× fewer)
+/// for 3×3, 36 instead of 144 (4× fewer) for 3×3 on maps whose sides are multiples of 4 (<c>WinogradConvolution.Tile4.cs</c>),
 /// 36 instead of 100 (2.78× fewer) for 5×5 (its transforms: <c>WinogradConvolution.Filter5.cs</c>).
 /// </summary>
 /// <remarks>
@@ -75,14 +76,14 @@ internal static unsafe partial class WinogradConvolution
         OutputEpilogue e,
         WeightPacking packing)
     {
-        int c = g.C, k = g.K;
-        int tilesH = (g.P + 1) / 2, tilesW = (g.Q + 1) / 2;
+        int c = g.C, k = g.K, size = OutputTile(g);
+        int tilesH = (g.P + size - 1) / size, tilesW = (g.Q + size - 1) / size;
         int tiles = checked(g.N * tilesH * tilesW);
-        var geometry = new TileGeometry(g, tilesH, tilesW);
+        var geometry = new TileGeometry(g, tilesH, tilesW, size);
         int positions = geometry.Positions;
         long packedSize = Gemm.WholeBSize(k, c);
         var layout = new PackedLayout(PackedForm.Winograd, k, c, positions, Gemm.Blocks.KC, positions * packedSize);
-        float* u = packing.Get(layout, new KernelTransformPacker(w, g.R, c, k, packedSize), &KernelBuffers.WholeB, out var kept);
+        float* u = packing.Get(layout, new KernelTransformPacker(w, g.R, size, c, k, packedSize), &KernelBuffers.WholeB, out var kept);
         int blockTiles = Math.Max(MinBlockTiles, BlockBudget / (positions * (c + k)) / 12 * 12);
         int blocks = (tiles + blockTiles - 1) / blockTiles, threads = KernelThreads.Available;
         if (blocks >= 2 * threads || threads == 1)
@@ -190,14 +191,14 @@ internal static unsafe partial class WinogradConvolution
     /// <summary>Image, first output row and first output column of a tile.</summary>
     private readonly record struct TileOrigin(int N, int P, int Q);
 
-    /// <summary>Where tile number <c>t</c> (over the batch, row-major within an image) lies.</summary>
-    private readonly struct TileGeometry(ConvGeometry g, int tilesH, int tilesW)
+    /// <summary>Where tile number <c>t</c> (over the batch, row-major within an image) of <paramref name="size"/> × <paramref name="size"/> output pixels lies.</summary>
+    private readonly struct TileGeometry(ConvGeometry g, int tilesH, int tilesW, int size = 2)
     {
         public readonly ConvGeometry G = g;
-        public readonly int TilesH = tilesH, TilesW = tilesW;
+        public readonly int TilesH = tilesH, TilesW = tilesW, Size = size;
 
         /// <summary>The side α of a tile's input, and the α² positions of its transforms.</summary>
-        public int Alpha => G.R + 1;
+        public int Alpha => G.R + Size - 1;
         public int Positions => Alpha * Alpha;
 
         /// <summary>Where tile number <paramref name="tile"/> lies.</summary>
@@ -205,7 +206,7 @@ internal static unsafe partial class WinogradConvolution
         {
             int perImage = TilesH * TilesW;
             int n = tile / perImage, rest = tile % perImage;
-            return new(n, rest / TilesW * 2, rest % TilesW * 2);
+            return new(n, rest / TilesW * Size, rest % TilesW * Size);
         }
 
         /// <summary>
@@ -214,8 +215,8 @@ internal static unsafe partial class WinogradConvolution
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TileOrigin Next(TileOrigin tile) =>
-            tile.Q + 2 < 2 * TilesW ? tile with { Q = tile.Q + 2 }
-            : tile.P + 2 < 2 * TilesH ? new(tile.N, tile.P + 2, 0)
+            tile.Q + Size < Size * TilesW ? tile with { Q = tile.Q + Size }
+            : tile.P + Size < Size * TilesH ? new(tile.N, tile.P + Size, 0)
             : new(tile.N + 1, 0, 0);
     }
 
@@ -374,6 +375,11 @@ internal static unsafe partial class WinogradConvolution
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutput(float* m, nint stride, TileGeometry tg, TileOrigin tile, float* y, OutputEpilogue e)
     {
+        if (tg.Size == 4)
+        {
+            TransformOutput44(m, stride, tg, tile, y, e);
+            return;
+        }
         if (tg.Alpha == 6)
         {
             TransformOutput6(m, stride, tg, tile, y, e);
@@ -463,9 +469,9 @@ internal static unsafe partial class WinogradConvolution
     }
 
     /// <summary><see cref="TransformKernel"/> for <see cref="WeightPacking.Get"/>.</summary>
-    private readonly struct KernelTransformPacker(float* w, int r, int c, int k, long packedSize) : PackedWeights.IPacker
+    private readonly struct KernelTransformPacker(float* w, int r, int size, int c, int k, long packedSize) : PackedWeights.IPacker
     {
-        public void Pack(float* destination) => TransformKernel(w, r, c, k, destination, packedSize);
+        public void Pack(float* destination) => TransformKernel(w, r, size, c, k, destination, packedSize);
     }
 
     /// <summary>
@@ -474,26 +480,26 @@ internal static unsafe partial class WinogradConvolution
     /// filters of the last panel zero), the α² positions one after another <paramref name="packedSize"/> floats apart.
     /// Eight filters at a time, the threads taking channels.
     /// </summary>
-    private static void TransformKernel(float* w, int r, int c, int k, float* packed, long packedSize)
+    private static void TransformKernel(float* w, int r, int size, int c, int k, float* packed, long packedSize)
     {
         nint plane = (nint)c * k;
         int parts = plane >= 1 << 14 ? Math.Min(KernelThreads.Available, c) : 1;
-        KernelThreads.For(parts, new KernelTransformParts(w, r, c, k, packed, packedSize, parts));
+        KernelThreads.For(parts, new KernelTransformParts(w, r, size, c, k, packed, packedSize, parts));
     }
 
     /// <summary><see cref="TransformKernel"/>: part i transforms its range of the channels.</summary>
-    private readonly struct KernelTransformParts(float* w, int r, int c, int k, float* packed, long packedSize, int parts) : KernelThreads.IItems
+    private readonly struct KernelTransformParts(float* w, int r, int size, int c, int k, float* packed, long packedSize, int parts) : KernelThreads.IItems
     {
         public void Run(int part)
         {
             var (first, last) = KernelThreads.Range(c, parts, part);
-            TransformChannels(w, r, c, k, first, last, packed, packedSize);
+            TransformChannels(w, r, size, c, k, first, last, packed, packedSize);
         }
     }
 
     /// <summary><see cref="TransformKernel"/> for channels [<paramref name="first"/>, <paramref name="last"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformChannels(float* w, int r, int c, int k, int first, int last, float* packed, long packedSize)
+    private static void TransformChannels(float* w, int r, int size, int c, int k, int first, int last, float* packed, long packedSize)
     {
         int nr = GemmMicroKernel.NR, kc = Gemm.Blocks.KC, panels = (k + nr - 1) / nr, taps = r * r;
         nint plane = (nint)c * k;
@@ -518,6 +524,7 @@ internal static unsafe partial class WinogradConvolution
                     tapStride = 8;
                 }
                 if (r == 5) TransformTaps5(source, tapStride, target, packedSize);
+                else if (size == 4) TransformTaps44(source, tapStride, target, packedSize);
                 else TransformTaps(source, tapStride, target, packedSize);
             }
         }

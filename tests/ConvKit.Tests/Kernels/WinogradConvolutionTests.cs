@@ -24,6 +24,8 @@ public class WinogradConvolutionTests
             shapes.Add(5, 12, 12, 16, 48, size, Padding.Same);         // a batch whose blocks cross images
         }
         shapes.Add(4, 14, 14, 32, 64, 5, Padding.Same);                // the TensorFlow tutorial CNN's second convolution
+        shapes.Add(2, 14, 10, 24, 20, 3, Padding.Valid);               // 12 × 8 outputs: 4×4 tiles, channels and filters past the vectors
+        shapes.Add(3, 16, 12, 40, 36, 3, Padding.Same);                // 4×4 tiles over a batch, in several blocks
         return shapes;
     }
 
@@ -206,6 +208,18 @@ public class WinogradConvolutionTests
             ConvolutionFast.Forward(input.AsSpan(0, alone.InputSize), kernel, default, alone, kept, packing: new WeightPacking(cache, version: 1));
             KernelAssert.Exact(fromAlone, kept, $"kept transforms, call {call + 1}");
         }
+    }
+
+    /// <summary>F(4×4, 3×3) on maps whose sides are multiples of four, F(2×2, 3×3) on the others, F(2×2, 5×5) for 5×5.</summary>
+    [Fact]
+    public void ThreeByThreeKernelsTakeFourByFourTilesWhereTheMapsAreMultiplesOfFour()
+    {
+        static int Tile(int h, int w, int kernel = 3) => WinogradConvolution.OutputTile(ConvGeometry.Create(2, h, w, 32, 32, kernel, kernel, 1, 1, 1, 1, Padding.Same));
+        Assert.Equal(4, Tile(56, 56));
+        Assert.Equal(4, Tile(28, 12));
+        Assert.Equal(2, Tile(14, 14));
+        Assert.Equal(2, Tile(28, 7));
+        Assert.Equal(2, Tile(28, 28, kernel: 5));
     }
 
     [Fact]

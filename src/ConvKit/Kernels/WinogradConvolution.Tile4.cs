@@ -16,22 +16,34 @@ namespace ConvKit.Kernels;
 ///      ⎢0 1  1 4  4 0⎥
 ///      ⎣0 1 −1 8 −8 1⎦
 /// </code>
-/// A tile past the output's edge computes pixels it drops, so maps whose sides are not multiples of 4 waste up to
-/// (7/4)² − 1 of the work at 7×7 and (16/14)² − 1 at 14×14; <see cref="OutputTile"/> keeps F(2×2, 3×3) for those.
+/// A tile past the output's edge computes pixels it drops: at 7×7 (8/7)² − 1 of the work, at 14×14 (16/14)² − 1, still
+/// fewer multiplications than 2×2 tiles take; <see cref="OutputTile"/> keeps F(2×2, 3×3) where they are not.
 /// </remarks>
 internal static unsafe partial class WinogradConvolution
 {
     /// <summary>
-    /// The side of the output tiles <see cref="Forward"/> uses: 4 for a 3×3 kernel whose output sides are multiples of 4
-    /// (ResNet's 56×56 and 28×28 maps, VGG's 224 … 28), else 2.
+    /// The side of the output tiles <see cref="Forward"/> uses: 4 for a 3×3 kernel where 4×4 tiles take fewer
+    /// multiplications than 2×2 ones counting the pixels past the edge (36 per tile against 16: square maps of 3, 4 and
+    /// from 7 pixels up; at 5 and 6 they tie) and an image has enough of them for the kernel's 36 transforms, by
+    /// <see cref="Applies"/>'s rule: tiles · (C + K) · 4 ≥ C · K. Else 2. The rule looks at one image only, so an image
+    /// gets the same bits alone and in a batch.
     /// </summary>
     /// <remarks>
     /// Against F(2×2, 3×3), kept weights, alternating processes, medians of 30 (ms): ResNet's 56×56×64 → 64 at batch 32
     /// 24.9, 30.9, 20.2 → 14.0, 16.2, 16.3 with AVX-512 and 36.4, 38.7, 42.5 → 24.4, 23.7, 20.7 with AVX2; 28×28×128 → 128
     /// at batch 32 20.3, 25.8, 17.3 → 13.2, 19.0, 13.3 and 31.0, 29.8, 31.0 → 22.9, 21.5, 18.2; at batch 1 0.55, 0.59,
-    /// 0.61 → 0.42, 0.41, 0.45 with AVX-512.
+    /// 0.61 → 0.42, 0.41, 0.45 with AVX-512. Where the tiles pass the edge: in a training step of the default model (op
+    /// trace, three alternating pairs), its 14×14×32 → 64 forward 4.36, 4.05, 4.28 → 3.78, 3.75, 3.55 ms and 7×7×64 → 128
+    /// 4.46, 3.91, 3.83 → 3.65, 3.38, 3.27 ms, their gradients (whose input gradient is a forward) 9.66, 8.94, 8.91 → 9.29,
+    /// 7.93, 7.73 and 9.62, 8.93, 7.54 → 8.40, 7.65, 6.90 ms (the 7×7 one now keeps 2×2 tiles by the second condition).
+    /// Without that condition ResNet18's 14×14×256 → 256 layers at batch 1 (16 tiles, 9.4 MB of kept transforms read for
+    /// them) took 0.78–1.09 ms against 0.64–0.82 with 2×2 tiles, and its kept weights grew by 26 MB.
     /// </remarks>
-    internal static int OutputTile(ConvGeometry g) => g.R == 3 && g.P % 4 == 0 && g.Q % 4 == 0 ? 4 : 2;
+    internal static int OutputTile(ConvGeometry g)
+    {
+        long tiles4 = (long)((g.P + 3) / 4) * ((g.Q + 3) / 4), tiles2 = (long)((g.P + 1) / 2) * ((g.Q + 1) / 2);
+        return g.R == 3 && 36 * tiles4 < 16 * tiles2 && tiles4 * (g.C + g.K) * 4 >= (long)g.C * g.K ? 4 : 2;
+    }
 
     /// <summary>
     /// Y = Aᵀ M A for one 4×4 tile, every filter, M[e] read at m + e·stride; writes the pixels inside the output and runs

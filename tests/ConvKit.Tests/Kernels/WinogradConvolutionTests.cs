@@ -210,15 +210,27 @@ public class WinogradConvolutionTests
         }
     }
 
-    /// <summary>F(4×4, 3×3) on maps whose sides are multiples of four, F(2×2, 3×3) on the others, F(2×2, 5×5) for 5×5.</summary>
+    /// <summary>
+    /// F(4×4, 3×3) where its tiles take fewer multiplications than 2×2 ones and an image has enough of them for the
+    /// kernel's transforms, F(2×2, 5×5) for 5×5.
+    /// </summary>
     [Fact]
-    public void ThreeByThreeKernelsTakeFourByFourTilesWhereTheMapsAreMultiplesOfFour()
+    public void ThreeByThreeKernelsTakeFourByFourTilesWhereTheyMultiplyLess()
     {
-        static int Tile(int h, int w, int kernel = 3) => WinogradConvolution.OutputTile(ConvGeometry.Create(2, h, w, 32, 32, kernel, kernel, 1, 1, 1, 1, Padding.Same));
+        static int Tile(int h, int w, int kernel = 3, int channels = 32) =>
+            WinogradConvolution.OutputTile(ConvGeometry.Create(2, h, w, channels, channels, kernel, kernel, 1, 1, 1, 1, Padding.Same));
+        Assert.Equal(4, Tile(56, 56, channels: 64));
+        Assert.Equal(4, Tile(28, 28, channels: 128));
+        Assert.Equal(2, Tile(14, 14, channels: 256));   // 16 tiles · 512 · 4 < 256 · 256
+        Assert.Equal(2, Tile(7, 7, channels: 64));
         Assert.Equal(4, Tile(56, 56));
         Assert.Equal(4, Tile(28, 12));
-        Assert.Equal(2, Tile(14, 14));
-        Assert.Equal(2, Tile(28, 7));
+        Assert.Equal(4, Tile(14, 14));     // 16 tiles · 36 against 49 · 16
+        Assert.Equal(4, Tile(7, 7));       // 4 · 36 against 16 · 16
+        Assert.Equal(4, Tile(10, 10));     // 9 · 36 against 25 · 16
+        Assert.Equal(2, Tile(6, 6));       // 4 · 36 = 9 · 16: a tie keeps 2×2
+        Assert.Equal(2, Tile(5, 5));
+        Assert.Equal(2, Tile(2, 2));
         Assert.Equal(2, Tile(28, 28, kernel: 5));
     }
 

@@ -325,13 +325,15 @@ internal static unsafe partial class WinogradConvolution
     }
 
     /// <summary>
-    /// dW = Gᵀ M G of a 5×5 kernel for channels [<paramref name="firstChannel"/>, <paramref name="lastChannel"/>), every
-    /// filter: M_e[c, k] at m + e·positionStride + c·ldm + k.
+    /// dW = Gᵀ M G from 6×6 products, of a 5×5 kernel (F(2×2, 5×5)) or a 3×3 one (F(4×4, 3×3), whose G is the first three
+    /// columns of the other's with a 1 under the third), for channels [<paramref name="firstChannel"/>,
+    /// <paramref name="lastChannel"/>), every filter: M_e[c, k] at m + e·positionStride + c·ldm + k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void TransformProducts6(float* m, nint positionStride, int ldm, ConvGeometry g, int firstChannel, int lastChannel, float* dw)
     {
         nint tap = (nint)g.C * g.K;
+        int r = g.R;
         Vector256<float>* z = stackalloc Vector256<float>[30];
         float* scalarM = stackalloc float[36 * 8];
         float* scalarW = stackalloc float[25 * 8];
@@ -371,32 +373,24 @@ internal static unsafe partial class WinogradConvolution
                         m4 = Vector256.Load(scalarM + (24 + j) * 8);
                         m5 = Vector256.Load(scalarM + (30 + j) * 8);
                     }
-                    (z[j], z[6 + j], z[12 + j], z[18 + j], z[24 + j]) = ProductCombination6(m0, m1, m2, m3, m4, m5);
+                    (z[j], z[6 + j], z[12 + j], z[18 + j], z[24 + j]) = ProductCombination6(m0, m1, m2, m3, m4, m5, r);
                 }
-                for (int r = 0; r < 5; r++)
+                for (int row = 0; row < r; row++)
                 {
-                    var (w0, w1, w2, w3, w4) = ProductCombination6(z[6 * r], z[6 * r + 1], z[6 * r + 2], z[6 * r + 3], z[6 * r + 4], z[6 * r + 5]);
-                    if (whole)
+                    var (w0, w1, w2, w3, w4) = ProductCombination6(z[6 * row], z[6 * row + 1], z[6 * row + 2], z[6 * row + 3], z[6 * row + 4], z[6 * row + 5], r);
+                    float* at0 = whole ? target + filter + r * row * tap : scalarW + r * row * 8;
+                    nint step = whole ? tap : 8;
+                    Vector256.Store(w0, at0);
+                    Vector256.Store(w1, at0 + step);
+                    Vector256.Store(w2, at0 + 2 * step);
+                    if (r == 5)
                     {
-                        float* row = target + filter + 5 * r * tap;
-                        Vector256.Store(w0, row);
-                        Vector256.Store(w1, row + tap);
-                        Vector256.Store(w2, row + 2 * tap);
-                        Vector256.Store(w3, row + 3 * tap);
-                        Vector256.Store(w4, row + 4 * tap);
-                    }
-                    else
-                    {
-                        float* staged = scalarW + 5 * r * 8;
-                        Vector256.Store(w0, staged);
-                        Vector256.Store(w1, staged + 8);
-                        Vector256.Store(w2, staged + 16);
-                        Vector256.Store(w3, staged + 24);
-                        Vector256.Store(w4, staged + 32);
+                        Vector256.Store(w3, at0 + 3 * step);
+                        Vector256.Store(w4, at0 + 4 * step);
                     }
                 }
                 if (!whole)
-                    for (int t = 0; t < 25; t++)
+                    for (int t = 0; t < r * r; t++)
                         for (int lane = 0; filter + lane < g.K; lane++)
                             target[filter + t * tap + lane] = scalarW[t * 8 + lane];
             }
@@ -405,8 +399,18 @@ internal static unsafe partial class WinogradConvolution
 
     /// <summary>
     /// Gᵀ times (m0 … m5), the five rows of Gᵀ: with s = m1 + m2, d = m2 − m1, p = m3 + m4, q = m3 − m4:
-    /// m0/4 − s/6 + p/24, d/6 + q/12, (p − s)/6, d/6 + q/3, −s/6 + 2p/3 + m5.
+    /// m0/4 − s/6 + p/24, d/6 + q/12, (p − s)/6, d/6 + q/3, −s/6 + 2p/3 + m5. For a 3×3 kernel (<paramref name="r"/> = 3)
+    /// the first three, the third plus m5.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) ProductCombination6(
+        Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5, int r)
+    {
+        var (w0, w1, w2, w3, w4) = ProductCombination6(m0, m1, m2, m3, m4, m5);
+        return r == 5 ? (w0, w1, w2, w3, w4) : (w0, w1, w2 + m5, w3, w4);
+    }
+
+    /// <summary>The five rows of Gᵀ of F(2×2, 5×5) times (m0 … m5).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) ProductCombination6(
         Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5)

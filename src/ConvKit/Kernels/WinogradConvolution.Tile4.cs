@@ -148,4 +148,73 @@ internal static unsafe partial class WinogradConvolution
         var (u0, u1, u2, u3, u4, _) = KernelCombination(g0, g1, g2, Vector256<float>.Zero, Vector256<float>.Zero);
         return (u0, u1, u2, u3, u4, g2);
     }
+
+    /// <summary>
+    /// U = A dY Aᵀ for one tile's 4×4 output gradient, for the kernel gradient (see <see cref="TransformOutputGradient"/>
+    /// for the arguments): A's rows (the columns of Aᵀ) are (1, 0, 0, 0), (1, 1, 1, 1), (1, −1, 1, −1), (1, 2, 4, 8),
+    /// (1, −2, 4, −8), (0, 0, 0, 1). Pixels past the output's edge are zeros.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static void TransformOutputGradient44(float* dy, TileGeometry tg, TileOrigin tile, float* zeros, int firstRow, int lastRow,
+        int firstPanel, int lastPanel, float* u, nint positionStride, nint panelStride)
+    {
+        var g = tg.G;
+        var (n, p, q) = tile;
+        float** y = stackalloc float*[16];
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++)
+                y[a * 4 + b] = p + a < g.P && q + b < g.Q ? dy + ((nint)(n * g.P + p + a) * g.Q + q + b) * g.K : zeros;
+        int nr = GemmMicroKernel.NR, end = lastPanel * nr;
+        float* staged = stackalloc float[16 * 8];
+        Vector256<float>* rows = stackalloc Vector256<float>[24];
+        for (int filter = firstPanel * nr; filter < end; filter += 8)
+        {
+            bool whole = filter + 8 <= g.K;
+            if (!whole)
+            {
+                // The last filters and the panel's padding: zero gradients give zero transforms.
+                for (int i = 0; i < 16; i++)
+                    for (int lane = 0; lane < 8; lane++)
+                        staged[i * 8 + lane] = filter + lane < g.K ? y[i][filter + lane] : 0f;
+            }
+            // A dY column by column into rows (6 × 4), then each needed row times Aᵀ.
+            for (int b = 0; b < 4; b++)
+            {
+                Vector256<float> y0, y1, y2, y3;
+                if (whole)
+                {
+                    y0 = Vector256.Load(y[b] + filter);
+                    y1 = Vector256.Load(y[4 + b] + filter);
+                    y2 = Vector256.Load(y[8 + b] + filter);
+                    y3 = Vector256.Load(y[12 + b] + filter);
+                }
+                else
+                {
+                    y0 = Vector256.Load(staged + b * 8);
+                    y1 = Vector256.Load(staged + (4 + b) * 8);
+                    y2 = Vector256.Load(staged + (8 + b) * 8);
+                    y3 = Vector256.Load(staged + (12 + b) * 8);
+                }
+                (rows[b], rows[4 + b], rows[8 + b], rows[12 + b], rows[16 + b], rows[20 + b]) = GradientCombination4(y0, y1, y2, y3);
+            }
+            float* at = u + (nint)(filter / nr - firstPanel) * panelStride + filter % nr;
+            for (int i = firstRow; i < lastRow; i++)
+            {
+                var row = rows + 4 * i;
+                StoreSix(at + (nint)((i - firstRow) * 6) * positionStride, positionStride, GradientCombination4(row[0], row[1], row[2], row[3]));
+            }
+        }
+    }
+
+    /// <summary>A times (y0 … y3): y0, (y0 + y2) ± (y1 + y3), (y0 + 4y2) ± (2y1 + 8y3), y3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) GradientCombination4(
+        Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3)
+    {
+        var even = y0 + y2;
+        var odd = y1 + y3;
+        var evenWeighted = Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0);
+        var oddWeighted = Vector256.FusedMultiplyAdd(Vector256.Create(8f), y3, y1 + y1);
+        return (y0, even + odd, even - odd, evenWeighted + oddWeighted, evenWeighted - oddWeighted, y3);
+    }
 }

@@ -75,6 +75,8 @@ public class WinogradConvolutionTests
             shapes.Add(4, 14, 14, 32, 16, size, Padding.Same);     // a single panel of filters
         }
         shapes.Add(8, 7, 7, 64, 128, 3, Padding.Same);             // the default model's last convolution, at a smaller batch
+        shapes.Add(2, 16, 12, 20, 36, 3, Padding.Same);            // 4×4 tiles: channels and filters past the vectors and a panel
+        shapes.Add(3, 10, 14, 64, 48, 3, Padding.Valid);           // 4×4 tiles on 8 × 12 outputs, several blocks
         shapes.Add(6, 14, 14, 32, 64, 5, Padding.Same);            // the TensorFlow tutorial CNN's second convolution
         return shapes;
     }
@@ -98,10 +100,10 @@ public class WinogradConvolutionTests
     /// Every element of the transformed kernel gradient is summed by one thread over the same blocks of tiles, so one
     /// thread (a call inside a parallel region) and all of them give the same bits.
     /// </summary>
-    [Theory, InlineData(64, 128, 3), InlineData(48, 16, 3), InlineData(32, 64, 5)]
-    public void KernelGradientBitsDoNotDependOnTheThreads(int c, int k, int size)
+    [Theory, InlineData(64, 128, 3, 14), InlineData(48, 16, 3, 14), InlineData(32, 64, 5, 14), InlineData(32, 64, 3, 16)]
+    public void KernelGradientBitsDoNotDependOnTheThreads(int c, int k, int size, int side)
     {
-        var g = ConvGeometry.Create(6, 14, 14, c, k, size, size, 1, 1, 1, 1, Padding.Same);
+        var g = ConvGeometry.Create(6, side, side, c, k, size, size, 1, 1, 1, 1, Padding.Same);
         Assert.Equal(Vector256.IsHardwareAccelerated, WinogradConvolution.AppliesToKernelGradient(g));
         // Without 256-bit vectors the direct path takes these shapes, whose partial sums per thread make no such promise.
         if (!Vector256.IsHardwareAccelerated) return;
@@ -232,6 +234,13 @@ public class WinogradConvolutionTests
         Assert.Equal(2, Tile(5, 5));
         Assert.Equal(2, Tile(2, 2));
         Assert.Equal(2, Tile(28, 28, kernel: 5));
+
+        // The kernel gradient takes 4×4 tiles only where they cover the map exactly.
+        static int GradientTile(int h) => WinogradConvolution.GradientTile(ConvGeometry.Create(2, h, h, 32, 64, 3, 3, 1, 1, 1, 1, Padding.Same));
+        Assert.Equal(4, GradientTile(56));
+        Assert.Equal(4, GradientTile(16));
+        Assert.Equal(2, GradientTile(8));       // 4 tiles · 96 · 4 < 32 · 64: 2×2 tiles in the forward too
+        Assert.Equal(2, GradientTile(14));
     }
 
     [Fact]

@@ -11,8 +11,8 @@ namespace ConvKit.Kernels;
 /// <see cref="ConvolutionReference"/>. A 1×1, stride-1, unpadded convolution is one GEMM on the input as it
 /// lies ([N·H·W, C] · [C, K]); a depthwise one (a group per input channel) has no GEMM at all
 /// (<see cref="DepthwiseConvolution"/>); a 3×3 or 5×5 stride-1 one with at least 16 channels and filters runs as
-/// Winograd's F(2×2, 3×3) or F(2×2, 5×5), 16 or 36 GEMMs per block of 2×2 output tiles (<see cref="WinogradConvolution"/>),
-/// and so does its input gradient. A forward with no dilation along W and few filters reads the input rows in place
+/// Winograd's F(2×2, 3×3), F(4×4, 3×3) or F(2×2, 5×5), 16 or 36 GEMMs per block of output tiles
+/// (<see cref="WinogradConvolution"/>), and so does its input gradient. A forward with no dilation along W and few filters reads the input rows in place
 /// (no im2col): dot products for up to four filters, a row-piece micro-kernel for up to two register blocks of them;
 /// padding along W is written out first, into a copy of the input or, for kernel rows of at least
 /// <see cref="EdgeWindowsRun"/> floats, into copies of the edge pixels' windows only. With more filters, on AVX-512, the
@@ -91,7 +91,11 @@ internal static unsafe class ConvolutionFast
             }
             if (WinogradConvolution.Applies(g))
             {
-                if (OpTrace.Level >= 2) Trace("conv forward", g, $"Winograd F(2×2, {g.R}×{g.S}): {(g.R + 1) * (g.R + 1)} GEMMs per block of 2×2 output tiles");
+                if (OpTrace.Level >= 2)
+                {
+                    int m = WinogradConvolution.OutputTile(g), alpha = m + g.R - 1;
+                    Trace("conv forward", g, $"Winograd F({m}×{m}, {g.R}×{g.S}): {alpha * alpha} GEMMs per block of {m}×{m} output tiles");
+                }
                 WinogradConvolution.Forward(x, w, g, y, e, packing);
                 return;
             }
@@ -519,7 +523,11 @@ internal static unsafe class ConvolutionFast
             }
             if (WinogradConvolution.AppliesToKernelGradient(g))
             {
-                if (OpTrace.Level >= 2) Trace("conv kernel gradient", g, $"Winograd F(2×2, {g.R}×{g.R}) transposed: {(g.R + 1) * (g.R + 1)} products summed over blocks of tiles");
+                if (OpTrace.Level >= 2)
+                {
+                    int m = WinogradConvolution.GradientTile(g), alpha = m + g.R - 1;
+                    Trace("conv kernel gradient", g, $"Winograd F({m}×{m}, {g.R}×{g.R}) transposed: {alpha * alpha} products summed over blocks of tiles");
+                }
                 WinogradConvolution.BackwardKernel(dy, x, g, dw);
                 return;
             }

@@ -66,7 +66,7 @@ internal static unsafe partial class WinogradConvolution
 
     /// <summary>
     /// out[n,p,q,k] = Σ_{r,s,c} in[n, p − padTop + r, q − padLeft + s, c] · w[r,s,c,k], then the epilogue, by tiles of
-    /// 2×2 output pixels (see the type's remarks).
+    /// 2×2 output pixels, or 4×4 ones where <see cref="OutputTile"/> says so (see the type's remarks).
     /// </summary>
     public static void Forward(
         float* x,       // [N, H, W, C]

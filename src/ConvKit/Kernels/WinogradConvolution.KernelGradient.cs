@@ -64,8 +64,8 @@ internal static unsafe partial class WinogradConvolution
     internal static int GradientTile(ConvGeometry g) => OutputTile(g) == 4 && g.P % 4 == 0 && g.Q % 4 == 0 ? 4 : 2;
 
     /// <summary>
-    /// dW[r,s,c,k] = Σ_{n,p,q} in[n, p − padTop + r, q − padLeft + s, c] · dOut[n,p,q,k], by tiles of 2×2 output pixels
-    /// (see the type's remarks); dW is overwritten.
+    /// dW[r,s,c,k] = Σ_{n,p,q} in[n, p − padTop + r, q − padLeft + s, c] · dOut[n,p,q,k], by tiles of 2×2 output pixels,
+    /// or 4×4 ones where <see cref="GradientTile"/> says so (see the type's remarks); dW is overwritten.
     /// </summary>
     public static void BackwardKernel(
         float* dy,      // [N, P, Q, K]

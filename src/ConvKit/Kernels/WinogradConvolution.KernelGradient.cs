@@ -171,9 +171,10 @@ internal static unsafe partial class WinogradConvolution
 
     /// <summary>
     /// U = A dY Aᵀ for one tile's 2×2 output gradient (4×4 ones in <see cref="TransformOutputGradient44"/>), rows
-    /// [<paramref name="firstRow"/>, <paramref name="lastRow"/>) of its positions, the filters of panels [<paramref name="firstPanel"/>, <paramref name="lastPanel"/>): U[e] of filter k, for
-    /// the e-th of those positions, goes to u + e·positionStride + (k/NR − firstPanel)·panelStride + k%NR. Pixels past the
-    /// output's edge and the panels' padding filters are zeros.
+    /// [<paramref name="firstRow"/>, <paramref name="lastRow"/>) of its positions, the filters of panels
+    /// [<paramref name="firstPanel"/>, <paramref name="lastPanel"/>): U[e] of filter k, for the e-th of those positions, goes
+    /// to u + e·positionStride + (k/NR − firstPanel)·panelStride + k%NR. Pixels past the output's edge and the panels'
+    /// padding filters are zeros.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void TransformOutputGradient(float* dy, TileGeometry tg, TileOrigin tile, float* zeros, int firstRow, int lastRow,
@@ -253,14 +254,13 @@ internal static unsafe partial class WinogradConvolution
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformProducts(float* m, nint positionStride, int ldm, ConvGeometry g, int firstChannel, int lastChannel, float* dw)
     {
-        int firstFilter = 0, lastFilter = g.K;
         nint tap = (nint)g.C * g.K;
         float* z = stackalloc float[12];
         for (int channel = firstChannel; channel < lastChannel; channel++)
         {
             float* target = dw + (nint)channel * g.K;
-            int filter = firstFilter;
-            for (; filter + 8 <= lastFilter; filter += 8)
+            int filter = 0;
+            for (; filter + 8 <= g.K; filter += 8)
             {
                 float* at = m + (nint)channel * ldm + filter;
                 // Gᵀ M: rows z₀ = M₀ + (M₁ + M₂)/2, z₁ = (M₁ − M₂)/2, z₂ = (M₁ + M₂)/2 + M₃ (of M), column by column;
@@ -273,7 +273,7 @@ internal static unsafe partial class WinogradConvolution
                 StoreKernelGradientRow(target + filter, tap, 1, z10, z11, z12, z13);
                 StoreKernelGradientRow(target + filter, tap, 2, z20, z21, z22, z23);
             }
-            for (; filter < lastFilter; filter++)
+            for (; filter < g.K; filter++)
             {
                 float* at = m + (nint)channel * ldm + filter;
                 for (int j = 0; j < 4; j++)

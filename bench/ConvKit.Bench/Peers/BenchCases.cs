@@ -25,6 +25,7 @@ internal static class BenchCases
         SeedConv(16),
         SeedConv(1),
         ResNetConv(),
+        SmallMapsConv(),
         DepthwiseConv(),
         MaxPool(),
         TrainStep(),
@@ -76,6 +77,10 @@ internal static class BenchCases
 
     /// <summary>A ResNet stage-2 convolution: batch 32, 56×56, 64 → 64, 3×3 same.</summary>
     private static BenchCase ResNetConv() => Conv("conv-resnet", "Conv2D (32,56,56,64) → 64 × 3×3 same", 32, 56, 56, 64, 64, 3, Padding.Same);
+
+    /// <summary>The last stage of a VGG for 32×32 images: batch 128, 4×4 maps, 512 → 512, 3×3 same (16 pixels an image).</summary>
+    private static BenchCase SmallMapsConv() =>
+        Conv("conv-small-maps", "Conv2D (128,4,4,512) → 512 × 3×3 same", 128, 4, 4, 512, 512, 3, Padding.Same);
 
     /// <summary>A MobileNetV2 depthwise convolution: batch 8, 56×56, 144 channels, 3×3 same, a group per channel.</summary>
     private static BenchCase DepthwiseConv() =>

@@ -491,6 +491,61 @@ public class ConvolutionFastTests
     }
 
     /// <summary>
+    /// Maps of fewer than 96 output pixels put several whole images in one im2col tile: 2×2 maps 24 images (96 pixels),
+    /// 4×4 ones 6, 3×3 ones 11, yet at least two tiles per thread; 10×10 maps and grouped convolutions keep one image per
+    /// tile. The tiles (an uneven last one among them) give the reference's forward and gradients, and a flipped kernel's
+    /// input gradient runs through them too.
+    /// </summary>
+    [Fact]
+    public void SmallMapsPutSeveralImagesInATile()
+    {
+        Assert.Equal(24, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(128, 2, 2, 512, 512, 3, 3, 1, 1, 1, 1, Padding.Same), threads: 2));
+        Assert.Equal(6, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(128, 4, 4, 512, 512, 3, 3, 1, 1, 1, 1, Padding.Same), threads: 2));
+        Assert.Equal(11, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(128, 3, 3, 256, 256, 3, 3, 1, 1, 1, 1, Padding.Same), threads: 2));
+        Assert.Equal(4, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(16, 2, 2, 512, 512, 3, 3, 1, 1, 1, 1, Padding.Same), threads: 2));
+        Assert.Equal(8, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(16, 2, 2, 512, 512, 3, 3, 1, 1, 1, 1, Padding.Same), threads: 1));
+        Assert.Equal(1, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(3, 2, 2, 512, 512, 3, 3, 1, 1, 1, 1, Padding.Same), threads: 2));
+        Assert.Equal(1, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(128, 10, 10, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same), threads: 2));
+        Assert.Equal(1, ConvolutionFast.ImagesPerTile(ConvGeometry.Create(128, 2, 2, 64, 64, 3, 3, 1, 1, 1, 1, Padding.Same, groups: 2), threads: 2));
+        // Fewer than 16 channels or filters (or strides) keep these off the Winograd route, both ways round.
+        ConvGeometry[] shapes =
+        [
+            ConvGeometry.Create(13, 3, 3, 12, 36, 3, 3, 1, 1, 1, 1, Padding.Same),
+            ConvGeometry.Create(18, 2, 2, 12, 40, 3, 3, 1, 1, 1, 1, Padding.Same),
+            ConvGeometry.Create(20, 6, 6, 8, 16, 5, 5, 1, 1, 1, 1, Padding.Valid),
+            ConvGeometry.Create(16, 4, 4, 12, 20, 3, 3, 2, 2, 1, 1, Padding.Same),
+        ];
+        foreach (var g in shapes)
+        {
+            Assert.False(WinogradConvolution.Applies(g));
+            Assert.True(ConvolutionFast.ImagesPerTile(g, threads: 2) > 1, $"{g}");
+            Check(g, withBias: g.N % 2 == 0, seed: g.N + g.C);
+        }
+    }
+
+    /// <summary>
+    /// Each of twelve 3×3 images (48 → 48 channels: too few pixels for Winograd) has the same bits alone, where the
+    /// whole-batch GEMM takes it, as in a tile of three images.
+    /// </summary>
+    [Fact]
+    public void AnImageGetsTheSameBitsAloneAndInATileOfImages()
+    {
+        var batch = ConvGeometry.Create(12, 3, 3, 48, 48, 3, 3, 1, 1, 1, 1, Padding.Same);
+        Assert.False(WinogradConvolution.Applies(batch));
+        var alone = batch with { N = 1 };
+        var input = KernelAssert.Random(batch.InputSize, 50);
+        var kernel = KernelAssert.Random(batch.KernelSize, 51);
+        var fromBatch = new float[batch.OutputSize];
+        ConvolutionKernels.Forward(input, kernel, default, batch, fromBatch);
+        for (int n = 0; n < batch.N; n++)
+        {
+            var fromAlone = new float[alone.OutputSize];
+            ConvolutionKernels.Forward(input.AsSpan(n * alone.InputSize, alone.InputSize), kernel, default, alone, fromAlone);
+            Assert.Equal(fromAlone, fromBatch.AsSpan(n * alone.OutputSize, alone.OutputSize).ToArray());
+        }
+    }
+
+    /// <summary>
     /// One image alone takes the whole-batch GEMM, eight together take im2col tiles: the first image's output must have the
     /// same bits either way, so a prediction does not depend on the batch it came in.
     /// </summary>

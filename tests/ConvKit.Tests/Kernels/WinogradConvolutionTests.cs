@@ -244,7 +244,7 @@ public class WinogradConvolutionTests
     }
 
     [Fact]
-    public void TheRuleTakesOnlyThreeOrFiveWideStrideOneLayersWithEnoughTilesPerImage()
+    public void TheRuleTakesOnlyThreeOrFiveWideStrideOneLayersWithEvenMapsOrEnoughTilesPerImage()
     {
         static bool Takes(int h, int c, int k, int kernel = 3, int stride = 1, int dilation = 1, int groups = 1) =>
             WinogradConvolution.Applies(ConvGeometry.Create(4, h, h, c, k, kernel, kernel, stride, stride, dilation, dilation, Padding.Same, groups));
@@ -254,6 +254,14 @@ public class WinogradConvolutionTests
         Assert.Equal(Vector256.IsHardwareAccelerated, Takes(7, 128, 128));    // 16 tiles · 256 · 4 = 128 · 128
         Assert.False(Takes(7, 256, 256));                                      // 16 tiles · 512 · 4 < 256 · 256
         Assert.False(Takes(7, 512, 512));
+        Assert.False(Takes(5, 128, 128));                                      // 9 tiles · 256 · 4 < 128 · 128
+        Assert.False(Takes(1, 512, 512));
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(8, 256, 256));    // even sides: the tiles cover the map
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(4, 512, 512));
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(2, 512, 512));
+        Assert.Equal(Vector256.IsHardwareAccelerated, Takes(4, 256, 256, kernel: 5));
+        Assert.False(Takes(4, 8, 512));                                        // too few channels, even so
+        Assert.False(Takes(4, 512, 512, stride: 2));
         Assert.False(Takes(28, 8, 64));                                        // too few channels
         Assert.False(Takes(28, 64, 8));                                        // too few filters
         Assert.Equal(Vector256.IsHardwareAccelerated, Takes(14, 32, 64, kernel: 5));

@@ -55,12 +55,12 @@ internal static unsafe partial class WinogradConvolution
     /// Where the tiles pass the edge the count decides. At 7×7 (16 tiles, 64 pixels for 49) with 512 channels and
     /// filters, one image took 0.84× (AVX-512) and 0.53× (AVX2) the time of the direct kernels, with 128 channels and
     /// filters 0.77× and 1.27×; at 14×14 with 256 1.42× and at 28×28 with 128 1.53× faster. Where they cover the map
-    /// exactly every multiplication counts, and the small maps of CIFAR-sized networks gain 2–2.5× in a batch (median ms,
-    /// direct against 2×2 tiles, alternating in one process, AVX-512, AVX2 alike): batch 128, 8×8×256 → 256 46–49 against
-    /// 22–23, 8×8×128 → 256 25 against 12, 4×4×512 → 512 48 against 23, 2×2×512 → 512 14 against 7.6, 4×4×256 → 256 5×5
-    /// 34 against 14; their input gradients alike. One image with kept transforms: 8×8×256 0.47 against 0.28, 4×4×512
-    /// 0.57 against 0.48, 2×2×512 0.40 against 0.55; while training (transforms made at each call) 2×2 and 4×4 maps of
-    /// 512 lose 0.5–1 ms an image alone.
+    /// exactly every multiplication counts, and the small maps of CIFAR-sized networks gain 1.5–2.5× in a batch (median
+    /// ms, direct against 2×2 tiles, alternating in one process, AVX-512 on Zen 4): batch 128, 8×8×256 → 256 46–49
+    /// against 22–23 (AVX2 55 against 27), 8×8×128 → 256 25 against 12, 4×4×512 → 512 48 against 23 (AVX2 69 against
+    /// 44), 2×2×512 → 512 14 against 7.6, 4×4×256 → 256 5×5 34 against 14; their input gradients alike. One image with
+    /// kept transforms: 8×8×256 0.47 against 0.28, 4×4×512 0.57 against 0.48, 2×2×512 0.40 against 0.55; while training
+    /// (transforms made at each call) 2×2 and 4×4 maps of 512 lose 0.5–1 ms an image alone.
     /// </para>
     /// <para>
     /// 5×5 (36 transforms, 36/25 of the kernel), the same rule: the TensorFlow tutorial CNN's 14×14×32 → 64 layer at

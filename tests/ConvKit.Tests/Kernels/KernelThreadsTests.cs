@@ -206,3 +206,53 @@ public class KernelThreadsTests
         Assert.All(values, v => Assert.Equal(0f, v));
     }
 }
+
+[CollectionDefinition(nameof(WorkerPlacementCollection), DisableParallelization = true)]
+public class WorkerPlacementCollection;
+
+/// <summary>Alone, so that no other test's regions keep the worker awake through the pauses.</summary>
+[Collection(nameof(WorkerPlacementCollection))]
+public class WorkerPlacementTests
+{
+    /// <summary>
+    /// A worker that slept through a pause and is woken for a region may then run on every CPU the process may use
+    /// but the one its caller was on: the affinity Linux reports for it is one CPU short of the process's.
+    /// </summary>
+    [Fact]
+    public void AWokenWorkerIsKeptOffTheCallersCpu()
+    {
+        if (!OperatingSystem.IsLinux() || KernelThreads.Count < 2) return;
+        var allowed = CpusAllowed(File.ReadAllText("/proc/self/status"));
+        Assert.Equal(allowed.Count >= 2, KernelThreads.PlacesWokenWorkers);
+        if (allowed.Count < 2) return;
+        for (int attempt = 0; attempt < 20; attempt++)
+        {
+            KernelThreads.For(4, _ => { });
+            Thread.Sleep(20);                   // the worker watches for 0.2 ms, then sleeps
+            KernelThreads.For(4, _ => { });     // and this region wakes it
+            var worker = Directory.GetDirectories("/proc/self/task")
+                .Select(task => File.ReadAllText(Path.Combine(task, "status")))
+                .Single(status => status.Contains("Name:\tConvKit kernels"));
+            var workerCpus = CpusAllowed(worker);
+            if (workerCpus.Count == allowed.Count - 1)
+            {
+                Assert.Subset(allowed, workerCpus);
+                return;
+            }
+        }
+        Assert.Fail("the worker kept every CPU of the process through 20 wakes");
+    }
+
+    /// <summary>The CPUs of a status file's <c>Cpus_allowed_list</c> line ("0-3,6").</summary>
+    private static HashSet<int> CpusAllowed(string status)
+    {
+        string list = status.Split('\n').Single(line => line.StartsWith("Cpus_allowed_list:")).Split(':')[1].Trim();
+        var cpus = new HashSet<int>();
+        foreach (var range in list.Split(','))
+        {
+            var ends = range.Split('-').Select(int.Parse).ToArray();
+            for (int cpu = ends[0]; cpu <= ends[^1]; cpu++) cpus.Add(cpu);
+        }
+        return cpus;
+    }
+}

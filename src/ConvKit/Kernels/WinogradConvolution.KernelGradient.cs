@@ -85,6 +85,19 @@ internal static unsafe partial class WinogradConvolution
         KernelThreads.For(channelParts, new GradientTransforms(m, plan, g, dw, channelParts));
     }
 
+    /// <summary>Floats of the α² products M (8 MB) past which the blocks of tiles grow (<see cref="LargeBlockFloats"/>).</summary>
+    private const long LargeProducts = 1 << 21;
+
+    /// <summary>
+    /// Floats of a thread's V and U per block (8 MB) up to which a layer with large products M takes blocks of half its
+    /// tiles. Every block reads and writes all of M (16 MB for 4×4 maps of 512 channels and filters), and blocks that
+    /// fit L2 hold a few dozen tiles there: batch 128, 4×4×512 → 512 took 31–34 ms in 22 blocks against 26–29 in two,
+    /// 7×7×512 → 512 at batch 32 28–34 against 26–28 (three alternating pairs of processes, medians of 15, two threads,
+    /// AVX-512 on Zen 4), V and U then coming from L3. 8×8×256 → 256 (M of 4 MB) ran 24–25 ms in 43 blocks and 28–29
+    /// in two, so it keeps the blocks that fit L2, as do the layers whose M does.
+    /// </summary>
+    private const int LargeBlockFloats = 1 << 21;
+
     /// <summary>The sizes <see cref="BackwardKernel"/> works in, which depend only on the geometry (so its bits do too).</summary>
     private readonly struct GradientPlan
     {
@@ -103,6 +116,9 @@ internal static unsafe partial class WinogradConvolution
             // least MinBlockTiles so the micro-kernel's loop is long against its fetch and store of the C tile. The
             // blocks set the order of the sums, so they must not depend on the threads.
             BlockTiles = Math.Min(Math.Max(BlockBudget / (Positions / 2 * (g.C + FiltersPadded)), MinBlockTiles), Tiles);
+            // Each block adds its products into M; where M is past a core's L2 that is a trip through memory per block.
+            if ((long)Positions * ChannelsPadded * FiltersPadded > LargeProducts)
+                BlockTiles = Math.Max(BlockTiles, Math.Min((Tiles + 1) / 2, LargeBlockFloats / (Positions / 2 * (g.C + FiltersPadded))));
         }
     }
 

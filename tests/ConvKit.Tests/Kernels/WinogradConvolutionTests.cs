@@ -78,6 +78,7 @@ public class WinogradConvolutionTests
         shapes.Add(2, 16, 12, 20, 36, 3, Padding.Same);            // 4×4 tiles: channels and filters past the vectors and a panel
         shapes.Add(3, 10, 14, 64, 48, 3, Padding.Valid);           // 4×4 tiles on 8 × 12 outputs, several blocks
         shapes.Add(6, 14, 14, 32, 64, 5, Padding.Same);            // the TensorFlow tutorial CNN's second convolution
+        shapes.Add(14, 4, 4, 512, 520, 3, Padding.Same);           // products past 8 MB: two blocks of half the tiles, filters past a panel
         return shapes;
     }
 
@@ -100,7 +101,7 @@ public class WinogradConvolutionTests
     /// Every element of the transformed kernel gradient is summed by one thread over the same blocks of tiles, so one
     /// thread (a call inside a parallel region) and all of them give the same bits.
     /// </summary>
-    [Theory, InlineData(64, 128, 3, 14), InlineData(48, 16, 3, 14), InlineData(32, 64, 5, 14), InlineData(32, 64, 3, 16)]
+    [Theory, InlineData(64, 128, 3, 14), InlineData(48, 16, 3, 14), InlineData(32, 64, 5, 14), InlineData(32, 64, 3, 16), InlineData(512, 512, 3, 8)]
     public void KernelGradientBitsDoNotDependOnTheThreads(int c, int k, int size, int side)
     {
         var g = ConvGeometry.Create(6, side, side, c, k, size, size, 1, 1, 1, 1, Padding.Same);

@@ -272,8 +272,9 @@ internal static unsafe partial class WinogradConvolution
     /// </summary>
     /// <remarks>
     /// Too large for its callers to inline, so it is compiled on its own: fully optimised from the first call, as the
-    /// callers are. Tiered, its instrumented first tier ran for seconds of work: the default model's 14×14×32 → 64
-    /// kernel gradient at batch 128 took 7.2–7.5 ms (two threads) through its first 40 calls, against 3.3–4.0 ms.
+    /// callers are. Tiered (in a program that keeps .NET's quick JIT for loops), its instrumented first tier ran for
+    /// seconds of work: the default model's 14×14×32 → 64 kernel gradient at batch 128 took 7.2–7.5 ms (two threads)
+    /// through its first 40 calls, against 3.3–4.0 ms.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformInput4(float** d, int channels, float* v, nint stride, int firstRow, int lastRow)

@@ -6,7 +6,8 @@ using Spectre.Console;
 namespace ConvKit.Cli;
 
 /// <summary>
-/// The <c>convkit</c> command: <c>train</c>, <c>evaluate</c>, <c>predict</c>, <c>summary</c>, <c>import</c> and <c>export</c>. <see cref="Run"/> is the
+/// The <c>convkit</c> command: <c>train</c>, <c>evaluate</c>, <c>predict</c>, <c>summary</c>, <c>import</c>, <c>export</c> and
+/// <c>features</c>. <see cref="Run"/> is the
 /// whole program with its streams passed in, so tests run it in-process.
 /// </summary>
 /// <remarks>
@@ -32,6 +33,7 @@ public static class Cli
                 SummaryCommand.Create(context),
                 OnnxCommands.Import(context),
                 OnnxCommands.Export(context),
+                FeaturesCommand.Create(context),
             };
             var parsed = root.Parse(args);
             if (parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction)

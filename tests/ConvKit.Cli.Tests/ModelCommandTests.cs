@@ -49,12 +49,7 @@ public class ModelCommandTests
     {
         using var dir = new TempDirectory();
         string model = SaveTinyModel(dir);
-        var image = Tensor.Zeros(40, 30, 3);
-        for (int y = 8; y < 32; y++)
-            for (int x = 10; x < 20; x++)
-                for (int c = 0; c < 3; c++) image.Span[(y * 30 + x) * 3 + c] = 1f;
-        string png = dir.File("trousers.png");
-        ImageIO.SavePng(image, png);
+        string png = FeaturesCommandTests.SaveBar(dir);
 
         var result = CliResult.Run("predict", png, png, "--model", model, "--top", "4");
 
@@ -113,7 +108,7 @@ public class ModelCommandTests
     }
 
     /// <summary>An untrained tiny model saved as convkit train would, with Fashion-MNIST's class names.</summary>
-    private static string SaveTinyModel(TempDirectory dir)
+    internal static string SaveTinyModel(TempDirectory dir)
     {
         RandomSource.SetGlobalSeed(3);
         var model = ModelZoo.Create("tiny", (28, 28, 1), 10, seed: 3);

@@ -6,8 +6,8 @@ using Spectre.Console;
 namespace ConvKit.Cli;
 
 /// <summary>
-/// The <c>convkit</c> command: <c>train</c>, <c>evaluate</c>, <c>predict</c>, <c>summary</c>, <c>import</c>, <c>export</c> and
-/// <c>features</c>. <see cref="Run"/> is the
+/// The <c>convkit</c> command: <c>train</c>, <c>evaluate</c>, <c>predict</c>, <c>summary</c>, <c>import</c>, <c>export</c>,
+/// <c>features</c> and <c>style</c>. <see cref="Run"/> is the
 /// whole program with its streams passed in, so tests run it in-process.
 /// </summary>
 /// <remarks>
@@ -34,6 +34,7 @@ public static class Cli
                 OnnxCommands.Import(context),
                 OnnxCommands.Export(context),
                 FeaturesCommand.Create(context),
+                StyleCommand.Create(context),
             };
             var parsed = root.Parse(args);
             if (parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction)

@@ -23,13 +23,14 @@ internal static class FeaturesCommand
         AllowMultipleArgumentsPerToken = false,
     };
     private static readonly Option<string> Out = new("--out") { Description = "Directory to write the pictures to.", DefaultValueFactory = _ => "features", HelpName = "DIR" };
+    private static readonly Option<float> InputScale = new("--input-scale") { Description = "The model sees the image's [0, 1] values times this (255 for models trained on bytes).", DefaultValueFactory = _ => 1f, HelpName = "X" };
     private static readonly Option<int> Columns = new("--columns") { Description = "Cells per row of a grid (default: as square as possible).", DefaultValueFactory = _ => 0, HelpName = "N" };
 
     public static Command Create(CliContext context)
     {
         var command = new Command("features", "Draw the feature maps (and first-layer filters) a model computes for an image.")
         {
-            Image, ModelOption, LayerOption, Out, Columns,
+            Image, ModelOption, LayerOption, Out, Columns, InputScale,
         };
         command.SetAction(parsed => Run(context, parsed));
         return command;
@@ -40,13 +41,15 @@ internal static class FeaturesCommand
         string imagePath = parsed.GetValue(Image)!, outDir = parsed.GetValue(Out)!;
         int columns = parsed.GetValue(Columns);
         if (columns < 0) throw new CliException($"--columns must be 0 (square) or positive; received {columns}.");
+        float scale = parsed.GetValue(InputScale);
+        if (!(scale > 0)) throw new CliException($"--input-scale must be positive; received {scale}.");
         if (!File.Exists(imagePath)) throw new CliException($"Image '{imagePath}' not found.");
         var (model, _) = ModelSource.Load(parsed.GetValue(ModelOption)!);
         var (height, width, channels) = ModelSource.ImageInput(model);
 
         var layers = ChosenLayers(model, parsed.GetValue(LayerOption) ?? []);
         var image = ImageIO.Load(imagePath, channels, (height, width));
-        var maps = model.Extract(Ops.Reshape(image, 1, height, width, channels), [.. layers.Select(l => l.Name)]);
+        var maps = model.Extract(Ops.Scale(Ops.Reshape(image, 1, height, width, channels), scale), [.. layers.Select(l => l.Name)]);
 
         Directory.CreateDirectory(outDir);
         string input = Path.Combine(outDir, "input.png");

@@ -8,23 +8,11 @@ namespace ConvKit.Cli.Tests;
 
 public class FeaturesCommandTests
 {
-    /// <summary>A 40×30 RGB picture of a bright bar (trousers, roughly), which the models read as 28×28 grayscale.</summary>
-    internal static string SaveBar(TempDirectory dir)
-    {
-        var image = Tensor.Zeros(40, 30, 3);
-        for (int y = 8; y < 32; y++)
-            for (int x = 10; x < 20; x++)
-                for (int c = 0; c < 3; c++) image.Span[(y * 30 + x) * 3 + c] = 1f;
-        string png = dir.File("bar.png");
-        ImageIO.SavePng(image, png);
-        return png;
-    }
-
     [Fact]
     public void Features_draws_every_convolution_its_filters_and_the_input_as_the_model_saw_it()
     {
         using var dir = new TempDirectory();
-        string model = ModelCommandTests.SaveTinyModel(dir), png = SaveBar(dir), outDir = dir.File("maps");
+        string model = ModelCommandTests.SaveTinyModel(dir), png = TestImages.SaveBar(dir), outDir = dir.File("maps");
         var conv = ModelFile.Load(model).Model.Layers.OfType<Conv2D>().Single();
 
         var result = CliResult.Run("features", png, "--model", model, "--out", outDir);
@@ -49,7 +37,7 @@ public class FeaturesCommandTests
     public void Features_of_named_layers_draws_those_maps_and_matches_the_model_output()
     {
         using var dir = new TempDirectory();
-        string model = ModelCommandTests.SaveTinyModel(dir), png = SaveBar(dir), outDir = dir.File("maps");
+        string model = ModelCommandTests.SaveTinyModel(dir), png = TestImages.SaveBar(dir), outDir = dir.File("maps");
         var loaded = ModelFile.Load(model).Model;
         var pool = loaded.Layers.OfType<MaxPooling2D>().Single();
 
@@ -71,7 +59,7 @@ public class FeaturesCommandTests
     public void Features_of_an_unknown_layer_or_one_without_maps_is_one_line()
     {
         using var dir = new TempDirectory();
-        string model = ModelCommandTests.SaveTinyModel(dir), png = SaveBar(dir);
+        string model = ModelCommandTests.SaveTinyModel(dir), png = TestImages.SaveBar(dir);
         var dense = ModelFile.Load(model).Model.Layers.OfType<Dense>().Single();
 
         var unknown = CliResult.Run("features", png, "--model", model, "--out", dir.File("m"), "--layer", "nope").AssertOneLineError();

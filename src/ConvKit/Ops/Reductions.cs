@@ -33,10 +33,16 @@ internal sealed class SumOp(Shape inputShape, Shape keptShape, float scale) : Op
     public override Tensor?[] Backward(Tensor dy, bool[] needs)
     {
         var dx = Tensor.Zeros(inputShape);
-        var idx = Broadcast.SourceIndices(keptShape, inputShape);
-        var g = dy.Data;
+        var g = dy.Span;
         var d = dx.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = g[idx[i]] * scale;
+        if (keptShape.Size == 1) d.Fill(g[0] * scale);                  // a loss's mean: one value everywhere
+        else if (Broadcast.TrailingBlock(keptShape, inputShape))
+            for (int start = 0; start < d.Length; start += g.Length) TensorPrimitives.Multiply(g, scale, d.Slice(start, g.Length));
+        else
+        {
+            var idx = Broadcast.SourceIndices(keptShape, inputShape);
+            for (int i = 0; i < d.Length; i++) d[i] = g[idx[i]] * scale;
+        }
         return [dx];
     }
 }

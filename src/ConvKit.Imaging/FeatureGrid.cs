@@ -21,9 +21,9 @@ public static class FeatureGrid
     /// <summary>
     /// The C feature maps of <paramref name="maps"/> <c>(H, W, C)</c> or <c>(1, H, W, C)</c> as one grayscale grid
     /// <c>(rows·(H·f + 1) − 1, columns·(W·f + 1) − 1, 1)</c>, map c in row c / columns, column c % columns, where f is the
-    /// enlargement factor.
+    /// enlargement factor: the smallest that makes the longer side at least <paramref name="minCellPixels"/> pixels.
     /// </summary>
-    public static Tensor Maps(Tensor maps, int columns = 0)
+    public static Tensor Maps(Tensor maps, int columns = 0, int minCellPixels = MinCellPixels)
     {
         ArgumentNullException.ThrowIfNull(maps);
         var shape = maps.Shape;
@@ -31,7 +31,7 @@ public static class FeatureGrid
             throw new ArgumentException($"FeatureGrid.Maps takes feature maps (H, W, C) or (1, H, W, C); received {shape}.", nameof(maps));
         int height = shape[^3], width = shape[^2], count = shape[^1];
         var values = maps.ToArray();
-        return Grid(count, height, width, 1, columns, (cell, y, x, _) => values[(y * width + x) * count + cell]);
+        return Grid(count, height, width, 1, columns, minCellPixels, (cell, y, x, _) => values[(y * width + x) * count + cell]);
     }
 
     /// <summary>
@@ -50,21 +50,23 @@ public static class FeatureGrid
         if (!rgb && (channel < 0 || channel >= inputs))
             throw new ArgumentOutOfRangeException(nameof(channel), $"The kernel {shape} reads {inputs} input channels; received channel {channel}.");
         var values = kernel.ToArray();
-        return Grid(filters, rows, cols, rgb ? 3 : 1, columns,
+        return Grid(filters, rows, cols, rgb ? 3 : 1, columns, MinCellPixels,
             (cell, y, x, c) => values[((y * cols + x) * inputs + (rgb ? c : channel)) * filters + cell]);
     }
 
     /// <summary>The enlargement factor for cells of <paramref name="height"/> × <paramref name="width"/>.</summary>
-    public static int Scale(int height, int width) => Math.Max(1, (MinCellPixels + Math.Max(height, width) - 1) / Math.Max(height, width));
+    public static int Scale(int height, int width, int minCellPixels = MinCellPixels) =>
+        Math.Max(1, (minCellPixels + Math.Max(height, width) - 1) / Math.Max(height, width));
 
     /// <summary>Lays out <paramref name="cells"/> cells whose values <paramref name="value"/>(cell, y, x, channel) gives.</summary>
-    private static Tensor Grid(int cells, int height, int width, int channels, int columns, Func<int, int, int, int, float> value)
+    private static Tensor Grid(int cells, int height, int width, int channels, int columns, int minCellPixels, Func<int, int, int, int, float> value)
     {
+        if (minCellPixels < 1) throw new ArgumentOutOfRangeException(nameof(minCellPixels), $"Cells need at least one pixel; received {minCellPixels}.");
         if (cells <= 0 || height <= 0 || width <= 0) throw new ArgumentException($"A grid needs at least one cell of at least one pixel; received {cells} cells of {height}×{width}.");
         if (columns < 0) throw new ArgumentOutOfRangeException(nameof(columns), $"Columns must be positive, or 0 for a square grid; received {columns}.");
         if (columns == 0) columns = (int)Math.Ceiling(Math.Sqrt(cells));
         columns = Math.Min(columns, cells);
-        int rows = (cells + columns - 1) / columns, f = Scale(height, width);
+        int rows = (cells + columns - 1) / columns, f = Scale(height, width, minCellPixels);
         int cellHeight = height * f, cellWidth = width * f;
         long pixels = (long)(rows * (cellHeight + 1) - 1) * (columns * (cellWidth + 1) - 1);
         if (pixels > ImageIO.MaxPixels)

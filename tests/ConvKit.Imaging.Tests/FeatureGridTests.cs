@@ -52,6 +52,16 @@ public class FeatureGridTests
     }
 
     [Fact]
+    public void Maps_EnlargeToTheCellSizeAskedFor()
+    {
+        var grid = FeatureGrid.Maps(Tensor.RandomUniform(new Shape(10, 8, 2), seed: 3), columns: 2, minCellPixels: 100);
+
+        Assert.Equal(10, FeatureGrid.Scale(10, 8, 100));
+        Assert.Equal(new Shape(100, 2 * 81 - 1, 1), grid.Shape);
+        Assert.Throws<ArgumentOutOfRangeException>(() => FeatureGrid.Maps(Tensor.Zeros(4, 4, 1), minCellPixels: 0));
+    }
+
+    [Fact]
     public void Filters_OfAnRgbKernel_AreInColour_EachScaledOverItsThreeChannels()
     {
         // (R, S, C, K) = (1, 2, 3, 2): filter 0 is red on the left pixel and blue on the right; filter 1 all 0.5 but one 1.
